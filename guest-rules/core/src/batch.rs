@@ -1,0 +1,530 @@
+//! Columnar batches: one vector per column, strings dictionary-coded, IP
+//! addresses parsed once per distinct text.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use serde::{Deserialize, Serialize};
+use std::hash::BuildHasher;
+
+use crate::{ip::IpPrefix, schema::ColumnKind, time::Timestamp};
+
+/// A dictionary-coded string column; "" is an empty value.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TextColumn {
+    /// Distinct values.
+    pub dictionary: Vec<String>,
+    /// One index into `dictionary` per row.
+    pub codes: Vec<u32>,
+}
+
+impl TextColumn {
+    /// The value of row `row`.
+    pub fn text(&self, row: usize) -> &str {
+        &self.dictionary[self.codes[row] as usize]
+    }
+
+    fn check(&self, name: &str, rows: usize) -> Result<(), String> {
+        check_codes(name, &self.codes, self.dictionary.len(), rows)
+    }
+}
+
+/// A dictionary-coded IP column: texts as written, and their parsed values.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpColumn {
+    /// Distinct texts.
+    pub dictionary: Vec<String>,
+    /// The address or network of each dictionary entry; none if unparsable.
+    pub parsed: Vec<Option<IpPrefix>>,
+    /// One index into `dictionary` per row.
+    pub codes: Vec<u32>,
+}
+
+impl IpColumn {
+    /// The text of row `row`, as the source wrote it.
+    pub fn text(&self, row: usize) -> &str {
+        &self.dictionary[self.codes[row] as usize]
+    }
+
+    /// The parsed value of row `row`.
+    pub fn address(&self, row: usize) -> Option<IpPrefix> {
+        self.parsed[self.codes[row] as usize]
+    }
+
+    fn check(&self, name: &str, rows: usize) -> Result<(), String> {
+        if self.parsed.len() != self.dictionary.len() {
+            return Err(format!(
+                "column {name}: {} parsed values for {} dictionary entries",
+                self.parsed.len(),
+                self.dictionary.len()
+            ));
+        }
+        check_codes(name, &self.codes, self.dictionary.len(), rows)
+    }
+}
+
+fn check_codes(name: &str, codes: &[u32], dictionary: usize, rows: usize) -> Result<(), String> {
+    check_len(name, codes.len(), rows)?;
+    match codes.iter().copied().max() {
+        Some(max) if max as usize >= dictionary => Err(format!(
+            "column {name}: code {max} outside its dictionary of {dictionary}"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_len(name: &str, len: usize, rows: usize) -> Result<(), String> {
+    if len == rows {
+        Ok(())
+    } else {
+        Err(format!("column {name} has {len} values for {rows} rows"))
+    }
+}
+
+/// The values of one column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ColumnValues {
+    /// Strings.
+    Text(TextColumn),
+    /// IP addresses or networks.
+    Ip(IpColumn),
+    /// Whole numbers.
+    Integer(Vec<Option<i64>>),
+    /// Real numbers.
+    Real(Vec<Option<f64>>),
+    /// Booleans.
+    Boolean(Vec<Option<bool>>),
+    /// Instants.
+    Time(Vec<Option<Timestamp>>),
+}
+
+/// A named column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// Its name in the source table.
+    pub name: String,
+    /// Its values.
+    pub values: ColumnValues,
+}
+
+/// Rows of one table, by column.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// `TimeGenerated` per row; its length is the row count.
+    pub time_generated: Vec<Timestamp>,
+    /// The other columns.
+    pub columns: Vec<Column>,
+}
+
+macro_rules! take_column {
+    ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty, $what:literal) => {
+        $(#[$doc])*
+        pub fn $fn(&mut self, name: &str) -> Result<$ty, String> {
+            match self.take(name)? {
+                ColumnValues::$variant(values) => Ok(values),
+                _ => Err(format!("column {name} is not {}", $what)),
+            }
+        }
+    };
+}
+
+impl Batch {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.time_generated.len()
+    }
+
+    /// Moves column `name` out of the batch after checking its shape, so a
+    /// malformed batch is an error here and never an out-of-bounds panic later.
+    fn take(&mut self, name: &str) -> Result<ColumnValues, String> {
+        let position = self
+            .columns
+            .iter()
+            .position(|column| column.name == name)
+            .ok_or_else(|| format!("the batch has no column {name}"))?;
+        let values = self.columns.swap_remove(position).values;
+        let rows = self.rows();
+        match &values {
+            ColumnValues::Text(column) => column.check(name, rows)?,
+            ColumnValues::Ip(column) => column.check(name, rows)?,
+            ColumnValues::Integer(values) => check_len(name, values.len(), rows)?,
+            ColumnValues::Real(values) => check_len(name, values.len(), rows)?,
+            ColumnValues::Boolean(values) => check_len(name, values.len(), rows)?,
+            ColumnValues::Time(values) => check_len(name, values.len(), rows)?,
+        }
+        Ok(values)
+    }
+
+    take_column!(
+        /// Moves a text column out.
+        take_text, Text, TextColumn, "text"
+    );
+    take_column!(
+        /// Moves an IP column out.
+        take_ip, Ip, IpColumn, "IP addresses"
+    );
+    take_column!(
+        /// Moves an integer column out.
+        take_integer, Integer, Vec<Option<i64>>, "integers"
+    );
+    take_column!(
+        /// Moves a real column out.
+        take_real, Real, Vec<Option<f64>>, "reals"
+    );
+    take_column!(
+        /// Moves a boolean column out.
+        take_boolean, Boolean, Vec<Option<bool>>, "booleans"
+    );
+    take_column!(
+        /// Moves a time column out.
+        take_time, Time, Vec<Option<Timestamp>>, "times"
+    );
+}
+
+/// One typed value offered to [`BatchBuilder::push_row`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// No value.
+    Empty,
+    /// A string, or the text of an IP address or network.
+    Text(&'a str),
+    /// A whole number.
+    Integer(i64),
+    /// A real number.
+    Real(f64),
+    /// A boolean.
+    Boolean(bool),
+    /// An instant.
+    Time(Timestamp),
+}
+
+/// Why a row was refused; the row was not added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CellError {
+    /// The column at fault.
+    pub column: String,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+/// Interns strings: each distinct text gets one code.
+#[derive(Default)]
+struct Interner {
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    dictionary: Vec<String>,
+}
+
+impl Interner {
+    fn find(&self, text: &str) -> (u64, Option<u32>) {
+        let hash = self.hasher.hash_one(text);
+        let found = self
+            .table
+            .find(hash, |&code| self.dictionary[code as usize] == text);
+        (hash, found.copied())
+    }
+
+    fn insert(&mut self, hash: u64, text: &str) -> u32 {
+        let code = self.dictionary.len() as u32;
+        let (dictionary, hasher) = (&self.dictionary, &self.hasher);
+        self.table.insert_unique(hash, code, |&c| {
+            hasher.hash_one(dictionary[c as usize].as_str())
+        });
+        self.dictionary.push(text.to_owned());
+        code
+    }
+}
+
+enum ColumnBuilder {
+    Text(Interner, Vec<u32>),
+    Ip {
+        network: bool,
+        interner: Interner,
+        parsed: Vec<Option<IpPrefix>>,
+        codes: Vec<u32>,
+    },
+    Integer(Vec<Option<i64>>),
+    Real(Vec<Option<f64>>),
+    Boolean(Vec<Option<bool>>),
+    Time(Vec<Option<Timestamp>>),
+}
+
+/// Builds a [`Batch`] row by row; a row with a bad cell is refused whole.
+pub struct BatchBuilder {
+    time_generated: Vec<Timestamp>,
+    names: Vec<String>,
+    columns: Vec<ColumnBuilder>,
+    staged_codes: Vec<u32>,
+}
+
+impl BatchBuilder {
+    /// A builder for the given columns, in that order.
+    pub fn new(columns: &[(&str, ColumnKind)]) -> BatchBuilder {
+        BatchBuilder {
+            time_generated: Vec::new(),
+            names: columns.iter().map(|(name, _)| name.to_string()).collect(),
+            columns: columns
+                .iter()
+                .map(|(_, kind)| match kind {
+                    ColumnKind::Text => ColumnBuilder::Text(Interner::default(), Vec::new()),
+                    ColumnKind::IpAddress | ColumnKind::IpNetwork => ColumnBuilder::Ip {
+                        network: *kind == ColumnKind::IpNetwork,
+                        interner: Interner::default(),
+                        parsed: Vec::new(),
+                        codes: Vec::new(),
+                    },
+                    ColumnKind::Integer => ColumnBuilder::Integer(Vec::new()),
+                    ColumnKind::Real => ColumnBuilder::Real(Vec::new()),
+                    ColumnKind::Boolean => ColumnBuilder::Boolean(Vec::new()),
+                    ColumnKind::Time => ColumnBuilder::Time(Vec::new()),
+                })
+                .collect(),
+            staged_codes: vec![0; columns.len()],
+        }
+    }
+
+    /// Rows added so far.
+    pub fn rows(&self) -> usize {
+        self.time_generated.len()
+    }
+
+    /// Adds a row: one cell per column, in the builder's column order.
+    pub fn push_row(&mut self, time_generated: Timestamp, cells: &[Cell]) -> Result<(), CellError> {
+        if cells.len() != self.columns.len() {
+            return Err(CellError {
+                column: String::new(),
+                reason: format!("{} cells for {} columns", cells.len(), self.columns.len()),
+            });
+        }
+        // First check every cell (interning strings as a side effect, which is
+        // harmless), then commit, so a refused row leaves no partial trace.
+        for (index, (column, cell)) in self.columns.iter_mut().zip(cells).enumerate() {
+            let staged = stage(column, *cell).map_err(|reason| CellError {
+                column: self.names[index].clone(),
+                reason,
+            })?;
+            self.staged_codes[index] = staged;
+        }
+        self.time_generated.push(time_generated);
+        for ((column, cell), code) in self.columns.iter_mut().zip(cells).zip(&self.staged_codes) {
+            commit(column, *cell, *code);
+        }
+        Ok(())
+    }
+
+    /// The batch built so far; the builder is left empty with the same columns.
+    pub fn take(&mut self) -> Batch {
+        let columns = self
+            .columns
+            .iter_mut()
+            .zip(&self.names)
+            .map(|(column, name)| Column {
+                name: name.clone(),
+                values: take_values(column),
+            })
+            .collect();
+        Batch {
+            time_generated: std::mem::take(&mut self.time_generated),
+            columns,
+        }
+    }
+
+    /// The batch built.
+    pub fn finish(mut self) -> Batch {
+        self.take()
+    }
+}
+
+fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
+    let text = match cell {
+        Cell::Text(text) => text,
+        Cell::Empty => "",
+        other => {
+            return match (column, other) {
+                (ColumnBuilder::Integer(_), Cell::Integer(_))
+                | (ColumnBuilder::Real(_), Cell::Real(_) | Cell::Integer(_))
+                | (ColumnBuilder::Boolean(_), Cell::Boolean(_))
+                | (ColumnBuilder::Time(_), Cell::Time(_)) => Ok(0),
+                (_, other) => Err(format!("unexpected value {other:?}")),
+            }
+        }
+    };
+    match column {
+        ColumnBuilder::Text(interner, _) => {
+            let (hash, found) = interner.find(text);
+            Ok(found.unwrap_or_else(|| interner.insert(hash, text)))
+        }
+        ColumnBuilder::Ip {
+            network,
+            interner,
+            parsed,
+            ..
+        } => {
+            let (hash, found) = interner.find(text);
+            if let Some(code) = found {
+                return Ok(code);
+            }
+            let value = match text {
+                "" => None,
+                text if *network => Some(
+                    IpPrefix::parse_network(text)
+                        .ok_or_else(|| format!("not an IP address or network: {text:?}"))?,
+                ),
+                text => Some(
+                    IpPrefix::parse_address(text)
+                        .ok_or_else(|| format!("not an IP address: {text:?}"))?,
+                ),
+            };
+            parsed.push(value);
+            Ok(interner.insert(hash, text))
+        }
+        _ if text.is_empty() => Ok(0),
+        _ => Err(format!("unexpected text {text:?}")),
+    }
+}
+
+fn commit(column: &mut ColumnBuilder, cell: Cell, code: u32) {
+    match (column, cell) {
+        (ColumnBuilder::Text(_, codes), _) | (ColumnBuilder::Ip { codes, .. }, _) => {
+            codes.push(code)
+        }
+        (ColumnBuilder::Integer(values), Cell::Integer(value)) => values.push(Some(value)),
+        (ColumnBuilder::Real(values), Cell::Real(value)) => values.push(Some(value)),
+        (ColumnBuilder::Real(values), Cell::Integer(value)) => values.push(Some(value as f64)),
+        (ColumnBuilder::Boolean(values), Cell::Boolean(value)) => values.push(Some(value)),
+        (ColumnBuilder::Time(values), Cell::Time(value)) => values.push(Some(value)),
+        (ColumnBuilder::Integer(values), _) => values.push(None),
+        (ColumnBuilder::Real(values), _) => values.push(None),
+        (ColumnBuilder::Boolean(values), _) => values.push(None),
+        (ColumnBuilder::Time(values), _) => values.push(None),
+    }
+}
+
+fn take_values(column: &mut ColumnBuilder) -> ColumnValues {
+    use std::mem::take;
+    match column {
+        ColumnBuilder::Text(interner, codes) => ColumnValues::Text(TextColumn {
+            dictionary: take(interner).dictionary,
+            codes: take(codes),
+        }),
+        ColumnBuilder::Ip {
+            interner,
+            parsed,
+            codes,
+            ..
+        } => ColumnValues::Ip(IpColumn {
+            dictionary: take(interner).dictionary,
+            parsed: take(parsed),
+            codes: take(codes),
+        }),
+        ColumnBuilder::Integer(values) => ColumnValues::Integer(take(values)),
+        ColumnBuilder::Real(values) => ColumnValues::Real(take(values)),
+        ColumnBuilder::Boolean(values) => ColumnValues::Boolean(take(values)),
+        ColumnBuilder::Time(values) => ColumnValues::Time(take(values)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> BatchBuilder {
+        BatchBuilder::new(&[
+            ("Dvc", ColumnKind::Text),
+            ("SrcIpAddr", ColumnKind::IpAddress),
+            ("DstPortNumber", ColumnKind::Integer),
+        ])
+    }
+
+    #[test]
+    fn strings_are_dictionary_coded() {
+        let mut builder = builder();
+        for dvc in ["fw1", "fw2", "fw1"] {
+            let cells = [Cell::Text(dvc), Cell::Text("10.0.0.1"), Cell::Integer(443)];
+            builder.push_row(0, &cells).unwrap();
+        }
+        let mut batch = builder.finish();
+        let dvc = batch.take_text("Dvc").unwrap();
+        assert_eq!(dvc.dictionary, ["fw1", "fw2"]);
+        assert_eq!(dvc.codes, [0, 1, 0]);
+        let src = batch.take_ip("SrcIpAddr").unwrap();
+        assert_eq!(src.dictionary.len(), 1);
+        assert_eq!(src.parsed.len(), 1);
+    }
+
+    #[test]
+    fn a_row_with_a_bad_cell_is_refused_whole() {
+        let mut builder = builder();
+        let bad = [
+            Cell::Text("fw9"),
+            Cell::Text("10.0.0.300"),
+            Cell::Integer(1),
+        ];
+        let error = builder.push_row(0, &bad).unwrap_err();
+        assert_eq!(error.column, "SrcIpAddr");
+        assert!(error.reason.contains("10.0.0.300"), "{}", error.reason);
+        let good = [Cell::Text("fw1"), Cell::Empty, Cell::Empty];
+        builder.push_row(5, &good).unwrap();
+        let mut batch = builder.finish();
+        assert_eq!(batch.rows(), 1);
+        let dvc = batch.take_text("Dvc").unwrap();
+        assert_eq!(dvc.text(0), "fw1");
+        assert_eq!(batch.take_integer("DstPortNumber").unwrap(), [None]);
+        let src = batch.take_ip("SrcIpAddr").unwrap();
+        assert_eq!((src.text(0), src.address(0)), ("", None));
+    }
+
+    #[test]
+    fn malformed_batches_are_errors_not_panics() {
+        let mut batch = Batch {
+            time_generated: vec![0, 1],
+            columns: vec![Column {
+                name: "Dvc".into(),
+                values: ColumnValues::Text(TextColumn {
+                    dictionary: vec!["a".into()],
+                    codes: vec![0, 7],
+                }),
+            }],
+        };
+        assert!(batch
+            .clone()
+            .take_text("Dvc")
+            .unwrap_err()
+            .contains("code 7"));
+        assert!(batch
+            .take_text("Missing")
+            .unwrap_err()
+            .contains("no column Missing"));
+        batch.time_generated.pop();
+        assert!(batch
+            .take_text("Dvc")
+            .unwrap_err()
+            .contains("2 values for 1 rows"));
+    }
+
+    #[test]
+    fn a_column_of_another_kind_is_an_error() {
+        let mut builder = builder();
+        builder
+            .push_row(0, &[Cell::Text("fw1"), Cell::Empty, Cell::Integer(1)])
+            .unwrap();
+        let mut batch = builder.finish();
+        assert!(batch
+            .take_ip("Dvc")
+            .unwrap_err()
+            .contains("not IP addresses"));
+    }
+
+    #[test]
+    fn take_leaves_an_empty_builder_with_fresh_dictionaries() {
+        let mut builder = builder();
+        builder
+            .push_row(0, &[Cell::Text("fw1"), Cell::Empty, Cell::Empty])
+            .unwrap();
+        let first = builder.take();
+        assert_eq!(first.rows(), 1);
+        builder
+            .push_row(1, &[Cell::Text("fw2"), Cell::Empty, Cell::Empty])
+            .unwrap();
+        let mut second = builder.take();
+        assert_eq!(second.take_text("Dvc").unwrap().dictionary, ["fw2"]);
+    }
+}

@@ -1,0 +1,183 @@
+//! TI map IP entity to Network Session Events (Sentinel rule
+//! `e2399891-383c-4caf-ae67-68a008b9f89e`), as `../shared/specs/ti-map-ip.md`
+//! restates it; deliberate differences are listed in this crate's README.
+//!
+//! At each evaluation time `T`: the indicators live at `T` are indexed by
+//! network; the sessions of `[T - 1h, T)` are matched address by address
+//! (each distinct address once per batch); only matching sessions are grouped
+//! into summaries, and each summary raises one alert.
+
+mod index;
+mod indicators;
+mod sessions;
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    asim_rule_sdk::export_rule!(crate::TiMapIp);
+}
+
+use asim_rule_core::{
+    state,
+    time::{DAY, HOUR},
+    Alert, Batch, DetailValue, Entity, Rule, RuleMetadata, Severity, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use index::PrefixIndex;
+use indicators::{IndicatorStore, Live};
+use sessions::{Match, SessionWindow, Side};
+
+/// The Sentinel analytic rule id.
+pub const RULE_ID: &str = "e2399891-383c-4caf-ae67-68a008b9f89e";
+const SESSION_LOOKBACK: i64 = HOUR;
+const INDICATOR_LOOKBACK: i64 = 14 * DAY;
+/// Bumped whenever the snapshot layout changes.
+const STATE_FORMAT: u32 = 1;
+
+/// One deployment of the rule and its window.
+#[derive(Default)]
+pub struct TiMapIp {
+    state: State,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    indicators: IndicatorStore,
+    sessions: SessionWindow,
+    last_evaluation: Option<Timestamp>,
+}
+
+impl TiMapIp {
+    /// Indicator versions and session rows currently held.
+    pub fn held(&self) -> (usize, usize) {
+        (self.state.indicators.len(), self.state.sessions.len())
+    }
+}
+
+impl Rule for TiMapIp {
+    fn metadata() -> RuleMetadata {
+        RuleMetadata {
+            id: RULE_ID.into(),
+            short_name: "ti-map-ip".into(),
+            name: "TI map IP entity to Network Session Events (ASIM Network Session schema)".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "A network session whose source or destination IP address is a live \
+                          threat-intelligence indicator (an address or a network containing it)."
+                .into(),
+            severity: Severity::Medium,
+            tactics: vec!["CommandAndControl".into()],
+            techniques: vec!["T1071".into()],
+            frequency: HOUR,
+            session_lookback: SESSION_LOOKBACK,
+            session_columns: sessions::COLUMNS.map(String::from).to_vec(),
+            indicator_lookback: Some(INDICATOR_LOOKBACK),
+            indicator_columns: indicators::COLUMNS.map(String::from).to_vec(),
+            parameters: Vec::new(),
+        }
+    }
+
+    fn configure(parameters: &[(String, String)]) -> Result<Self, String> {
+        match parameters.first() {
+            Some((name, _)) => Err(format!("unknown parameter {name}: this rule takes none")),
+            None => Ok(TiMapIp::default()),
+        }
+    }
+
+    fn ingest_sessions(&mut self, sessions: Batch) -> Result<(), String> {
+        self.state.sessions.ingest(sessions)
+    }
+
+    fn ingest_indicators(&mut self, indicators: Batch) -> Result<(), String> {
+        self.state.indicators.ingest(indicators)
+    }
+
+    fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, String> {
+        if let Some(last) = self.state.last_evaluation.filter(|&last| at < last) {
+            return Err(format!(
+                "evaluation time {at} is before the previous one ({last}); times must not decrease"
+            ));
+        }
+        self.state.last_evaluation = Some(at);
+        let State {
+            indicators,
+            sessions,
+            ..
+        } = &mut self.state;
+        sessions.evict_before(at - SESSION_LOOKBACK);
+        let live = indicators.live_at(at, INDICATOR_LOOKBACK);
+        let index = PrefixIndex::build(
+            live.into_iter().map(|live| (live.prefix, live)),
+            Live::is_better_than,
+        );
+        let alerts = sessions
+            .matches(at - SESSION_LOOKBACK, at, &index)
+            .into_iter()
+            // Spec §3: the chosen indicator must not have expired before the
+            // summary started.
+            .filter(|m| {
+                m.indicator
+                    .version
+                    .expiration
+                    .is_some_and(|expiry| m.start < expiry)
+            })
+            .map(|m| alert(&m))
+            .collect();
+        Ok(alerts)
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        state::encode(RULE_ID, STATE_FORMAT, &self.state)
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.state = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
+        Ok(())
+    }
+}
+
+/// The alert of one matching summary (spec §4).
+fn alert(m: &Match) -> Alert {
+    let (direction, ioc_ip) = match m.side {
+        Side::Source => ("Source", m.src),
+        Side::Destination => ("Destination", m.dst),
+    };
+    let indicator = m.indicator.version;
+    Alert {
+        name: format!("A network session {direction} address {ioc_ip} matched an IoC."),
+        description: format!(
+            "The {direction} address {ioc_ip} of a network session matched a known indicator of \
+             compromise of {}. Consult the threat intelligence blade for more information on the \
+             indicator.",
+            indicator.threat_type
+        ),
+        start_time: m.start,
+        end_time: m.end,
+        entities: vec![Entity::ip(ioc_ip)],
+        custom_details: vec![
+            ("EventStartTime".into(), DetailValue::Time(m.start)),
+            ("EventEndTime".into(), DetailValue::Time(m.end)),
+            (
+                "IoCDescription".into(),
+                indicator.description.as_str().into(),
+            ),
+            (
+                "ActivityGroupNames".into(),
+                indicator.activity_group_names.as_str().into(),
+            ),
+            ("IndicatorId".into(), m.indicator.id.into()),
+            ("ThreatType".into(), indicator.threat_type.as_str().into()),
+            ("IoCExpirationTime".into(), indicator.expiration.into()),
+            ("IoCConfidenceScore".into(), indicator.confidence.into()),
+            ("IoCIPDirection".into(), direction.into()),
+            ("SrcIpAddr".into(), m.src.into()),
+            ("DstIpAddr".into(), m.dst.into()),
+            ("IoCIP".into(), ioc_ip.into()),
+            ("Dvc".into(), m.dvc.into()),
+            ("EventVendor".into(), m.vendor.into()),
+            ("EventProduct".into(), m.product.into()),
+        ],
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,161 @@
+//! The session window and the matching of its summaries (spec §2, §3).
+
+use asim_rule_core::{Batch, IpColumn, TextColumn, Timestamp};
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::{index::PrefixIndex, indicators::Live};
+
+/// The session columns the rule reads.
+pub const COLUMNS: [&str; 5] = [
+    "SrcIpAddr",
+    "DstIpAddr",
+    "Dvc",
+    "EventProduct",
+    "EventVendor",
+];
+
+/// One ingested batch, kept columnar as it arrived.
+#[derive(Debug, Serialize, Deserialize)]
+struct Chunk {
+    latest: Timestamp,
+    time: Vec<Timestamp>,
+    src: IpColumn,
+    dst: IpColumn,
+    dvc: TextColumn,
+    product: TextColumn,
+    vendor: TextColumn,
+}
+
+/// Sessions that later evaluations may still read.
+#[derive(Default, Debug, Serialize, Deserialize)]
+pub struct SessionWindow {
+    chunks: Vec<Chunk>,
+}
+
+/// Which side of a summary matched, and the indicator chosen for it.
+#[derive(Clone, Copy, Debug)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+/// A session summary (spec §2) that matched a live indicator (spec §3).
+#[derive(Debug)]
+pub struct Match<'a> {
+    pub src: &'a str,
+    pub dst: &'a str,
+    pub dvc: &'a str,
+    pub product: &'a str,
+    pub vendor: &'a str,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub side: Side,
+    pub indicator: Live<'a>,
+}
+
+impl SessionWindow {
+    /// Keeps the batch's columns as they are: no per-row work at ingest.
+    pub fn ingest(&mut self, mut batch: Batch) -> Result<(), String> {
+        let Some(&latest) = batch.time_generated.iter().max() else {
+            return Ok(());
+        };
+        let chunk = Chunk {
+            latest,
+            src: batch.take_ip("SrcIpAddr")?,
+            dst: batch.take_ip("DstIpAddr")?,
+            dvc: batch.take_text("Dvc")?,
+            product: batch.take_text("EventProduct")?,
+            vendor: batch.take_text("EventVendor")?,
+            time: batch.time_generated,
+        };
+        self.chunks.push(chunk);
+        Ok(())
+    }
+
+    /// Forgets batches whose every session is older than `oldest`.
+    pub fn evict_before(&mut self, oldest: Timestamp) {
+        self.chunks.retain(|chunk| chunk.latest >= oldest);
+    }
+
+    /// Session rows held.
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|chunk| chunk.time.len()).sum()
+    }
+
+    /// Summaries of the sessions in `[from, to)` that match a live indicator,
+    /// ordered by their group key. Each distinct address is looked up once per
+    /// batch; only sessions whose address matched are grouped.
+    pub fn matches<'a>(
+        &'a self,
+        from: Timestamp,
+        to: Timestamp,
+        index: &PrefixIndex<Live<'a>>,
+    ) -> Vec<Match<'a>> {
+        type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+        let mut groups: HashMap<Key<'a>, (Timestamp, Timestamp, Side, Live<'a>)> = HashMap::new();
+        for chunk in self.chunks.iter().filter(|chunk| chunk.latest >= from) {
+            let src_hits = lookup_all(&chunk.src, index);
+            let dst_hits = lookup_all(&chunk.dst, index);
+            if src_hits.iter().chain(&dst_hits).all(Option::is_none) {
+                continue;
+            }
+            for (row, &time) in chunk.time.iter().enumerate() {
+                if time < from || time >= to {
+                    continue;
+                }
+                let src_code = chunk.src.codes[row] as usize;
+                let dst_code = chunk.dst.codes[row] as usize;
+                let src = chunk.src.dictionary[src_code].as_str();
+                // Source wins when both sides match (spec §3).
+                let (side, indicator) = match (src_hits[src_code], dst_hits[dst_code]) {
+                    _ if src.is_empty() => continue,
+                    (Some(hit), _) => (Side::Source, hit),
+                    (None, Some(hit)) => (Side::Destination, hit),
+                    (None, None) => continue,
+                };
+                let key = (
+                    src,
+                    chunk.dst.dictionary[dst_code].as_str(),
+                    chunk.dvc.text(row),
+                    chunk.product.text(row),
+                    chunk.vendor.text(row),
+                );
+                groups
+                    .entry(key)
+                    .and_modify(|group| {
+                        group.0 = group.0.min(time);
+                        group.1 = group.1.max(time);
+                    })
+                    .or_insert((time, time, side, indicator));
+            }
+        }
+        let mut matches: Vec<Match> = groups
+            .into_iter()
+            .map(
+                |((src, dst, dvc, product, vendor), (start, end, side, indicator))| Match {
+                    src,
+                    dst,
+                    dvc,
+                    product,
+                    vendor,
+                    start,
+                    end,
+                    side,
+                    indicator,
+                },
+            )
+            .collect();
+        matches.sort_unstable_by_key(|m| (m.src, m.dst, m.dvc, m.product, m.vendor));
+        matches
+    }
+}
+
+/// The indicator chosen for each dictionary entry of an IP column.
+fn lookup_all<'a>(column: &IpColumn, index: &PrefixIndex<Live<'a>>) -> Vec<Option<Live<'a>>> {
+    column
+        .parsed
+        .iter()
+        .map(|parsed| parsed.and_then(|prefix| index.lookup(prefix.addr).copied()))
+        .collect()
+}
