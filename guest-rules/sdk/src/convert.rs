@@ -3,7 +3,7 @@
 
 use asim_rule_core as core;
 
-use crate::bindings::asim::rules::types as wit;
+use crate::bindings::exports::asim::rules::rule as wit;
 
 pub fn batch(batch: wit::Batch) -> core::Batch {
     core::Batch {

@@ -24,7 +24,7 @@ pub mod bindings {
     });
 }
 
-use bindings::asim::rules::types as wit;
+use bindings::exports::asim::rules::rule as wit;
 
 /// Exports rule type `$rule` (an implementation of `asim_rule_core::Rule`) as
 /// the component's `asim:rules/rule` interface.
@@ -39,7 +39,7 @@ macro_rules! export_rule {
         }
 
         impl $crate::bindings::exports::asim::rules::rule::Guest for AsimRuleExport {
-            fn metadata() -> $crate::bindings::asim::rules::types::RuleMetadata {
+            fn metadata() -> $crate::bindings::exports::asim::rules::rule::RuleMetadata {
                 $crate::metadata::<$rule>()
             }
             fn configure(
@@ -48,19 +48,19 @@ macro_rules! export_rule {
                 ASIM_RULE.with(|slot| $crate::configure::<$rule>(slot, &parameters))
             }
             fn ingest_sessions(
-                batch: $crate::bindings::asim::rules::types::Batch,
+                batch: $crate::bindings::exports::asim::rules::rule::Batch,
             ) -> ::std::result::Result<(), ::std::string::String> {
                 ASIM_RULE.with(|slot| $crate::ingest_sessions::<$rule>(slot, batch))
             }
             fn ingest_indicators(
-                batch: $crate::bindings::asim::rules::types::Batch,
+                batch: $crate::bindings::exports::asim::rules::rule::Batch,
             ) -> ::std::result::Result<(), ::std::string::String> {
                 ASIM_RULE.with(|slot| $crate::ingest_indicators::<$rule>(slot, batch))
             }
             fn evaluate(
                 at: i64,
             ) -> ::std::result::Result<
-                ::std::vec::Vec<$crate::bindings::asim::rules::types::Alert>,
+                ::std::vec::Vec<$crate::bindings::exports::asim::rules::rule::Alert>,
                 ::std::string::String,
             > {
                 ASIM_RULE.with(|slot| $crate::evaluate::<$rule>(slot, at))
@@ -73,7 +73,7 @@ macro_rules! export_rule {
             }
         }
 
-        $crate::export_detection!(AsimRuleExport with_types_in $crate::bindings);
+        $crate::bindings::export_detection!(AsimRuleExport with_types_in $crate::bindings);
     };
 }
 

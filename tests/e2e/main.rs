@@ -1,0 +1,1 @@
+//! End-to-end tests: drive the real binary on real files.
