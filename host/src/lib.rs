@@ -1,1 +1,13 @@
+//! The `asim-rules` host as a library: load rule components, feed them
+//! ASIM sessions and threat intelligence, collect their alerts.
+//!
+//! Split by concern: [`inputs`] reads files, [`feed`] routes rows to rules in
+//! batches, [`engine`] is the sandbox, [`outputs`] writes alerts, [`cli`] is
+//! the command line over all of them, [`generate`] makes demo data.
+
+pub mod cli;
 pub mod engine;
+pub mod feed;
+pub mod generate;
+pub mod inputs;
+pub mod outputs;

@@ -1,12 +1,23 @@
-fn main() -> anyhow::Result<()> {
-    let host = asim_rules::engine::RuleHost::new(1 << 30)?;
-    let path = std::path::Path::new("target/rules/ti-map-ip.wasm");
-    let (_, d) = host.describe(path)?;
-    println!("imports {:?}\nexports {:?}", d.imports, d.exports);
-    let t = std::time::Instant::now();
-    let rule = host.load(path)?;
-    println!("{:?} {:?}", rule.metadata.name, t.elapsed());
-    let mut inst = rule.instantiate(&host, &[])?;
-    println!("{:?}", inst.evaluate(1000)?);
-    Ok(())
+//! `asim-rules`: see `asim-rules --help`.
+
+use std::process::ExitCode;
+
+use asim_rules::cli::{self, Cli, Command};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // clap exits with status 2 on a usage error.
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Generate(args) => cli::generate::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

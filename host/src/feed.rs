@@ -1,0 +1,198 @@
+//! Routes rows to rules: each rule gets only the columns it declared and only
+//! the rows its window asks for, in batches of a bounded number of rows.
+
+use anyhow::Result;
+use asim_rule_core::{
+    batch::Cell,
+    schema::{self, ColumnKind},
+    BatchBuilder, RuleMetadata, Timestamp,
+};
+
+use crate::engine::RuleInstance;
+
+/// Which table a feed carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// ASIM NetworkSession rows.
+    Sessions,
+    /// ThreatIntelligenceIndicator rows.
+    Indicators,
+}
+
+impl Table {
+    /// The table's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Sessions => "session",
+            Table::Indicators => "indicator",
+        }
+    }
+
+    fn columns(self, rule: &RuleMetadata) -> &[String] {
+        match self {
+            Table::Sessions => &rule.session_columns,
+            Table::Indicators => &rule.indicator_columns,
+        }
+    }
+
+    fn kind(self, column: &str) -> ColumnKind {
+        let kind = match self {
+            Table::Sessions => schema::session_column(column),
+            Table::Indicators => schema::indicator_column(column),
+        };
+        // Loading checked every declared column against the catalog.
+        kind.unwrap_or(ColumnKind::Text)
+    }
+
+    /// The rows an evaluation at `at` reads from this table, per the rule's
+    /// metadata; none when the rule reads nothing from it.
+    pub fn window(self, rule: &RuleMetadata, at: Timestamp) -> Option<Window> {
+        match self {
+            Table::Sessions => Some(Window {
+                from: at - rule.session_lookback,
+                to: at,
+                to_inclusive: false,
+            }),
+            Table::Indicators => rule.indicator_lookback.map(|lookback| Window {
+                from: at - lookback,
+                to: at,
+                to_inclusive: true,
+            }),
+        }
+    }
+}
+
+/// A span of `TimeGenerated`: `[from, to)`, or `[from, to]` when inclusive.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    from: Timestamp,
+    to: Timestamp,
+    to_inclusive: bool,
+}
+
+impl Window {
+    fn contains(&self, time: Timestamp) -> bool {
+        time >= self.from && (time < self.to || (self.to_inclusive && time == self.to))
+    }
+}
+
+struct Target {
+    rule: usize,
+    window: Window,
+    /// For each of the rule's columns, its position in the feed's columns.
+    slots: Vec<usize>,
+    builder: BatchBuilder,
+}
+
+/// Rows of one table on their way to the rules.
+pub struct Feed {
+    table: Table,
+    columns: Vec<(String, ColumnKind)>,
+    targets: Vec<Target>,
+    batch_rows: usize,
+    /// Rows no rule's window wanted.
+    pub outside_windows: u64,
+}
+
+impl Feed {
+    /// A feed of `table` to the rules whose window at `at` reads it.
+    pub fn new(table: Table, rules: &[RuleInstance], at: Timestamp, batch_rows: usize) -> Feed {
+        let mut columns: Vec<(String, ColumnKind)> = Vec::new();
+        let mut targets = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            let Some(window) = table.window(rule.metadata(), at) else {
+                continue;
+            };
+            let mut slots = Vec::new();
+            let mut kinds = Vec::new();
+            for name in table.columns(rule.metadata()) {
+                let kind = table.kind(name);
+                let slot = match columns.iter().position(|(column, _)| column == name) {
+                    Some(slot) => slot,
+                    None => {
+                        columns.push((name.clone(), kind));
+                        columns.len() - 1
+                    }
+                };
+                slots.push(slot);
+                kinds.push((name.as_str(), kind));
+            }
+            targets.push(Target {
+                rule: index,
+                window,
+                slots,
+                builder: BatchBuilder::new(&kinds),
+            });
+        }
+        Feed {
+            table,
+            columns,
+            targets,
+            batch_rows,
+            outside_windows: 0,
+        }
+    }
+
+    /// Whether any rule reads this table.
+    pub fn is_wanted(&self) -> bool {
+        !self.targets.is_empty()
+    }
+
+    /// The columns to read: the union of what the rules declared.
+    pub fn columns(&self) -> &[(String, ColumnKind)] {
+        &self.columns
+    }
+
+    /// Offers one row (cells in [`Feed::columns`] order) to every rule.
+    pub fn push(
+        &mut self,
+        rules: &mut [RuleInstance],
+        time: Timestamp,
+        cells: &[Cell],
+    ) -> Result<()> {
+        let mut wanted = false;
+        let mut picked = Vec::new();
+        for target in &mut self.targets {
+            if !target.window.contains(time) {
+                continue;
+            }
+            wanted = true;
+            picked.clear();
+            picked.extend(target.slots.iter().map(|&slot| cells[slot]));
+            // Cells were validated against the same kinds when they were read.
+            if let Err(error) = target.builder.push_row(time, &picked) {
+                anyhow::bail!(
+                    "{} row refused by the batch builder: {}: {}",
+                    self.table.name(),
+                    error.column,
+                    error.reason
+                );
+            }
+            if target.builder.rows() >= self.batch_rows {
+                send(self.table, &mut rules[target.rule], &mut target.builder)?;
+            }
+        }
+        if !wanted {
+            self.outside_windows += 1;
+        }
+        Ok(())
+    }
+
+    /// Sends every partly filled batch.
+    pub fn flush(&mut self, rules: &mut [RuleInstance]) -> Result<()> {
+        for target in &mut self.targets {
+            if target.builder.rows() > 0 {
+                send(self.table, &mut rules[target.rule], &mut target.builder)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn send(table: Table, rule: &mut RuleInstance, builder: &mut BatchBuilder) -> Result<()> {
+    let batch = builder.take();
+    match table {
+        Table::Sessions => rule.ingest_sessions(batch),
+        Table::Indicators => rule.ingest_indicators(batch),
+    }
+}

@@ -1,0 +1,244 @@
+//! Everything that reads files: opening (gzip, stdin, format from the name),
+//! records, timestamps, and the conversion of raw text to typed cells for the
+//! columns the loaded rules asked for.
+
+pub mod records;
+pub mod time;
+
+use std::{
+    fs::File,
+    io::{self, BufRead, BufReader, Read},
+    path::PathBuf,
+};
+
+use anyhow::{bail, Context, Result};
+use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How a file's records are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    JsonLines,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// A named input: a file or standard input.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    /// The name used in messages: the path as given, or `-`.
+    pub name: String,
+    path: Option<PathBuf>,
+    /// Its format.
+    pub format: Format,
+    gzip: bool,
+}
+
+impl InputFile {
+    /// `-` is standard input (JSON lines); otherwise the format comes from the
+    /// name: `.jsonl`, `.ndjson`, `.json`, `.csv`, each optionally `.gz`.
+    pub fn new(name: &str) -> Result<InputFile> {
+        if name == "-" {
+            return Ok(InputFile {
+                name: name.into(),
+                path: None,
+                format: Format::JsonLines,
+                gzip: false,
+            });
+        }
+        let lower = name.to_ascii_lowercase();
+        let (stem, gzip) = match lower.strip_suffix(".gz") {
+            Some(stem) => (stem, true),
+            None => (lower.as_str(), false),
+        };
+        let format = match stem.rsplit_once('.').map(|(_, extension)| extension) {
+            Some("jsonl" | "ndjson" | "json") => Format::JsonLines,
+            Some("csv") => Format::Csv,
+            _ => bail!("{name}: unknown input format (expected .jsonl, .ndjson, .json or .csv, optionally .gz)"),
+        };
+        Ok(InputFile {
+            name: name.into(),
+            path: Some(PathBuf::from(name)),
+            format,
+            gzip,
+        })
+    }
+
+    /// Opens the input for reading, with a progress bar on a terminal.
+    pub fn open(&self) -> Result<Box<dyn BufRead>> {
+        let Some(path) = &self.path else {
+            return Ok(Box::new(BufReader::new(io::stdin())));
+        };
+        let file = File::open(path).with_context(|| format!("{}: cannot open", self.name))?;
+        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let progress = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
+        progress.set_style(
+            ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        progress.set_message(self.name.clone());
+        let file = progress.wrap_read(file);
+        let reader: Box<dyn Read> = if self.gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        Ok(Box::new(BufReader::with_capacity(1 << 20, reader)))
+    }
+}
+
+/// Rows that could not be read: each named with file, line and reason on
+/// stderr (the first few hundred), all of them counted.
+#[derive(Default)]
+pub struct Rejects {
+    /// Rows refused so far.
+    pub count: u64,
+}
+
+/// How many refused rows are described on stderr; the rest are counted.
+const REJECTS_SHOWN: u64 = 200;
+
+impl Rejects {
+    /// Records a refused row.
+    pub fn reject(&mut self, input: &InputFile, line: u64, reason: &str) {
+        self.count += 1;
+        if self.count <= REJECTS_SHOWN {
+            eprintln!("warning: {}:{line}: {reason}; row skipped", input.name);
+        }
+    }
+
+    /// Rejected rows that were counted but not described.
+    pub fn not_shown(&self) -> u64 {
+        self.count.saturating_sub(REJECTS_SHOWN)
+    }
+}
+
+/// Reads `input`, converting each record's `TimeGenerated` and `columns` to
+/// typed cells, and calls `on_row(time, cells)` for every valid row, stopping
+/// at its first error. Returns the number of records read (valid or not).
+pub fn read_table(
+    input: &InputFile,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    mut on_row: impl FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
+    let wanted: Vec<&str> = std::iter::once("TimeGenerated")
+        .chain(columns.iter().map(|(name, _)| name.as_str()))
+        .collect();
+    let mut records = 0;
+    records::read(input, &wanted, |line, fields| {
+        records += 1;
+        let cells = fields.and_then(|fields| {
+            let time = match fields[0].as_deref() {
+                Some(text) => {
+                    time::parse(text).map_err(|reason| format!("TimeGenerated: {reason}"))?
+                }
+                None => return Err("TimeGenerated: missing".to_owned()),
+            };
+            let mut cells = Vec::with_capacity(columns.len());
+            for ((name, kind), field) in columns.iter().zip(&fields[1..]) {
+                let cell = to_cell(*kind, field.as_deref())
+                    .map_err(|reason| format!("{name}: {reason}"))?;
+                cells.push(cell);
+            }
+            Ok((time, cells))
+        });
+        match cells {
+            Ok((time, cells)) => on_row(time, &cells),
+            Err(reason) => {
+                rejects.reject(input, line, &reason);
+                Ok(())
+            }
+        }
+    })?;
+    Ok(records)
+}
+
+/// The typed cell of a column of `kind` whose raw text is `text`.
+pub fn to_cell(kind: ColumnKind, text: Option<&str>) -> Result<Cell<'_>, String> {
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+        return Ok(Cell::Empty);
+    };
+    match kind {
+        ColumnKind::Text => Ok(Cell::Text(text)),
+        ColumnKind::IpAddress => match IpPrefix::parse_address(text) {
+            Some(_) => Ok(Cell::Text(text)),
+            None => Err(format!("not an IP address: {text:?}")),
+        },
+        ColumnKind::IpNetwork => match IpPrefix::parse_network(text) {
+            Some(_) => Ok(Cell::Text(text)),
+            None => Err(format!("not an IP address or network: {text:?}")),
+        },
+        ColumnKind::Integer => parse_integer(text).map(Cell::Integer),
+        ColumnKind::Real => text
+            .trim()
+            .parse()
+            .map(Cell::Real)
+            .map_err(|_| format!("not a number: {text:?}")),
+        ColumnKind::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Cell::Boolean(true)),
+            "false" | "0" => Ok(Cell::Boolean(false)),
+            _ => Err(format!("not true or false: {text:?}")),
+        },
+        ColumnKind::Time => time::parse(text).map(Cell::Time),
+    }
+}
+
+/// A whole number, also when an export wrote it as `443.0`.
+fn parse_integer(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    text.parse::<i64>().or_else(|_| match text.parse::<f64>() {
+        Ok(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(value as i64),
+        _ => Err(format!("not a whole number: {text:?}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_come_from_the_name() {
+        let format = |name: &str| InputFile::new(name).map(|input| (input.format, input.gzip));
+        assert_eq!(format("a.jsonl").unwrap(), (Format::JsonLines, false));
+        assert_eq!(format("a.NDJSON.gz").unwrap(), (Format::JsonLines, true));
+        assert_eq!(format("dir.v2/a.csv").unwrap(), (Format::Csv, false));
+        assert_eq!(format("-").unwrap(), (Format::JsonLines, false));
+        assert!(format("a.parquet")
+            .unwrap_err()
+            .to_string()
+            .contains("a.parquet"));
+    }
+
+    #[test]
+    fn cells_are_typed_by_column_kind() {
+        assert_eq!(
+            to_cell(ColumnKind::Integer, Some("443")),
+            Ok(Cell::Integer(443))
+        );
+        assert_eq!(
+            to_cell(ColumnKind::Integer, Some("443.0")),
+            Ok(Cell::Integer(443))
+        );
+        assert!(to_cell(ColumnKind::Integer, Some("https")).is_err());
+        assert_eq!(
+            to_cell(ColumnKind::Boolean, Some("True")),
+            Ok(Cell::Boolean(true))
+        );
+        assert!(to_cell(ColumnKind::Boolean, Some("yes")).is_err());
+        assert_eq!(
+            to_cell(ColumnKind::Real, Some("87.5")),
+            Ok(Cell::Real(87.5))
+        );
+        assert_eq!(to_cell(ColumnKind::IpAddress, Some(" ")), Ok(Cell::Empty));
+        assert!(to_cell(ColumnKind::IpAddress, Some("10.0.0.0/8")).is_err());
+        assert_eq!(
+            to_cell(ColumnKind::IpNetwork, Some("10.0.0.0/8")),
+            Ok(Cell::Text("10.0.0.0/8"))
+        );
+        assert!(to_cell(ColumnKind::IpAddress, Some("33.778.136.777")).is_err());
+    }
+}

@@ -1,0 +1,242 @@
+//! Where alerts go: JSON lines (one record per alert, fields in a fixed order
+//! so two runs can be diffed) or a table for a person at a terminal.
+
+use std::{
+    fs::File,
+    io::{self, BufWriter, Write},
+    path::Path,
+};
+
+use anyhow::{Context, Result};
+use asim_rule_core::{Alert, DetailValue, Entity, RuleMetadata, Timestamp};
+use serde::{ser::SerializeMap, Serialize, Serializer};
+
+use crate::inputs::time;
+
+/// How alerts are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON object per alert and line.
+    Jsonl,
+    /// Aligned text for a person.
+    Table,
+}
+
+/// Who and when an evaluation ran for.
+pub struct Evaluation<'a> {
+    /// The rule evaluated.
+    pub rule: &'a RuleMetadata,
+    /// The evaluation time.
+    pub at: Timestamp,
+    /// The tenant it ran for.
+    pub tenant: &'a str,
+}
+
+/// Writes alerts to stdout or a file.
+pub struct AlertSink {
+    out: Box<dyn Write>,
+    format: OutputFormat,
+    /// Alerts written so far.
+    pub written: u64,
+}
+
+impl AlertSink {
+    /// Alerts to `path`, or to stdout when none.
+    pub fn create(path: Option<&Path>, format: OutputFormat) -> Result<AlertSink> {
+        let out: Box<dyn Write> = match path {
+            Some(path) => Box::new(BufWriter::new(
+                File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+            )),
+            None => Box::new(BufWriter::new(io::stdout())),
+        };
+        Ok(AlertSink {
+            out,
+            format,
+            written: 0,
+        })
+    }
+
+    /// Writes the alerts of one evaluation.
+    pub fn write(&mut self, evaluation: &Evaluation, alerts: &[Alert]) -> Result<()> {
+        for alert in alerts {
+            match self.format {
+                OutputFormat::Jsonl => {
+                    serde_json::to_writer(&mut self.out, &AlertRecord { evaluation, alert })?;
+                    writeln!(self.out)?;
+                }
+                OutputFormat::Table => write_table_row(&mut self.out, evaluation, alert)?,
+            }
+            self.written += 1;
+        }
+        Ok(())
+    }
+
+    /// Flushes what is buffered.
+    pub fn finish(mut self) -> Result<()> {
+        self.out.flush().context("writing alerts")
+    }
+}
+
+/// An alert as `host-cli.md` lists its fields, in that order.
+struct AlertRecord<'a> {
+    evaluation: &'a Evaluation<'a>,
+    alert: &'a Alert,
+}
+
+impl Serialize for AlertRecord<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (rule, alert) = (self.evaluation.rule, self.alert);
+        let mut map = serializer.serialize_map(Some(14))?;
+        map.serialize_entry("RuleId", &rule.id)?;
+        map.serialize_entry("RuleName", &rule.name)?;
+        map.serialize_entry("RuleVersion", &rule.version)?;
+        map.serialize_entry("AlertName", &alert.name)?;
+        map.serialize_entry("Description", &alert.description)?;
+        map.serialize_entry("Severity", rule.severity.as_str())?;
+        map.serialize_entry("Tactics", &rule.tactics)?;
+        map.serialize_entry("Techniques", &rule.techniques)?;
+        map.serialize_entry("StartTime", &time::format(alert.start_time))?;
+        map.serialize_entry("EndTime", &time::format(alert.end_time))?;
+        map.serialize_entry("EvaluatedAt", &time::format(self.evaluation.at))?;
+        let entities: Vec<EntityRecord> = alert.entities.iter().map(EntityRecord).collect();
+        map.serialize_entry("Entities", &entities)?;
+        map.serialize_entry("CustomDetails", &Details(&alert.custom_details))?;
+        map.serialize_entry("Tenant", self.evaluation.tenant)?;
+        map.end()
+    }
+}
+
+struct EntityRecord<'a>(&'a Entity);
+
+impl Serialize for EntityRecord<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1 + self.0.properties.len()))?;
+        map.serialize_entry("Type", &self.0.kind)?;
+        for (name, value) in &self.0.properties {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+struct Details<'a>(&'a [(String, DetailValue)]);
+
+impl Serialize for Details<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, &DetailRecord(value))?;
+        }
+        map.end()
+    }
+}
+
+struct DetailRecord<'a>(&'a DetailValue);
+
+/// Largest integer an f64 holds exactly.
+const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+impl Serialize for DetailRecord<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            DetailValue::None => serializer.serialize_none(),
+            DetailValue::Text(text) => serializer.serialize_str(text),
+            DetailValue::Integer(value) => serializer.serialize_i64(*value),
+            // A whole real prints as Kusto prints it: 80, not 80.0.
+            DetailValue::Real(value) if value.fract() == 0.0 && value.abs() < EXACT_INTEGER => {
+                serializer.serialize_i64(*value as i64)
+            }
+            DetailValue::Real(value) => serializer.serialize_f64(*value),
+            DetailValue::Time(value) => serializer.serialize_str(&time::format(*value)),
+        }
+    }
+}
+
+fn write_table_row(out: &mut dyn Write, evaluation: &Evaluation, alert: &Alert) -> Result<()> {
+    writeln!(
+        out,
+        "{}  {:<8} {:<26} {}",
+        time::format(alert.start_time),
+        evaluation.rule.severity.as_str(),
+        evaluation.rule.short_name,
+        alert.name
+    )?;
+    let details: Vec<String> = alert
+        .custom_details
+        .iter()
+        .filter_map(|(name, value)| match value {
+            DetailValue::None => None,
+            DetailValue::Text(text) if text.is_empty() => None,
+            DetailValue::Text(text) => Some(format!("{name}={text}")),
+            DetailValue::Integer(value) => Some(format!("{name}={value}")),
+            DetailValue::Real(value) => Some(format!("{name}={value}")),
+            DetailValue::Time(value) => Some(format!("{name}={}", time::format(*value))),
+        })
+        .collect();
+    // Details wrap at about 100 columns, indented under the alert.
+    let mut line = String::new();
+    for detail in details {
+        if !line.is_empty() && line.len() + detail.len() > 100 {
+            writeln!(out, "    {line}")?;
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push_str("  ");
+        }
+        line.push_str(&detail);
+    }
+    writeln!(out, "    {line}")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use asim_rule_core::Severity;
+
+    #[test]
+    fn records_keep_the_documented_field_order_and_number_types() {
+        let rule = RuleMetadata {
+            id: "id".into(),
+            short_name: "r".into(),
+            name: "Rule".into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            severity: Severity::High,
+            tactics: vec!["Discovery".into()],
+            techniques: vec![],
+            frequency: 1,
+            session_lookback: 1,
+            session_columns: vec![],
+            indicator_lookback: None,
+            indicator_columns: vec![],
+            parameters: vec![],
+        };
+        let alert = Alert {
+            name: "n".into(),
+            description: "d".into(),
+            start_time: 0,
+            end_time: 1_000_000,
+            entities: vec![Entity::ip("198.51.100.7")],
+            custom_details: vec![
+                ("Zeta".into(), DetailValue::Real(80.0)),
+                ("Alpha".into(), DetailValue::Real(2.5)),
+                ("None".into(), DetailValue::None),
+            ],
+        };
+        let evaluation = Evaluation {
+            rule: &rule,
+            at: 3_600_000_000,
+            tenant: "default",
+        };
+        let json = serde_json::to_string(&AlertRecord {
+            evaluation: &evaluation,
+            alert: &alert,
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"RuleId":"id","RuleName":"Rule","RuleVersion":"1.0.0","AlertName":"n","Description":"d","Severity":"High","Tactics":["Discovery"],"Techniques":[],"StartTime":"1970-01-01T00:00:00Z","EndTime":"1970-01-01T00:00:01Z","EvaluatedAt":"1970-01-01T01:00:00Z","Entities":[{"Type":"ip","Address":"198.51.100.7"}],"CustomDetails":{"Zeta":80,"Alpha":2.5,"None":null},"Tenant":"default"}"#
+        );
+    }
+}
