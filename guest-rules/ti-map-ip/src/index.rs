@@ -31,7 +31,7 @@ impl<T> PrefixIndex<T> {
             }
         }
         let mut by_length: Vec<_> = tables.into_iter().collect();
-        by_length.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        by_length.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
         PrefixIndex { by_length }
     }
 

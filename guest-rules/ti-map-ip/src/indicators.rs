@@ -83,6 +83,7 @@ impl Live<'_> {
 /// Every indicator version that may still be chosen.
 #[derive(Default, Debug, Serialize, Deserialize)]
 pub struct IndicatorStore {
+    #[serde(serialize_with = "in_id_order")]
     versions: HashMap<String, Vec<IndicatorVersion>>,
     next_sequence: u64,
 }
@@ -164,6 +165,16 @@ impl IndicatorStore {
     pub fn len(&self) -> usize {
         self.versions.values().map(Vec::len).sum()
     }
+}
+
+/// Equal state, equal snapshot bytes, whatever the hash map's order.
+fn in_id_order<S: serde::Serializer>(
+    versions: &HashMap<String, Vec<IndicatorVersion>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<_> = versions.iter().collect();
+    entries.sort_unstable_by_key(|(id, _)| *id);
+    serializer.collect_map(entries)
 }
 
 fn first_non_empty(columns: &[&IpColumn], row: usize) -> Option<IpEntity> {

@@ -142,7 +142,10 @@ fn an_indicator_published_exactly_14_days_before_t_is_live_one_microsecond_earli
         time: T - 14 * DAY,
         ..indicator("edge", BAD)
     };
-    assert_eq!(hits(&evaluate(&[edge.clone()], &[session()])).len(), 1);
+    assert_eq!(
+        hits(&evaluate(std::slice::from_ref(&edge), &[session()])).len(),
+        1
+    );
     let older = Indicator {
         time: T - 14 * DAY - 1,
         ..edge

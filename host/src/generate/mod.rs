@@ -152,7 +152,7 @@ struct IndicatorSpec<'a> {
 }
 
 fn indicator(spec: IndicatorSpec, random: &mut Random) -> IndicatorRecord {
-    let threat_type = *random.weighted(&[
+    let threat_type = random.weighted(&[
         ("C2", 5),
         ("Botnet", 3),
         ("MaliciousUrl", 1),
@@ -175,9 +175,9 @@ fn indicator(spec: IndicatorSpec, random: &mut Random) -> IndicatorRecord {
         network_destination_ip: field(|f| matches!(f, IpField::Destination)),
         email_source_ip: field(|f| matches!(f, IpField::Email)),
         threat_type,
-        activity_group_names: *random.pick(&["", "STRONTIUM", "FIN7", "TA505", "Storm-0558"]),
+        activity_group_names: random.pick(&["", "STRONTIUM", "FIN7", "TA505", "Storm-0558"]),
         confidence: spec.confidence,
-        provider: *random.pick(&["Partner TI", "OSINT", "Microsoft"]),
+        provider: random.pick(&["Partner TI", "OSINT", "Microsoft"]),
     }
 }
 
@@ -207,7 +207,7 @@ fn background_indicators(
         } else {
             published + 30 * DAY
         };
-        let field = *random.weighted(&[
+        let field = random.weighted(&[
             (IpField::Network, 85),
             (IpField::Destination, 10),
             (IpField::Email, 5),
@@ -249,6 +249,9 @@ struct Incident {
     #[serde(rename = "Why")]
     why: &'static str,
 }
+
+/// Turns a live planted indicator into one that must not alert.
+type Silencer = fn(&mut IndicatorRecord, Timestamp);
 
 /// The planted incidents, their indicators and their sessions (all in the hour
 /// before `plan.end`).
@@ -417,11 +420,7 @@ fn plant(
     });
 
     // Three that must stay silent.
-    let quiet: [(
-        &'static str,
-        &'static str,
-        fn(&mut IndicatorRecord, Timestamp),
-    ); 3] = [
+    let quiet: [(&'static str, &'static str, Silencer); 3] = [
         (
             "expired",
             "the indicator expired the day before",

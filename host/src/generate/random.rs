@@ -32,21 +32,21 @@ impl Random {
     }
 
     /// One element of a non-empty slice.
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize].clone()
     }
 
     /// One element, chosen with the given weights.
-    pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
+    pub fn weighted<T: Copy>(&mut self, items: &[(T, u32)]) -> T {
         let total: u64 = items.iter().map(|(_, weight)| u64::from(*weight)).sum();
         let mut ticket = self.below(total);
         for (item, weight) in items {
             if ticket < u64::from(*weight) {
-                return item;
+                return *item;
             }
             ticket -= u64::from(*weight);
         }
-        &items[items.len() - 1].0
+        items[items.len() - 1].0
     }
 }
 

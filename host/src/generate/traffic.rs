@@ -189,15 +189,15 @@ impl Network {
     }
 
     pub fn internal_v4_sample(&self, random: &mut Random) -> String {
-        random.pick(&self.internal_v4).clone()
+        random.pick(&self.internal_v4)
     }
 
     pub fn internal_v6_sample(&self, random: &mut Random) -> String {
-        random.pick(&self.internal_v6).clone()
+        random.pick(&self.internal_v6)
     }
 
     pub fn external_v4_sample(&self, random: &mut Random) -> String {
-        random.pick(&self.external_v4).clone()
+        random.pick(&self.external_v4)
     }
 
     /// The sessions of the day starting at `day_start`, in no order.
@@ -230,16 +230,16 @@ impl Network {
         let v6 = random.chance(0.08);
         let internal = |random: &mut Random| {
             if v6 {
-                random.pick(&self.internal_v6).clone()
+                random.pick(&self.internal_v6)
             } else {
-                random.pick(&self.internal_v4).clone()
+                random.pick(&self.internal_v4)
             }
         };
         let external = |random: &mut Random| {
             if v6 {
-                random.pick(&self.external_v6).clone()
+                random.pick(&self.external_v6)
             } else {
-                random.pick(&self.external_v4).clone()
+                random.pick(&self.external_v4)
             }
         };
         match random.weighted(&[
@@ -249,27 +249,27 @@ impl Network {
             ("inbound", 10),
             ("icmp", 5),
         ]) {
-            &"web" => {
-                let port = *random.weighted(&[(443, 85), (80, 15)]);
+            "web" => {
+                let port = random.weighted(&[(443, 85), (80, 15)]);
                 self.outbound(time, &internal(random), &external(random), port, random)
             }
-            &"dns" => {
-                let resolver = random.pick(&self.resolvers).clone();
+            "dns" => {
+                let resolver = random.pick(&self.resolvers);
                 let mut session = self.outbound(time, &internal(random), &resolver, 53, random);
                 (session.protocol, session.direction) = ("UDP", "Local");
                 session
             }
-            &"lateral" => {
-                let port = *random.pick(&[445, 3389, 22, 443]);
-                let server = random.pick(&self.servers).clone();
+            "lateral" => {
+                let port = random.pick(&[445, 3389, 22, 443]);
+                let server = random.pick(&self.servers);
                 let mut session = self.outbound(time, &internal(random), &server, port, random);
                 session.direction = "Local";
-                session.action = *random.weighted(&[("Allow", 9), ("Deny", 1)]);
+                session.action = random.weighted(&[("Allow", 9), ("Deny", 1)]);
                 session
             }
-            &"inbound" => {
-                let target = random.pick(&self.servers).clone();
-                let port = *random.pick(&[22, 443, 3389, 25]);
+            "inbound" => {
+                let target = random.pick(&self.servers);
+                let port = random.pick(&[22, 443, 3389, 25]);
                 self.inbound(time, &external(random), &target, port, random)
             }
             _ => {
@@ -299,7 +299,7 @@ impl Network {
             dst_port: Some(port),
             protocol: "TCP",
             direction: "Outbound",
-            action: *random.weighted(&[("Allow", 97), ("Drop", 3)]),
+            action: random.weighted(&[("Allow", 97), ("Drop", 3)]),
             src_bytes: 200 + random.below(20_000),
             dst_bytes: 500 + random.below(400_000),
             duration_ms: random.below(120_000),
@@ -316,7 +316,7 @@ impl Network {
         random: &mut Random,
     ) -> Session {
         Session {
-            action: *random.weighted(&[("Deny", 6), ("Drop", 2), ("Allow", 2)]),
+            action: random.weighted(&[("Deny", 6), ("Drop", 2), ("Allow", 2)]),
             direction: "Inbound",
             ..self.outbound(time, src, dst, port, random)
         }
@@ -325,5 +325,5 @@ impl Network {
 
 fn device(random: &mut Random) -> usize {
     let weights: Vec<(usize, u32)> = DEVICES.iter().enumerate().map(|(i, d)| (i, d.3)).collect();
-    *random.weighted(&weights)
+    random.weighted(&weights)
 }

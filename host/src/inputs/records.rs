@@ -13,6 +13,9 @@ use super::{Format, InputFile};
 /// null or empty.
 pub type Fields<'a> = [Option<Cow<'a, str>>];
 
+/// What a reader calls for each record: line number, then fields or reason.
+type OnRecord<'f> = dyn FnMut(u64, Result<&Fields, String>) -> Result<()> + 'f;
+
 /// Calls `on_record(line, fields)` for every record of `input`: `fields[i]`
 /// is the value of column `wanted[i]`, or the reason the record is unreadable.
 /// Stops at the first error `on_record` returns.
@@ -32,7 +35,7 @@ fn read_json_lines(
     input: &InputFile,
     mut reader: Box<dyn BufRead>,
     wanted: &[&str],
-    on_record: &mut dyn FnMut(u64, Result<&Fields, String>) -> Result<()>,
+    on_record: &mut OnRecord,
 ) -> Result<()> {
     let mut line = String::new();
     let mut number = 0;
@@ -171,7 +174,7 @@ fn read_csv(
     input: &InputFile,
     reader: Box<dyn BufRead>,
     wanted: &[&str],
-    on_record: &mut dyn FnMut(u64, Result<&Fields, String>) -> Result<()>,
+    on_record: &mut OnRecord,
 ) -> Result<()> {
     let mut csv = csv::ReaderBuilder::new()
         .flexible(false)

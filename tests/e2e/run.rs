@@ -1,0 +1,400 @@
+//! `asim-rules run` on generated and hand-made files.
+
+use std::{fs, io::Write, process::Stdio};
+
+use crate::support::{asim_rules, component, generated, json_lines, success, GENERATED_AT};
+
+fn ti_run(sessions: &str, indicators: &str, extra: &[&str]) -> Vec<String> {
+    let rule = component("ti-map-ip");
+    let mut args = vec![
+        "run",
+        "--rule",
+        rule.to_str().unwrap(),
+        "--at",
+        GENERATED_AT,
+    ];
+    args.extend(["--sessions", sessions, "--indicators", indicators]);
+    args.extend(extra);
+    success(&args).lines().map(str::to_owned).collect()
+}
+
+fn generated_file(name: &str) -> String {
+    generated().join(name).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn json_lines_and_csv_of_the_same_data_give_identical_alerts() {
+    let from_json = ti_run(
+        &generated_file("sessions.jsonl"),
+        &generated_file("indicators.jsonl"),
+        &[],
+    );
+    let from_csv = ti_run(
+        &generated_file("sessions.csv"),
+        &generated_file("indicators.csv"),
+        &[],
+    );
+    assert!(!from_json.is_empty());
+    assert_eq!(from_json, from_csv);
+}
+
+#[test]
+fn every_planted_incident_alerts_and_the_silent_ones_do_not() {
+    let alerts = json_lines(
+        &ti_run(
+            &generated_file("sessions.jsonl"),
+            &generated_file("indicators.jsonl"),
+            &[],
+        )
+        .join("\n"),
+    );
+    let planted = json_lines(&fs::read_to_string(generated().join("planted.jsonl")).unwrap());
+    assert!(planted.len() >= 8);
+    for incident in planted {
+        let address = incident["Address"].as_str().unwrap();
+        let matching: Vec<_> = alerts
+            .iter()
+            .filter(|alert| alert["CustomDetails"]["IoCIP"] == address)
+            .collect();
+        if incident["ExpectAlert"] == true {
+            assert!(!matching.is_empty(), "no alert for {incident}");
+            for alert in matching {
+                assert_eq!(
+                    alert["CustomDetails"]["IndicatorId"], incident["IndicatorId"],
+                    "{incident}"
+                );
+            }
+        } else {
+            assert!(
+                matching.is_empty(),
+                "unexpected alert for {incident}: {matching:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn alert_records_carry_every_documented_field_in_order() {
+    let lines = ti_run(
+        &generated_file("sessions.jsonl"),
+        &generated_file("indicators.jsonl"),
+        &["--tenant", "acme"],
+    );
+    let first = &lines[0];
+    let keys = [
+        "RuleId",
+        "RuleName",
+        "RuleVersion",
+        "AlertName",
+        "Description",
+        "Severity",
+        "Tactics",
+        "Techniques",
+        "StartTime",
+        "EndTime",
+        "EvaluatedAt",
+        "Entities",
+        "CustomDetails",
+        "Tenant",
+    ];
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|key| {
+            first
+                .find(&format!("\"{key}\":"))
+                .unwrap_or_else(|| panic!("{key} missing"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{first}"
+    );
+    let alert = &json_lines(first)[0];
+    assert_eq!(alert["Tenant"], "acme");
+    assert_eq!(alert["EvaluatedAt"], GENERATED_AT);
+    assert_eq!(alert["Entities"][0]["Type"], "ip");
+    assert_eq!(
+        alert["Entities"][0]["Address"],
+        alert["CustomDetails"]["IoCIP"]
+    );
+    assert!(alert["CustomDetails"]["IoCConfidenceScore"].is_number());
+    assert!(alert["StartTime"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn the_table_format_is_for_people() {
+    let lines = ti_run(
+        &generated_file("sessions.jsonl"),
+        &generated_file("indicators.jsonl"),
+        &["--format", "table"],
+    );
+    assert!(
+        lines[0].contains("Medium") && lines[0].contains("matched an IoC."),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("    "), "{}", lines[1]);
+}
+
+#[test]
+fn bad_rows_are_named_with_file_and_line_counted_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = "2026-03-12T00:00:00Z";
+    let good = |src: &str| {
+        format!(
+            r#"{{"TimeGenerated":"2026-03-11T23:30:00Z","SrcIpAddr":"{src}","DstIpAddr":"198.51.100.7","Dvc":"fw","EventProduct":"P","EventVendor":"V"}}"#
+        )
+    };
+    let sessions = dir.path().join("bad.jsonl");
+    let lines = [
+        good("10.0.0.1"),
+        "{not json".to_owned(),
+        r#"{"TimeGenerated":"yesterday","SrcIpAddr":"10.0.0.2"}"#.to_owned(),
+        r#"{"SrcIpAddr":"10.0.0.3"}"#.to_owned(),
+        good("10.0.0.300"),
+        "[1,2,3]".to_owned(),
+        good("10.0.0.4"),
+    ];
+    fs::write(&sessions, lines.join("\n")).unwrap();
+    let indicators = dir.path().join("ti.csv");
+    fs::write(
+        &indicators,
+        "TimeGenerated,IndicatorId,ExpirationDateTime,Active,NetworkIP,ConfidenceScore\n\
+         2026-03-10T00:00:00Z,ind-1,2026-04-01T00:00:00Z,true,198.51.100.7,80\n\
+         2026-03-10T00:00:00Z,ind-2,2026-04-01T00:00:00Z,maybe,198.51.100.8,80\n\
+         2026-03-10T00:00:00Z,ind-3\n",
+    )
+    .unwrap();
+    let rule = component("ti-map-ip");
+    let output = asim_rules(&[
+        "run",
+        "--rule",
+        rule.to_str().unwrap(),
+        "--at",
+        at,
+        "--sessions",
+        sessions.to_str().unwrap(),
+        "--indicators",
+        indicators.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    for expected in [
+        "bad.jsonl:2: bad JSON",
+        "bad.jsonl:3: TimeGenerated: not a time",
+        "bad.jsonl:4: TimeGenerated: missing",
+        "bad.jsonl:5: SrcIpAddr: not an IP address: \"10.0.0.300\"",
+        "bad.jsonl:6: bad JSON",
+        "ti.csv:3: Active: not true or false",
+        "ti.csv:4: bad CSV record",
+        "3 indicator rows (2 rejected",
+        "7 session rows (5 rejected",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+    }
+    let alerts = json_lines(&String::from_utf8_lossy(&output.stdout));
+    let sources: Vec<_> = alerts
+        .iter()
+        .map(|a| a["CustomDetails"]["SrcIpAddr"].clone())
+        .collect();
+    assert_eq!(sources, ["10.0.0.1", "10.0.0.4"]);
+}
+
+#[test]
+fn gzip_and_standard_input_read_like_plain_files() {
+    let plain = ti_run(
+        &generated_file("sessions.jsonl"),
+        &generated_file("indicators.jsonl"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("sessions.jsonl.gz");
+    let mut encoder =
+        flate2::write::GzEncoder::new(fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    encoder
+        .write_all(&fs::read(generated().join("sessions.jsonl")).unwrap())
+        .unwrap();
+    encoder.finish().unwrap();
+    assert_eq!(
+        ti_run(
+            gz.to_str().unwrap(),
+            &generated_file("indicators.jsonl"),
+            &[]
+        ),
+        plain
+    );
+
+    let rule = component("ti-map-ip");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+        .args([
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            GENERATED_AT,
+            "--sessions",
+            "-",
+        ])
+        .args(["--indicators", &generated_file("indicators.jsonl")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sessions = fs::read(generated().join("sessions.jsonl")).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&sessions));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let from_stdin: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(from_stdin, plain);
+}
+
+#[test]
+fn alerts_can_go_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.jsonl");
+    let printed = ti_run(
+        &generated_file("sessions.jsonl"),
+        &generated_file("indicators.jsonl"),
+        &["--out", out.to_str().unwrap()],
+    );
+    assert!(printed.is_empty());
+    let written = fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        written.lines().collect::<Vec<_>>(),
+        ti_run(
+            &generated_file("sessions.jsonl"),
+            &generated_file("indicators.jsonl"),
+            &[]
+        )
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_failures_exit_1_with_one_line() {
+    let rule = component("ti-map-ip");
+    let rule = rule.to_str().unwrap();
+    let usage = [
+        vec!["run", "--rule", rule],
+        vec!["run", "--rule", rule, "--at", "yesterday"],
+        vec!["run", "--at", GENERATED_AT],
+        vec!["frobnicate"],
+    ];
+    for args in usage {
+        assert_eq!(asim_rules(&args).status.code(), Some(2), "{args:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let not_wasm = dir.path().join("rule.wasm");
+    fs::write(&not_wasm, "not a component").unwrap();
+    let failures = [
+        vec!["run", "--rule", "missing.wasm", "--at", GENERATED_AT],
+        vec![
+            "run",
+            "--rule",
+            not_wasm.to_str().unwrap(),
+            "--at",
+            GENERATED_AT,
+        ],
+        vec![
+            "run",
+            "--rule",
+            rule,
+            "--at",
+            GENERATED_AT,
+            "--sessions",
+            "absent.jsonl",
+        ],
+        vec![
+            "run",
+            "--rule",
+            rule,
+            "--at",
+            GENERATED_AT,
+            "--sessions",
+            "data.parquet",
+        ],
+        vec![
+            "run",
+            "--rule",
+            rule,
+            "--at",
+            GENERATED_AT,
+            "--param",
+            "ti-map-ip.threshold=3",
+        ],
+        vec![
+            "run",
+            "--rule",
+            rule,
+            "--at",
+            GENERATED_AT,
+            "--param",
+            "other-rule.x=1",
+        ],
+    ];
+    for args in failures {
+        let output = asim_rules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_component_that_imports_anything_is_refused_naming_the_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wants-env.wasm");
+    let bytes = wat::parse_str(
+        r#"(component
+            (import "wasi:cli/environment@0.2.0" (instance
+                (export "get-arguments" (func (result (list string))))))
+        )"#,
+    )
+    .unwrap();
+    fs::write(&path, bytes).unwrap();
+    let output = asim_rules(&[
+        "run",
+        "--rule",
+        path.to_str().unwrap(),
+        "--at",
+        GENERATED_AT,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("imports wasi:cli/environment@0.2.0"),
+        "{stderr}"
+    );
+
+    let inspected = success(&["inspect", path.to_str().unwrap()]);
+    assert!(
+        inspected.contains("wasi:cli/environment@0.2.0"),
+        "{inspected}"
+    );
+    assert!(inspected.contains("not read"), "{inspected}");
+}
+
+#[test]
+fn a_component_without_the_contract_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.wasm");
+    fs::write(&path, wat::parse_str("(component)").unwrap()).unwrap();
+    let output = asim_rules(&[
+        "run",
+        "--rule",
+        path.to_str().unwrap(),
+        "--at",
+        GENERATED_AT,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("does not implement asim:rules/rule@0.1.0"),
+        "{stderr}"
+    );
+}

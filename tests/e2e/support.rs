@@ -1,0 +1,72 @@
+//! What every end-to-end test needs: the binary, the built components,
+//! and generated data.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::OnceLock,
+};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A built rule component; says how to build it when it is missing.
+pub fn component(name: &str) -> PathBuf {
+    let path = root().join("target/rules").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: build the components first with `make components` (or run `make test`)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `asim-rules` with `args`.
+pub fn asim_rules(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+        .args(args)
+        .output()
+        .expect("the asim-rules binary runs")
+}
+
+/// stdout of a run that must succeed.
+pub fn success(args: &[&str]) -> String {
+    let output = asim_rules(args);
+    assert!(
+        output.status.success(),
+        "asim-rules {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// The evaluation time of generated data (its default end).
+pub const GENERATED_AT: &str = "2026-03-12T00:00:00Z";
+
+/// One day of generated data with CSV copies, made once per test binary.
+pub fn generated() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let out = dir.path().to_str().expect("UTF-8 path").to_owned();
+        success(&[
+            "generate",
+            "--out",
+            &out,
+            "--csv",
+            "--sessions-per-day",
+            "50000",
+        ]);
+        dir
+    })
+    .path()
+}
+
+/// Parses JSON lines.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect()
+}
