@@ -531,3 +531,15 @@ fn a_batch_missing_a_declared_column_is_an_error() {
     batch.columns.retain(|column| column.name != "Dvc");
     assert!(rule.ingest_sessions(batch).unwrap_err().contains("Dvc"));
 }
+
+#[test]
+fn of_two_versions_published_at_one_instant_the_later_arrival_is_the_latest() {
+    let first = indicator("a", BAD);
+    let second = Indicator {
+        active: Some(false),
+        ..indicator("a", BAD)
+    };
+    let sessions = [session(T - MINUTE, INSIDE, BAD)];
+    assert!(evaluate(&[first.clone(), second.clone()], &sessions).is_empty());
+    assert_eq!(evaluate(&[second, first], &sessions).len(), 1);
+}
