@@ -44,6 +44,7 @@ lint: wasm-target
 	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p asim-rule-sdk -- -D warnings
 
 bench: components
+	$(CARGO) build --release -p asim-rules
 	$(CARGO) bench -p asim-rules --bench throughput
 
 clean:
