@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
 # Rule crates under guest-rules/ built as components into target/rules/NAME.wasm.
-RULES := ti-map-ip
+RULES := ti-map-ip network-session-anomaly
 COMPONENTS := $(RULES:%=target/rules/%.wasm)
 BIN := target/debug/asim-rules
 DEMO_DIR := demo-data

@@ -74,8 +74,13 @@ pub struct RuleMetadata {
 /// A detection rule. One value is one deployment: it keeps its window state
 /// between calls. Errors are messages for the operator.
 pub trait Rule: Sized {
-    /// What the rule is; independent of state and parameters.
+    /// What the rule is, with its default parameters.
     fn metadata() -> RuleMetadata;
+
+    /// What this deployment is: the metadata with its parameters applied.
+    fn describe(&self) -> RuleMetadata {
+        Self::metadata()
+    }
 
     /// A fresh deployment with `parameters` (name, value) over the defaults.
     fn configure(parameters: &[(String, String)]) -> Result<Self, String>;
@@ -88,6 +93,11 @@ pub trait Rule: Sized {
 
     /// Evaluates at `at`; times must not decrease between calls.
     fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, String>;
+
+    /// Counters for the operator, by name.
+    fn stats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
 
     /// The window state, for [`Rule::restore`] in another deployment.
     fn snapshot(&self) -> Vec<u8>;

@@ -40,7 +40,10 @@ macro_rules! export_rule {
 
         impl $crate::bindings::exports::asim::rules::rule::Guest for AsimRuleExport {
             fn metadata() -> $crate::bindings::exports::asim::rules::rule::RuleMetadata {
-                $crate::metadata::<$rule>()
+                ASIM_RULE.with(|slot| $crate::metadata::<$rule>(slot))
+            }
+            fn stats() -> ::std::vec::Vec<(::std::string::String, u64)> {
+                ASIM_RULE.with(|slot| $crate::stats::<$rule>(slot))
             }
             fn configure(
                 parameters: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
@@ -94,8 +97,17 @@ fn with_rule<R: Rule, T>(
 }
 
 #[doc(hidden)]
-pub fn metadata<R: Rule>() -> wit::RuleMetadata {
-    convert::metadata(R::metadata())
+pub fn metadata<R: Rule>(slot: &RefCell<Option<R>>) -> wit::RuleMetadata {
+    let metadata = match &*slot.borrow() {
+        Some(rule) => rule.describe(),
+        None => R::metadata(),
+    };
+    convert::metadata(metadata)
+}
+
+#[doc(hidden)]
+pub fn stats<R: Rule>(slot: &RefCell<Option<R>>) -> Vec<(String, u64)> {
+    slot.borrow().as_ref().map(Rule::stats).unwrap_or_default()
 }
 
 #[doc(hidden)]

@@ -47,13 +47,6 @@ struct State {
     last_evaluation: Option<Timestamp>,
 }
 
-impl TiMapIp {
-    /// Indicator versions and session rows currently held.
-    pub fn held(&self) -> (usize, usize) {
-        (self.state.indicators.len(), self.state.sessions.len())
-    }
-}
-
 impl Rule for TiMapIp {
     fn metadata() -> RuleMetadata {
         RuleMetadata {
@@ -123,6 +116,16 @@ impl Rule for TiMapIp {
             .map(|m| alert(&m))
             .collect();
         Ok(alerts)
+    }
+
+    fn stats(&self) -> Vec<(String, u64)> {
+        vec![
+            (
+                "indicator-versions-held".into(),
+                self.state.indicators.len() as u64,
+            ),
+            ("session-rows-held".into(), self.state.sessions.len() as u64),
+        ]
     }
 
     fn snapshot(&self) -> Vec<u8> {

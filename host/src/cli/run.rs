@@ -98,6 +98,16 @@ pub fn run(args: RunArgs) -> Result<()> {
         };
         sink.write(&evaluation, &alerts)?;
         counts.push(format!("{} {}", rule.metadata().short_name, alerts.len()));
+        let stats: Vec<String> = rule
+            .stats()?
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        eprintln!(
+            "asim-rules run: {} state: {}",
+            rule.metadata().short_name,
+            stats.join(" ")
+        );
     }
     sink.finish()?;
     if rejects.not_shown() > 0 {

@@ -235,6 +235,13 @@ impl RuleInstance {
         Ok(alerts.into_iter().map(convert::alert).collect())
     }
 
+    /// The rule's counters, by name.
+    pub fn stats(&mut self) -> Result<Vec<(String, u64)>> {
+        let name = &self.metadata.short_name;
+        anyhow_result(self.bindings.asim_rules_rule().call_stats(&mut self.store))
+            .with_context(|| format!("rule {name}: stats trapped"))
+    }
+
     /// The rule's state.
     pub fn snapshot(&mut self) -> Result<Vec<u8>> {
         let name = &self.metadata.short_name;
