@@ -7,7 +7,8 @@ RULES := ti-map-ip network-session-anomaly
 COMPONENTS := $(RULES:%=target/rules/%.wasm)
 BIN := target/debug/asim-rules
 DEMO_DIR := demo-data
-DEMO_AT := 2026-03-12T00:00:00Z
+DEMO_FROM := 2026-03-11T00:00:00Z
+DEMO_TO := 2026-03-12T00:00:00Z
 
 .PHONY: build components host demo test lint bench clean wasm-target
 
@@ -29,11 +30,12 @@ components: wasm-target
 host:
 	$(CARGO) build -p asim-rules
 
+# 15 days of traffic; the last day replayed: TI hourly, the anomaly rule daily.
 demo: build
-	$(BIN) generate --out $(DEMO_DIR) --days 1
-	$(BIN) run $(COMPONENTS:%=--rule %) \
+	$(BIN) generate --out $(DEMO_DIR) --days 15
+	$(BIN) replay $(COMPONENTS:%=--rule %) \
 	  --indicators $(DEMO_DIR)/indicators.jsonl --sessions $(DEMO_DIR)/sessions.jsonl \
-	  --at $(DEMO_AT) --format table
+	  --from $(DEMO_FROM) --to $(DEMO_TO) --format table
 
 test: build
 	$(CARGO) test --workspace

@@ -65,9 +65,12 @@ impl Table {
 /// A span of `TimeGenerated`: `[from, to)`, or `[from, to]` when inclusive.
 #[derive(Clone, Copy, Debug)]
 pub struct Window {
-    from: Timestamp,
-    to: Timestamp,
-    to_inclusive: bool,
+    /// First instant in.
+    pub from: Timestamp,
+    /// Last instant, in or out.
+    pub to: Timestamp,
+    /// Whether `to` is in.
+    pub to_inclusive: bool,
 }
 
 impl Window {
@@ -95,12 +98,18 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// A feed of `table` to the rules whose window at `at` reads it.
-    pub fn new(table: Table, rules: &[RuleInstance], at: Timestamp, batch_rows: usize) -> Feed {
+    /// A feed of `table` to the rules, each getting the rows of the window
+    /// `window_of(position, metadata)` gives it (none: it reads none of them).
+    pub fn new(
+        table: Table,
+        rules: &[RuleInstance],
+        window_of: impl Fn(usize, &RuleMetadata) -> Option<Window>,
+        batch_rows: usize,
+    ) -> Feed {
         let mut columns: Vec<(String, ColumnKind)> = Vec::new();
         let mut targets = Vec::new();
         for (index, rule) in rules.iter().enumerate() {
-            let Some(window) = table.window(rule.metadata(), at) else {
+            let Some(window) = window_of(index, rule.metadata()) else {
                 continue;
             };
             let mut slots = Vec::new();
@@ -180,7 +189,12 @@ impl Feed {
 
     /// Sends every partly filled batch.
     pub fn flush(&mut self, rules: &mut [RuleInstance]) -> Result<()> {
-        for target in &mut self.targets {
+        (0..rules.len()).try_for_each(|rule| self.flush_rule(rules, rule))
+    }
+
+    /// Sends rule `rule`'s partly filled batch, so it has every row pushed so far.
+    pub fn flush_rule(&mut self, rules: &mut [RuleInstance], rule: usize) -> Result<()> {
+        for target in self.targets.iter_mut().filter(|target| target.rule == rule) {
             if target.builder.rows() > 0 {
                 send(self.table, &mut rules[target.rule], &mut target.builder)?;
             }

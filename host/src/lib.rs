@@ -2,8 +2,9 @@
 //! ASIM sessions and threat intelligence, collect their alerts.
 //!
 //! Split by concern: [`inputs`] reads files, [`feed`] routes rows to rules in
-//! batches, [`engine`] is the sandbox, [`outputs`] writes alerts, [`cli`] is
-//! the command line over all of them, [`generate`] makes demo data.
+//! batches, [`engine`] is the sandbox, [`schedule`] decides when rules are
+//! evaluated, [`outputs`] writes alerts, [`cli`] is the command line over all
+//! of them, [`generate`] makes demo data.
 
 pub mod cli;
 pub mod engine;
@@ -11,3 +12,4 @@ pub mod feed;
 pub mod generate;
 pub mod inputs;
 pub mod outputs;
+pub mod schedule;

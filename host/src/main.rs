@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
+        Command::Replay(args) => cli::replay::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Generate(args) => cli::generate::run(args),
     };

@@ -12,14 +12,14 @@ pub struct GenerateArgs {
     /// Directory to write into.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Days of traffic.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    /// Days of traffic (14 or more plants last-day traffic anomalies too).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
     /// Seed of every random choice: same seed, same files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Sessions on a weekday (weekends carry 40% of that).
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = 20_000)]
     pub sessions_per_day: u64,
     /// Threat-intel indicators besides the planted ones.
     #[arg(long, default_value_t = 5_000)]

@@ -2,6 +2,7 @@
 
 pub mod generate;
 pub mod inspect;
+pub mod replay;
 pub mod run;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Evaluates each rule once at --at over the given files.
     Run(run::RunArgs),
+    /// Plays the inputs in time order, evaluating each rule on its schedule.
+    Replay(replay::ReplayArgs),
     /// Prints what a rule component declares.
     Inspect(inspect::InspectArgs),
     /// Writes synthetic ASIM sessions and indicators with planted incidents.

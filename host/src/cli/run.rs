@@ -60,7 +60,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         (Table::Indicators, &indicators),
         (Table::Sessions, &sessions),
     ] {
-        let mut feed = Feed::new(table, &rules, args.at, batch_rows);
+        let mut feed = Feed::new(
+            table,
+            &rules,
+            |_, rule| table.window(rule, args.at),
+            batch_rows,
+        );
         let mut rows = 0;
         let rejected_before = rejects.count;
         if feed.is_wanted() {

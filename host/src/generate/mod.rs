@@ -61,11 +61,16 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Written> {
     fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let mut random = Random::new(plan.seed);
     let network = Network::new(&mut random);
-    let (planted, planted_indicators, planted_sessions) = plant(plan, &network, &mut random);
+    let (planted, planted_indicators, mut planted_sessions) = plant(plan, &network, &mut random);
+    let (anomalies, anomaly_sessions) = plant_anomalies(plan, &network, &mut random);
+    planted_sessions.extend(anomaly_sessions);
 
+    // Written in publication order, as a feed delivers them (replay needs it).
+    let mut indicator_rows = background_indicators(plan, &network, &mut random);
+    indicator_rows.extend(planted_indicators);
+    indicator_rows.sort_by_key(|row| row.published);
     let mut indicators = Table::create(dir, "indicators", plan.csv)?;
-    let indicator_rows = background_indicators(plan, &network, &mut random);
-    for row in indicator_rows.iter().chain(&planted_indicators) {
+    for row in &indicator_rows {
         indicators.write(row)?;
     }
     indicators.finish()?;
@@ -93,20 +98,124 @@ pub fn generate(plan: &Plan, dir: &Path) -> Result<Written> {
     let mut manifest =
         BufWriter::new(File::create(dir.join("planted.jsonl")).context("creating planted.jsonl")?);
     for incident in &planted {
-        serde_json::to_writer(&mut manifest, incident)?;
+        serde_json::to_writer(
+            &mut manifest,
+            &Planted {
+                rule: "ti-map-ip",
+                incident,
+            },
+        )?;
+        writeln!(manifest)?;
+    }
+    for incident in &anomalies {
+        serde_json::to_writer(
+            &mut manifest,
+            &Planted {
+                rule: "network-session-anomaly",
+                incident,
+            },
+        )?;
         writeln!(manifest)?;
     }
     manifest.flush()?;
     Ok(Written {
         sessions: session_count,
-        indicators: (indicator_rows.len() + planted_indicators.len()) as u64,
-        planted: planted.len(),
+        indicators: indicator_rows.len() as u64,
+        planted: planted.len() + anomalies.len(),
     })
+}
+
+/// A line of `planted.jsonl`: which rule the incident is for, then the incident.
+#[derive(Serialize)]
+struct Planted<'a, T: Serialize> {
+    #[serde(rename = "Rule")]
+    rule: &'static str,
+    #[serde(flatten)]
+    incident: &'a T,
+}
+
+/// A planted traffic anomaly on the last day.
+#[derive(Serialize)]
+struct AnomalyIncident {
+    #[serde(rename = "Incident")]
+    name: &'static str,
+    #[serde(rename = "AnomalyFieldType")]
+    field_type: &'static str,
+    #[serde(rename = "AnomalyFieldValue")]
+    field_value: &'static str,
+    #[serde(rename = "ExpectAlert")]
+    expect_alert: bool,
+    #[serde(rename = "Why")]
+    why: &'static str,
+}
+
+/// Last-day anomalies: a scan refused by the firewalls (a DvcAction spike)
+/// and a protocol never seen before. Planted only when there are enough days
+/// of history for the daily series.
+fn plant_anomalies(
+    plan: &Plan,
+    network: &Network,
+    random: &mut Random,
+) -> (Vec<AnomalyIncident>, Vec<Session>) {
+    if plan.days < 14 {
+        return (Vec::new(), Vec::new());
+    }
+    let last_day = plan.end - DAY;
+    let scanner = traffic::public_v4(random);
+    let scans = plan.sessions_per_day * 3 / 4;
+    let mut sessions: Vec<Session> = (0..scans)
+        .map(|n| {
+            let time = last_day + (n as i64 * DAY) / scans as i64;
+            let target = network.server_sample(random);
+            let port = 1 + random.below(1024) as u16;
+            network
+                .inbound(time, &scanner, &target, port, random)
+                .with_action("Deny")
+                .on_device(0)
+        })
+        .collect();
+    let tunnels = (plan.sessions_per_day / 200).max(50);
+    let peer = traffic::public_v4(random);
+    let host = network.internal_v4_sample(random);
+    sessions.extend((0..tunnels).map(|n| {
+        let time = last_day + 6 * HOUR + (n as i64 * 12 * HOUR) / tunnels as i64;
+        network
+            .outbound(time, &host, &peer, 0, random)
+            .with_action("Allow")
+            .portless("GRE")
+            .on_device(1)
+    }));
+    let incidents = vec![
+        AnomalyIncident {
+            name: "deny-spike",
+            field_type: "DvcAction",
+            field_value: "Deny",
+            expect_alert: true,
+            why: "a scan refused by the firewall all day: Deny sessions ten times the usual",
+        },
+        AnomalyIncident {
+            name: "deny-spike",
+            field_type: "NetworkDirection",
+            field_value: "Inbound",
+            expect_alert: true,
+            why: "the same scan, all of it inbound",
+        },
+        AnomalyIncident {
+            name: "new-protocol",
+            field_type: "NetworkProtocol",
+            field_value: "GRE",
+            expect_alert: true,
+            why: "GRE never seen in the 13 days before",
+        },
+    ];
+    (incidents, sessions)
 }
 
 /// A row of Sentinel's ThreatIntelligenceIndicator table.
 #[derive(Serialize, Clone)]
 struct IndicatorRecord {
+    #[serde(skip)]
+    published: Timestamp,
     #[serde(rename = "TimeGenerated")]
     time_generated: String,
     #[serde(rename = "IndicatorId")]
@@ -166,6 +275,7 @@ fn indicator(spec: IndicatorSpec, random: &mut Random) -> IndicatorRecord {
         }
     };
     IndicatorRecord {
+        published: spec.published,
         time_generated: time::format(spec.published),
         description: format!("{threat_type} infrastructure reported by partner feed"),
         indicator_id: spec.id,
@@ -192,7 +302,7 @@ fn background_indicators(
     for n in 0..plan.indicators {
         let cidr = random.chance(0.08);
         let address = match () {
-            _ if n % 500 == 7 => network.external_v4_sample(random),
+            _ if n % 2500 == 7 => network.external_v4_sample(random),
             _ if cidr => format!(
                 "{}/{}",
                 traffic::public_v4(random),
@@ -225,7 +335,8 @@ fn background_indicators(
         // Feeds re-publish: a later version, sometimes revoking the indicator.
         if random.chance(0.05) {
             let mut update = record.clone();
-            update.time_generated = time::format(published.max(plan.end - 10 * DAY) + HOUR);
+            update.published = published.max(plan.end - 10 * DAY) + HOUR;
+            update.time_generated = time::format(update.published);
             update.active = random.chance(0.5);
             rows.push(update);
         }
@@ -430,7 +541,8 @@ fn plant(
             "stale",
             "published 20 days before, outside the 14-day lookback",
             |r, end| {
-                r.time_generated = time::format(end - 20 * DAY);
+                r.published = end - 20 * DAY;
+                r.time_generated = time::format(r.published);
             },
         ),
         (
@@ -445,7 +557,8 @@ fn plant(
         let mut record = live(&id, &address, IpField::Network, random);
         if name == "revoked" {
             indicators.push(record.clone());
-            record.time_generated = time::format(end - DAY);
+            record.published = end - DAY;
+            record.time_generated = time::format(record.published);
         }
         change(&mut record, end);
         indicators.push(record);

@@ -116,6 +116,21 @@ impl Session {
         }
     }
 
+    /// The same session, refused or allowed as `action` says.
+    pub fn with_action(self, action: &'static str) -> Session {
+        Session { action, ..self }
+    }
+
+    /// The same session over a portless protocol (GRE, ESP, ...).
+    pub fn portless(self, protocol: &'static str) -> Session {
+        Session {
+            protocol,
+            src_port: None,
+            dst_port: None,
+            ..self
+        }
+    }
+
     pub fn record(&self) -> SessionRecord<'_> {
         let (dvc, vendor, product, _) = DEVICES[self.device];
         SessionRecord {
@@ -186,6 +201,11 @@ impl Network {
             resolvers: vec!["10.0.0.53".into(), "10.0.1.53".into()],
             internal_v4,
         }
+    }
+
+    /// One of the servers that take inbound traffic.
+    pub fn server_sample(&self, random: &mut Random) -> String {
+        random.pick(&self.servers)
     }
 
     pub fn internal_v4_sample(&self, random: &mut Random) -> String {

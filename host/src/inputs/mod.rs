@@ -3,6 +3,7 @@
 //! columns the loaded rules asked for.
 
 pub mod records;
+pub mod stream;
 pub mod time;
 
 use std::{
@@ -33,6 +34,7 @@ pub struct InputFile {
     /// Its format.
     pub format: Format,
     gzip: bool,
+    progress: bool,
 }
 
 impl InputFile {
@@ -45,6 +47,7 @@ impl InputFile {
                 path: None,
                 format: Format::JsonLines,
                 gzip: false,
+                progress: false,
             });
         }
         let lower = name.to_ascii_lowercase();
@@ -62,7 +65,16 @@ impl InputFile {
             path: Some(PathBuf::from(name)),
             format,
             gzip,
+            progress: true,
         })
+    }
+
+    /// The same input without a progress bar (when several are read at once).
+    pub fn without_progress(self) -> InputFile {
+        InputFile {
+            progress: false,
+            ..self
+        }
     }
 
     /// Opens the input for reading, with a progress bar on a terminal.
@@ -72,7 +84,11 @@ impl InputFile {
         };
         let file = File::open(path).with_context(|| format!("{}: cannot open", self.name))?;
         let length = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let progress = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
+        let target = match self.progress {
+            true => ProgressDrawTarget::stderr(),
+            false => ProgressDrawTarget::hidden(),
+        };
+        let progress = ProgressBar::with_draw_target(Some(length), target);
         progress.set_style(
             ProgressStyle::with_template(
                 "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",

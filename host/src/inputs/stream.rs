@@ -1,0 +1,200 @@
+//! Rows of several files merged in time order. Each file is read on its own
+//! thread into chunks of owned rows over a bounded channel, so memory stays
+//! bounded whatever the length of the inputs. Each file is expected in time
+//! order (as logs are written); rows that go back in time are still delivered,
+//! in file order, and counted.
+
+use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
+    sync::mpsc::{sync_channel, Receiver},
+    thread::JoinHandle,
+};
+
+use anyhow::{anyhow, Result};
+use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
+
+use super::{read_table, InputFile, Rejects};
+
+/// A cell that owns its text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OwnedCell {
+    Empty,
+    Text(Box<str>),
+    Integer(i64),
+    Real(f64),
+    Boolean(bool),
+    Time(Timestamp),
+}
+
+impl OwnedCell {
+    fn new(cell: &Cell) -> OwnedCell {
+        match *cell {
+            Cell::Empty => OwnedCell::Empty,
+            Cell::Text(text) => OwnedCell::Text(text.into()),
+            Cell::Integer(value) => OwnedCell::Integer(value),
+            Cell::Real(value) => OwnedCell::Real(value),
+            Cell::Boolean(value) => OwnedCell::Boolean(value),
+            Cell::Time(value) => OwnedCell::Time(value),
+        }
+    }
+
+    /// The borrowed cell.
+    pub fn cell(&self) -> Cell<'_> {
+        match self {
+            OwnedCell::Empty => Cell::Empty,
+            OwnedCell::Text(text) => Cell::Text(text),
+            OwnedCell::Integer(value) => Cell::Integer(*value),
+            OwnedCell::Real(value) => Cell::Real(*value),
+            OwnedCell::Boolean(value) => Cell::Boolean(*value),
+            OwnedCell::Time(value) => Cell::Time(*value),
+        }
+    }
+}
+
+/// One row of one table.
+pub struct Row {
+    pub time: Timestamp,
+    pub cells: Vec<OwnedCell>,
+}
+
+/// What a file's reader thread reports when it ends.
+pub struct FileReport {
+    pub records: u64,
+    pub rejects: Rejects,
+}
+
+/// Rows per chunk, and chunks in flight per file: bounds the memory a
+/// stream uses to about 4 × 4096 rows per file.
+const CHUNK_ROWS: usize = 4096;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+struct Source {
+    /// Which group (table) the file belongs to; the lower group comes first
+    /// among rows of one instant.
+    group: usize,
+    receiver: Receiver<Vec<Row>>,
+    chunk: std::vec::IntoIter<Row>,
+    last_time: Timestamp,
+    thread: Option<JoinHandle<Result<FileReport>>>,
+}
+
+/// The merged stream.
+pub struct Merged {
+    sources: Vec<Source>,
+    heads: BinaryHeap<Reverse<(Timestamp, usize, usize)>>,
+    pending: Vec<Option<Row>>,
+    /// Rows delivered earlier in time than the row before them in their file.
+    pub out_of_order: u64,
+}
+
+impl Merged {
+    /// Starts reading every file: `groups[g]` lists the files of group `g`
+    /// and the columns to read from them.
+    pub fn start(groups: Vec<(Vec<InputFile>, Vec<(String, ColumnKind)>)>) -> Merged {
+        let mut sources = Vec::new();
+        for (group, (files, columns)) in groups.into_iter().enumerate() {
+            for input in files {
+                let (sender, receiver) = sync_channel::<Vec<Row>>(CHUNKS_IN_FLIGHT);
+                let columns = columns.clone();
+                let thread = std::thread::spawn(move || {
+                    let mut rejects = Rejects::default();
+                    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                    let records = read_table(&input, &columns, &mut rejects, |time, cells| {
+                        chunk.push(Row {
+                            time,
+                            cells: cells.iter().map(OwnedCell::new).collect(),
+                        });
+                        if chunk.len() == CHUNK_ROWS {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                            sender.send(full).map_err(|_| anyhow!("reading stopped"))?;
+                        }
+                        Ok(())
+                    })?;
+                    // The receiver may be gone when the replay ended early.
+                    let _ = sender.send(chunk);
+                    Ok(FileReport { records, rejects })
+                });
+                sources.push(Source {
+                    group,
+                    receiver,
+                    chunk: Vec::new().into_iter(),
+                    last_time: Timestamp::MIN,
+                    thread: Some(thread),
+                });
+            }
+        }
+        let mut merged = Merged {
+            pending: (0..sources.len()).map(|_| None).collect(),
+            sources,
+            heads: BinaryHeap::new(),
+            out_of_order: 0,
+        };
+        for source in 0..merged.sources.len() {
+            merged.advance(source);
+        }
+        merged
+    }
+
+    fn advance(&mut self, index: usize) {
+        let source = &mut self.sources[index];
+        let row = source.chunk.next().or_else(|| loop {
+            match source.receiver.recv() {
+                Ok(chunk) => {
+                    source.chunk = chunk.into_iter();
+                    if let Some(row) = source.chunk.next() {
+                        break Some(row);
+                    }
+                }
+                Err(_) => break None,
+            }
+        });
+        if let Some(row) = row {
+            if row.time < source.last_time {
+                self.out_of_order += 1;
+            }
+            source.last_time = row.time;
+            self.heads.push(Reverse((row.time, source.group, index)));
+            self.pending[index] = Some(row);
+        }
+    }
+
+    /// The earliest row left, with its group.
+    pub fn next_row(&mut self) -> Option<(usize, Row)> {
+        let Reverse((_, group, index)) = self.heads.pop()?;
+        let row = self.pending[index].take()?;
+        self.advance(index);
+        Some((group, row))
+    }
+
+    /// Waits for every reader; returns per group the records read and the
+    /// rejects, or the first reader's error.
+    pub fn finish(mut self, groups: usize) -> Result<Vec<FileReport>> {
+        let mut totals: Vec<FileReport> = (0..groups)
+            .map(|_| FileReport {
+                records: 0,
+                rejects: Rejects::default(),
+            })
+            .collect();
+        let stopped_early = !self.heads.is_empty();
+        for source in &mut self.sources {
+            // Unblock a reader still sending.
+            let (_, closed) = sync_channel(0);
+            source.receiver = closed;
+            let Some(thread) = source.thread.take() else {
+                continue;
+            };
+            match thread.join() {
+                Ok(Ok(report)) => {
+                    totals[source.group].records += report.records;
+                    totals[source.group].rejects.count += report.rejects.count;
+                }
+                Ok(Err(_)) if stopped_early => {}
+                Ok(Err(error)) => return Err(error),
+                Err(_) => return Err(anyhow!("an input reader thread panicked")),
+            }
+        }
+        Ok(totals)
+    }
+}
