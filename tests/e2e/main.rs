@@ -6,5 +6,6 @@
 
 mod inspect;
 mod parity;
+mod replay;
 mod run;
 mod support;

@@ -45,7 +45,7 @@ pub fn success(args: &[&str]) -> String {
 /// The evaluation time of generated data (its default end).
 pub const GENERATED_AT: &str = "2026-03-12T00:00:00Z";
 
-/// One day of generated data with CSV copies, made once per test binary.
+/// Fifteen days of generated data with CSV copies, made once per test binary.
 pub fn generated() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
