@@ -1,7 +1,7 @@
-//! `make bench`: the TI rule natively and as a component on identical
-//! in-memory batches, the JSON lines reader, and `run` end to end; ratios are
-//! against baselines measured in the same run. Each figure is the best of
-//! three. DuckDB, when installed, runs the rule's query as SQL for comparison.
+//! `make bench`: both rules natively and as components on identical in-memory
+//! batches (phase by phase), the JSON lines reader, `run` and `replay` end to
+//! end. Ratios are against baselines measured in the same run; each figure is
+//! the best of three. DuckDB, when installed, runs the TI query as SQL.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,7 +9,7 @@ use std::{
     fmt::Write as _,
     fs,
     io::{BufWriter, Write},
-    path::Path,
+    path::{Path, PathBuf},
     process::Command,
     time::{Duration, Instant},
 };
@@ -21,9 +21,10 @@ use asim_rule_core::{
     Batch, BatchBuilder, Rule, Timestamp,
 };
 use asim_rules::{
-    engine::{RuleHost, DEFAULT_MEMORY_LIMIT},
+    engine::{LoadedRule, RuleHost, RuleInstance, DEFAULT_MEMORY_LIMIT},
     inputs::{self, time, InputFile, Rejects},
 };
+use network_session_anomaly::NetworkSessionAnomaly;
 use ti_map_ip::TiMapIp;
 
 const SESSIONS: usize = 1_000_000;
@@ -40,8 +41,8 @@ impl Random {
         let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
     }
     fn v4(&mut self) -> String {
         let bits = self.next();
@@ -55,14 +56,97 @@ impl Random {
     }
 }
 
-/// One hour of sessions (5 000 internal hosts talking to 200 000 external
-/// addresses) and indicators (mixed /32 and CIDR) of which ~1% are contacted.
-struct Data {
-    sessions: Vec<[String; 6]>,
-    indicators: Vec<[String; 5]>,
+/// A rule under test: the plain library or its component.
+enum Deployment {
+    Ti(TiMapIp),
+    Anomaly(NetworkSessionAnomaly),
+    Component(RuleInstance),
 }
 
-fn data() -> Data {
+impl Deployment {
+    fn sessions(&mut self, batch: Batch) {
+        match self {
+            Deployment::Ti(rule) => rule.ingest_sessions(batch).unwrap(),
+            Deployment::Anomaly(rule) => rule.ingest_sessions(batch).unwrap(),
+            Deployment::Component(rule) => rule.ingest_sessions(batch).unwrap(),
+        }
+    }
+    fn indicators(&mut self, batch: Batch) {
+        match self {
+            Deployment::Ti(rule) => rule.ingest_indicators(batch).unwrap(),
+            Deployment::Anomaly(rule) => rule.ingest_indicators(batch).unwrap(),
+            Deployment::Component(rule) => rule.ingest_indicators(batch).unwrap(),
+        }
+    }
+    fn evaluate(&mut self, at: Timestamp) -> usize {
+        match self {
+            Deployment::Ti(rule) => rule.evaluate(at).unwrap().len(),
+            Deployment::Anomaly(rule) => rule.evaluate(at).unwrap().len(),
+            Deployment::Component(rule) => rule.evaluate(at).unwrap().len(),
+        }
+    }
+}
+
+/// Best-of-three time of each phase: indicator ingest, session ingest, evaluation.
+fn phases(
+    fresh: &dyn Fn() -> Deployment,
+    indicators: &[Batch],
+    sessions: &[Batch],
+) -> ([Duration; 3], usize) {
+    let mut best = [Duration::MAX; 3];
+    let mut alerts = 0;
+    for _ in 0..3 {
+        let mut deployment = fresh();
+        let (indicators, sessions) = (indicators.to_vec(), sessions.to_vec());
+        let started = Instant::now();
+        indicators
+            .into_iter()
+            .for_each(|batch| deployment.indicators(batch));
+        let loaded = Instant::now();
+        sessions
+            .into_iter()
+            .for_each(|batch| deployment.sessions(batch));
+        let ingested = Instant::now();
+        alerts = deployment.evaluate(AT);
+        let done = Instant::now();
+        for (slot, elapsed) in
+            best.iter_mut()
+                .zip([loaded - started, ingested - loaded, done - ingested])
+        {
+            *slot = (*slot).min(elapsed);
+        }
+    }
+    (best, alerts)
+}
+
+fn builder(columns: &[String], kind: fn(&str) -> Option<ColumnKind>) -> BatchBuilder {
+    let kinds: Vec<(&str, ColumnKind)> = columns
+        .iter()
+        .map(|name| (name.as_str(), kind(name).unwrap()))
+        .collect();
+    BatchBuilder::new(&kinds)
+}
+
+fn in_batches(
+    rows: usize,
+    batch_rows: usize,
+    mut builder: BatchBuilder,
+    mut push: impl FnMut(usize, &mut BatchBuilder),
+) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    for row in 0..rows {
+        push(row, &mut builder);
+        if builder.rows() == batch_rows {
+            batches.push(builder.take());
+        }
+    }
+    batches.push(builder.finish());
+    batches
+}
+
+/// One hour of TI traffic (5 000 internal hosts, 200 000 external addresses)
+/// and 100 000 indicators (90% /32, 9% CIDR, 1% contacted).
+fn ti_data(batch_rows: usize) -> (Vec<Batch>, Vec<Batch>, Vec<[String; 6]>, Vec<[String; 5]>) {
     let mut random = Random(42);
     let internal: Vec<String> = (0..5_000)
         .map(|n| format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, 1 + n % 254))
@@ -73,24 +157,24 @@ fn data() -> Data {
         ("pa-1", "PanOS", "Palo Alto"),
         ("asa-1", "ASA", "Cisco"),
     ];
-    let sessions = (0..SESSIONS)
+    let rows: Vec<[String; 6]> = (0..SESSIONS)
         .map(|n| {
+            let (dvc, product, vendor) = devices[random.below(3)];
             let time = AT - HOUR + (n as i64 * HOUR) / SESSIONS as i64;
-            let (dvc, product, vendor) = devices[random.below(3) as usize];
             [
                 time::format(time),
-                internal[random.below(internal.len() as u64) as usize].clone(),
-                external[random.below(external.len() as u64) as usize].clone(),
+                internal[random.below(internal.len())].clone(),
+                external[random.below(external.len())].clone(),
                 dvc.into(),
                 product.into(),
                 vendor.into(),
             ]
         })
         .collect();
-    let indicators = (0..INDICATORS)
+    let iocs: Vec<[String; 5]> = (0..INDICATORS)
         .map(|n| {
             let ip = match n % 100 {
-                0 => external[random.below(external.len() as u64) as usize].clone(),
+                0 => external[random.below(external.len())].clone(),
                 1..=9 => format!("{}/{}", random.v4(), [24, 28, 29][n % 3]),
                 _ => random.v4(),
             };
@@ -103,83 +187,331 @@ fn data() -> Data {
             ]
         })
         .collect();
-    Data {
-        sessions,
-        indicators,
-    }
-}
-
-fn batches(data: &Data, batch_rows: usize) -> (Vec<Batch>, Vec<Batch>) {
     let metadata = TiMapIp::metadata();
-    let kinds =
-        |names: &[String], kind: fn(&str) -> Option<ColumnKind>| -> Vec<(String, ColumnKind)> {
-            names
-                .iter()
-                .map(|name| (name.clone(), kind(name).unwrap()))
-                .collect()
-        };
-    let session_kinds = kinds(&metadata.session_columns, session_column);
-    let indicator_kinds = kinds(&metadata.indicator_columns, indicator_column);
-    let borrow =
-        |columns: &[(String, ColumnKind)]| -> Vec<(String, ColumnKind)> { columns.to_vec() };
-    let builder = |columns: &[(String, ColumnKind)]| {
-        let borrowed: Vec<(&str, ColumnKind)> =
-            columns.iter().map(|(n, k)| (n.as_str(), *k)).collect();
-        BatchBuilder::new(&borrowed)
-    };
-    let mut sessions = Vec::new();
-    let mut session_builder = builder(&borrow(&session_kinds));
-    for row in &data.sessions {
-        let cells: Vec<Cell> = row[1..].iter().map(|text| Cell::Text(text)).collect();
-        session_builder
-            .push_row(time::parse(&row[0]).unwrap(), &cells)
-            .unwrap();
-        if session_builder.rows() == batch_rows {
-            sessions.push(session_builder.take());
-        }
-    }
-    sessions.push(session_builder.finish());
-    let mut indicator_builder = builder(&indicator_kinds);
-    for row in &data.indicators {
-        let cells = [
-            Cell::Text(&row[0]),
-            Cell::Time(time::parse(&row[2]).unwrap()),
-            Cell::Boolean(true),
-            Cell::Text(&row[3]),
-            Cell::Empty,
-            Cell::Empty,
-            Cell::Empty,
-            Cell::Text("C2"),
-            Cell::Text("bench"),
-            Cell::Empty,
-            Cell::Real(row[4].parse().unwrap()),
-        ];
-        indicator_builder
-            .push_row(time::parse(&row[1]).unwrap(), &cells)
-            .unwrap();
-    }
-    (sessions, vec![indicator_builder.finish()])
+    let sessions = in_batches(
+        SESSIONS,
+        batch_rows,
+        builder(&metadata.session_columns, session_column),
+        |n, b| {
+            let cells: Vec<Cell> = rows[n][1..].iter().map(|text| Cell::Text(text)).collect();
+            b.push_row(time::parse(&rows[n][0]).unwrap(), &cells)
+                .unwrap();
+        },
+    );
+    let indicators = in_batches(
+        INDICATORS,
+        INDICATORS,
+        builder(&metadata.indicator_columns, indicator_column),
+        |n, b| {
+            let [id, published, expires, ip, confidence] = &iocs[n];
+            let cells = [
+                Cell::Text(id),
+                Cell::Time(time::parse(expires).unwrap()),
+                Cell::Boolean(true),
+                Cell::Text(ip),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Text("C2"),
+                Cell::Text("bench"),
+                Cell::Empty,
+                Cell::Real(confidence.parse().unwrap()),
+            ];
+            b.push_row(time::parse(published).unwrap(), &cells).unwrap();
+        },
+    );
+    (sessions, indicators, rows, iocs)
 }
 
-fn best_of_three(mut run: impl FnMut() -> usize) -> (Duration, usize) {
-    (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            let alerts = run();
-            (started.elapsed(), alerts)
-        })
-        .min_by_key(|(elapsed, _)| *elapsed)
-        .unwrap()
+/// 14 days of rows for the anomaly rule, `values` distinct values per field.
+fn anomaly_data(values: usize, batch_rows: usize) -> Vec<Batch> {
+    let mut random = Random(7);
+    let names: Vec<Vec<String>> = ["act", "dir", "proto"]
+        .iter()
+        .map(|field| (0..values).map(|n| format!("{field}-{n}")).collect())
+        .collect();
+    in_batches(
+        SESSIONS,
+        batch_rows,
+        builder(
+            &NetworkSessionAnomaly::metadata().session_columns,
+            session_column,
+        ),
+        |n, b| {
+            let time = AT - 14 * DAY + (n as i64 * 14 * DAY) / SESSIONS as i64;
+            let cells: Vec<Cell> = names
+                .iter()
+                .map(|values| Cell::Text(&values[random.below(values.len())]))
+                .collect();
+            b.push_row(time, &cells).unwrap();
+        },
+    )
 }
 
 fn rate(rows: usize, elapsed: Duration) -> String {
     format!("{:.1} M/s", rows as f64 / elapsed.as_secs_f64() / 1e6)
 }
 
-fn write_jsonl(data: &Data, dir: &Path) -> (String, String) {
+fn ms(elapsed: Duration) -> String {
+    format!("{:.1} ms", elapsed.as_secs_f64() * 1e3)
+}
+
+fn compare(
+    report: &mut String,
+    label: &str,
+    native: ([Duration; 3], usize),
+    wasm: ([Duration; 3], usize),
+    rows: usize,
+) {
+    assert_eq!(
+        native.1, wasm.1,
+        "{label}: native and component disagree on the alerts"
+    );
+    let total = |d: &[Duration; 3]| d[1] + d[2];
+    writeln!(
+        report,
+        "| {label} | {} / {} | {} / {} | {} / {} | {} / {} | {:.2}x | {} |",
+        ms(native.0[0]),
+        ms(wasm.0[0]),
+        ms(native.0[1]),
+        ms(wasm.0[1]),
+        ms(native.0[2]),
+        ms(wasm.0[2]),
+        rate(rows, total(&native.0)),
+        rate(rows, total(&wasm.0)),
+        total(&native.0).as_secs_f64() / total(&wasm.0).as_secs_f64(),
+        native.1
+    )
+    .unwrap();
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn main() {
+    let mut report = String::new();
+    let host = RuleHost::new(DEFAULT_MEMORY_LIMIT).unwrap();
+    let load = |name: &str| -> LoadedRule {
+        let path = root().join(format!("target/rules/{name}.wasm"));
+        assert!(path.exists(), "run `make components` first");
+        host.load(&path).unwrap()
+    };
+    let (ti, anomaly) = (load("ti-map-ip"), load("network-session-anomaly"));
+    let component =
+        |rule: &LoadedRule| Deployment::Component(rule.instantiate(&host, &[]).unwrap());
+
+    writeln!(
+        report,
+        "Rules on identical in-memory batches, one core; each cell native / component."
+    )
+    .unwrap();
+    writeln!(report, "Session rate = sessions / (ingest + evaluation).\n").unwrap();
+    writeln!(report, "| case | indicator ingest | session ingest | evaluation | sessions/s | component / native | alerts |").unwrap();
+    writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
+    let mut jsonl_rows = None;
+    for batch_rows in [65_536, SESSIONS] {
+        let (sessions, indicators, rows, iocs) = ti_data(batch_rows);
+        let label = format!("TI, 1 M sessions in 1 h, 100 k indicators, batches of {batch_rows}");
+        let native = phases(
+            &|| Deployment::Ti(TiMapIp::configure(&[]).unwrap()),
+            &indicators,
+            &sessions,
+        );
+        let wasm = phases(&|| component(&ti), &indicators, &sessions);
+        compare(&mut report, &label, native, wasm, SESSIONS);
+        jsonl_rows = Some((rows, iocs));
+    }
+    for values in [5, 1000] {
+        let sessions = anomaly_data(values, 65_536);
+        let label = format!("anomaly, 1 M sessions over 14 days, {values} values per field");
+        let native = phases(
+            &|| Deployment::Anomaly(NetworkSessionAnomaly::configure(&[]).unwrap()),
+            &[],
+            &sessions,
+        );
+        let wasm = phases(&|| component(&anomaly), &[], &sessions);
+        compare(&mut report, &label, native, wasm, SESSIONS);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, iocs) = jsonl_rows.unwrap();
+    let (sessions, indicators) = write_jsonl(&rows, &iocs, dir.path());
+    let bytes = fs::metadata(&sessions).unwrap().len();
+    let columns: Vec<(String, ColumnKind)> = TiMapIp::metadata()
+        .session_columns
+        .iter()
+        .map(|name| (name.clone(), session_column(name).unwrap()))
+        .collect();
+    let input = InputFile::new(&sessions).unwrap();
+    let read = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            inputs::read_table(
+                &input,
+                &columns,
+                &mut Rejects::default(),
+                &mut |_, _| Ok(()),
+            )
+            .unwrap();
+            started.elapsed()
+        })
+        .min()
+        .unwrap();
+    writeln!(report).unwrap();
+    writeln!(
+        report,
+        "JSON lines reader, 1 M rows of 16 columns ({:.0} MB), 6 read and typed: {} rows/s, {:.0} MB/s",
+        bytes as f64 / 1e6,
+        rate(SESSIONS, read),
+        bytes as f64 / read.as_secs_f64() / 1e6
+    )
+    .unwrap();
+
+    let binary = root().join("target/release/asim-rules");
+    let at = time::format(AT);
+    let ti_path = root().join("target/rules/ti-map-ip.wasm");
+    let (run, summary) = best_of_three(
+        &binary,
+        &[
+            "run",
+            "--rule",
+            ti_path.to_str().unwrap(),
+            "--at",
+            &at,
+            "--sessions",
+            &sessions,
+            "--indicators",
+            &indicators,
+        ],
+    );
+    writeln!(
+        report,
+        "`run` end to end, TI, 1 M sessions + 100 k indicators (JSON lines): {:.2} s ({summary})",
+        run.as_secs_f64()
+    )
+    .unwrap();
+    match duckdb(&sessions, &indicators, &at) {
+        Some(duck) => writeln!(
+            report,
+            "DuckDB, the TI query as SQL on the same files: {:.2} s; asim-rules is {:.1}x faster",
+            duck.as_secs_f64(),
+            duck.as_secs_f64() / run.as_secs_f64()
+        )
+        .unwrap(),
+        None => writeln!(
+            report,
+            "DuckDB: not installed (`duckdb` not on PATH); comparison skipped"
+        )
+        .unwrap(),
+    }
+
+    writeln!(report).unwrap();
+    let per_day = std::env::var("ASIM_BENCH_REPLAY_PER_DAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400_000u64);
+    for days in [5, 15] {
+        let out = dir.path().join(format!("replay-{days}"));
+        let generated = Command::new(&binary)
+            .args([
+                "generate",
+                "--out",
+                out.to_str().unwrap(),
+                "--days",
+                &days.to_string(),
+                "--sessions-per-day",
+                &per_day.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(generated.status.success());
+        let (sessions, indicators) = (out.join("sessions.jsonl"), out.join("indicators.jsonl"));
+        let from = time::format(AT - days * DAY);
+        let anomaly_path = root().join("target/rules/network-session-anomaly.wasm");
+        let started = Instant::now();
+        let output = Command::new(&binary)
+            .args([
+                "replay",
+                "--rule",
+                ti_path.to_str().unwrap(),
+                "--rule",
+                anomaly_path.to_str().unwrap(),
+            ])
+            .args([
+                "--sessions",
+                sessions.to_str().unwrap(),
+                "--indicators",
+                indicators.to_str().unwrap(),
+            ])
+            .args(["--from", &from, "--to", &at])
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_owned();
+        let played: f64 = summary
+            .split(" rows played")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0.0);
+        writeln!(
+            report,
+            "`replay` both rules, {days} days ({:.1} M rows, every tick evaluated): {:.1} s, {:.0} k rows/s; {}",
+            played / 1e6,
+            elapsed.as_secs_f64(),
+            played / elapsed.as_secs_f64() / 1e3,
+            summary.rsplit(", ").next().unwrap_or_default()
+        )
+        .unwrap();
+        fs::remove_dir_all(&out).unwrap();
+    }
+    print!("{report}");
+}
+
+/// Best of three runs of the binary, and the last line it printed on stderr.
+fn best_of_three(binary: &Path, args: &[&str]) -> (Duration, String) {
+    let mut best = (Duration::MAX, String::new());
+    for _ in 0..3 {
+        let started = Instant::now();
+        let output = Command::new(binary)
+            .args(args)
+            .output()
+            .expect("target/release/asim-rules (make bench builds it)");
+        let elapsed = started.elapsed();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if elapsed < best.0 {
+            let last = String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_owned();
+            best = (
+                elapsed,
+                last.rsplit("; ").next().unwrap_or_default().to_owned(),
+            );
+        }
+    }
+    best
+}
+
+fn write_jsonl(rows: &[[String; 6]], iocs: &[[String; 5]], dir: &Path) -> (String, String) {
     let sessions = dir.join("sessions.jsonl");
     let mut out = BufWriter::new(fs::File::create(&sessions).unwrap());
-    for [time, src, dst, dvc, product, vendor] in &data.sessions {
+    for [time, src, dst, dvc, product, vendor] in rows {
         writeln!(
             out,
             r#"{{"TimeGenerated":"{time}","EventCount":1,"EventType":"NetworkSession","EventProduct":"{product}","EventVendor":"{vendor}","Dvc":"{dvc}","DvcAction":"Allow","NetworkProtocol":"TCP","NetworkDirection":"Outbound","SrcIpAddr":"{src}","SrcPortNumber":50123,"DstIpAddr":"{dst}","DstPortNumber":443,"DstAppName":"https","SrcBytes":1200,"DstBytes":48000}}"#
@@ -189,7 +521,7 @@ fn write_jsonl(data: &Data, dir: &Path) -> (String, String) {
     out.flush().unwrap();
     let indicators = dir.join("indicators.jsonl");
     let mut out = BufWriter::new(fs::File::create(&indicators).unwrap());
-    for [id, time, expiry, ip, confidence] in &data.indicators {
+    for [id, time, expiry, ip, confidence] in iocs {
         writeln!(
             out,
             r#"{{"TimeGenerated":"{time}","IndicatorId":"{id}","ExpirationDateTime":"{expiry}","Active":true,"NetworkIP":"{ip}","ThreatType":"C2","Description":"bench","ConfidenceScore":{confidence}}}"#
@@ -203,118 +535,7 @@ fn write_jsonl(data: &Data, dir: &Path) -> (String, String) {
     )
 }
 
-fn main() {
-    let mut report = String::new();
-    let component = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/rules/ti-map-ip.wasm");
-    assert!(component.exists(), "run `make components` first");
-    let data = data();
-    let host = RuleHost::new(DEFAULT_MEMORY_LIMIT).unwrap();
-    let rule = host.load(&component).unwrap();
-
-    writeln!(report, "TI map IP: {SESSIONS} IPv4 sessions in one hour, {INDICATORS} indicators (90% /32, 9% CIDR), one core").unwrap();
-    writeln!(
-        report,
-        "| batch rows | native | component | component / native | alerts |"
-    )
-    .unwrap();
-    writeln!(report, "|---|---|---|---|---|").unwrap();
-    for batch_rows in [65_536, SESSIONS] {
-        let (sessions, indicators) = batches(&data, batch_rows);
-        let (native, native_alerts) = best_of_three(|| {
-            let mut rule = TiMapIp::configure(&[]).unwrap();
-            indicators
-                .iter()
-                .for_each(|b| rule.ingest_indicators(b.clone()).unwrap());
-            sessions
-                .iter()
-                .for_each(|b| rule.ingest_sessions(b.clone()).unwrap());
-            rule.evaluate(AT).unwrap().len()
-        });
-        let (wasm, wasm_alerts) = best_of_three(|| {
-            let mut instance = rule.instantiate(&host, &[]).unwrap();
-            indicators
-                .iter()
-                .for_each(|b| instance.ingest_indicators(b.clone()).unwrap());
-            sessions
-                .iter()
-                .for_each(|b| instance.ingest_sessions(b.clone()).unwrap());
-            instance.evaluate(AT).unwrap().len()
-        });
-        assert_eq!(native_alerts, wasm_alerts);
-        writeln!(
-            report,
-            "| {batch_rows} | {} | {} | {:.2}x | {native_alerts} |",
-            rate(SESSIONS, native),
-            rate(SESSIONS, wasm),
-            native.as_secs_f64() / wasm.as_secs_f64()
-        )
-        .unwrap();
-    }
-    writeln!(report, "(rates are sessions/s including indicator ingest, the batch copy and evaluation; clones of the batches are made inside the timing for both)").unwrap();
-
-    let dir = tempfile::tempdir().unwrap();
-    let (sessions, indicators) = write_jsonl(&data, dir.path());
-    let bytes = fs::metadata(&sessions).unwrap().len();
-    let columns: Vec<(String, ColumnKind)> = TiMapIp::metadata()
-        .session_columns
-        .iter()
-        .map(|name| (name.clone(), session_column(name).unwrap()))
-        .collect();
-    let input = InputFile::new(&sessions).unwrap();
-    let (read, rows) = best_of_three(|| {
-        let mut rows = 0;
-        inputs::read_table(&input, &columns, &mut Rejects::default(), |_, _| {
-            rows += 1;
-            Ok(())
-        })
-        .unwrap();
-        rows
-    });
-    writeln!(report).unwrap();
-    writeln!(
-        report,
-        "JSON lines reader (5 of 16 columns typed, {:.0} MB): {} rows/s, {:.0} MB/s",
-        bytes as f64 / 1e6,
-        rate(rows, read),
-        bytes as f64 / read.as_secs_f64() / 1e6
-    )
-    .unwrap();
-
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/asim-rules");
-    let at = time::format(AT);
-    let (run, _) = best_of_three(|| {
-        let output = Command::new(&binary)
-            .args(["run", "--rule", component.to_str().unwrap(), "--at", &at])
-            .args(["--sessions", &sessions, "--indicators", &indicators])
-            .output()
-            .expect("target/release/asim-rules (make bench builds it)");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout.iter().filter(|&&b| b == b'\n').count()
-    });
-    writeln!(
-        report,
-        "asim-rules run end to end (1 M sessions, 100 k indicators, JSON lines): {:.2} s",
-        run.as_secs_f64()
-    )
-    .unwrap();
-    match duckdb(&sessions, &indicators, &at) {
-        Some(duck) => writeln!(
-            report,
-            "DuckDB, the rule's query as SQL on the same files: {:.2} s; asim-rules is {:.1}x faster",
-            duck.as_secs_f64(),
-            duck.as_secs_f64() / run.as_secs_f64()
-        )
-        .unwrap(),
-        None => writeln!(report, "DuckDB: not installed (`duckdb` not on PATH); comparison skipped").unwrap(),
-    }
-    print!("{report}");
-}
-
-/// The rule's query in DuckDB SQL, when a `duckdb` binary is on PATH.
+/// The TI query in DuckDB SQL, when a `duckdb` binary is on PATH.
 fn duckdb(sessions: &str, indicators: &str, at: &str) -> Option<Duration> {
     Command::new("duckdb").arg("-version").output().ok()?;
     let sql = format!(

@@ -13,18 +13,30 @@ use crate::engine::RuleInstance;
 /// Which table a feed carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
-    /// ASIM NetworkSession rows.
-    Sessions,
     /// ThreatIntelligenceIndicator rows.
     Indicators,
+    /// NetworkSummary_Protocol_CL rows (pre-aggregated session counts).
+    Summaries,
+    /// ASIM NetworkSession rows.
+    Sessions,
 }
 
 impl Table {
+    /// Every table, in the order rows of one instant are played: an indicator
+    /// row at `t` is part of the evaluation at `t`, a session row is not.
+    pub const ALL: [Table; 3] = [Table::Indicators, Table::Summaries, Table::Sessions];
+
+    /// The table's position in [`Table::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The table's name in messages.
     pub fn name(self) -> &'static str {
         match self {
             Table::Sessions => "session",
             Table::Indicators => "indicator",
+            Table::Summaries => "summary",
         }
     }
 
@@ -32,6 +44,7 @@ impl Table {
         match self {
             Table::Sessions => &rule.session_columns,
             Table::Indicators => &rule.indicator_columns,
+            Table::Summaries => &rule.summary_columns,
         }
     }
 
@@ -39,26 +52,41 @@ impl Table {
         let kind = match self {
             Table::Sessions => schema::session_column(column),
             Table::Indicators => schema::indicator_column(column),
+            Table::Summaries => schema::summary_column(column),
         };
         // Loading checked every declared column against the catalog.
         kind.unwrap_or(ColumnKind::Text)
     }
 
-    /// The rows an evaluation at `at` reads from this table, per the rule's
-    /// metadata; none when the rule reads nothing from it.
-    pub fn window(self, rule: &RuleMetadata, at: Timestamp) -> Option<Window> {
+    /// How far back an evaluation reads this table, per the rule's metadata;
+    /// none when the rule reads nothing from it.
+    pub fn lookback(self, rule: &RuleMetadata) -> Option<i64> {
         match self {
-            Table::Sessions => Some(Window {
-                from: at - rule.session_lookback,
-                to: at,
-                to_inclusive: false,
-            }),
-            Table::Indicators => rule.indicator_lookback.map(|lookback| Window {
-                from: at - lookback,
-                to: at,
-                to_inclusive: true,
-            }),
+            Table::Sessions => Some(rule.session_lookback),
+            Table::Indicators => rule.indicator_lookback,
+            // Summaries are session history: the session window applies.
+            Table::Summaries => (!rule.summary_columns.is_empty()).then_some(rule.session_lookback),
         }
+    }
+
+    /// The rows an evaluation at `at` reads from this table: `[at - lookback,
+    /// at)`, with `at` itself in for indicators.
+    pub fn window(self, rule: &RuleMetadata, at: Timestamp) -> Option<Window> {
+        self.window_over(rule, at, at)
+    }
+
+    /// The rows evaluations from `first` to `last` read from this table.
+    pub fn window_over(
+        self,
+        rule: &RuleMetadata,
+        first: Timestamp,
+        last: Timestamp,
+    ) -> Option<Window> {
+        self.lookback(rule).map(|lookback| Window {
+            from: first - lookback,
+            to: last,
+            to_inclusive: self == Table::Indicators,
+        })
     }
 }
 
@@ -208,5 +236,6 @@ fn send(table: Table, rule: &mut RuleInstance, builder: &mut BatchBuilder) -> Re
     match table {
         Table::Sessions => rule.ingest_sessions(batch),
         Table::Indicators => rule.ingest_indicators(batch),
+        Table::Summaries => rule.ingest_summaries(batch),
     }
 }

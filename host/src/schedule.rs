@@ -8,7 +8,7 @@ use asim_rule_core::{batch::Cell, Timestamp};
 
 use crate::{
     engine::RuleInstance,
-    feed::{Feed, Table, Window},
+    feed::{Feed, Table},
     outputs::{AlertSink, Evaluation},
 };
 
@@ -20,8 +20,8 @@ pub fn first_tick_after(from: Timestamp, frequency: i64) -> Timestamp {
 /// Rows played in time order, rules evaluated on their ticks in `(from, to]`.
 pub struct Replay<'r> {
     rules: &'r mut [RuleInstance],
-    indicators: Feed,
-    sessions: Feed,
+    /// One feed per table, in [`Table::ALL`] order.
+    feeds: Vec<Feed>,
     next_tick: Vec<Option<Timestamp>>,
     to: Timestamp,
     tenant: String,
@@ -45,34 +45,20 @@ impl<'r> Replay<'r> {
                 Some(first_tick_after(from, rule.metadata().frequency)).filter(|&tick| tick <= to)
             })
             .collect();
-        let window = |table: Table| {
-            let ticks = next_tick.clone();
-            move |index: usize, rule: &asim_rule_core::RuleMetadata| {
-                let first = ticks[index]?;
-                let last = to.div_euclid(rule.frequency) * rule.frequency;
-                let lookback = match table {
-                    Table::Sessions => rule.session_lookback,
-                    Table::Indicators => rule.indicator_lookback?,
+        let feeds = Table::ALL
+            .iter()
+            .map(|&table| {
+                let window = |index: usize, rule: &asim_rule_core::RuleMetadata| {
+                    let last = to.div_euclid(rule.frequency) * rule.frequency;
+                    table.window_over(rule, next_tick[index]?, last)
                 };
-                Some(Window {
-                    from: first - lookback,
-                    to: last,
-                    to_inclusive: table == Table::Indicators,
-                })
-            }
-        };
-        let indicators = Feed::new(
-            Table::Indicators,
-            rules,
-            window(Table::Indicators),
-            batch_rows,
-        );
-        let sessions = Feed::new(Table::Sessions, rules, window(Table::Sessions), batch_rows);
+                Feed::new(table, rules, window, batch_rows)
+            })
+            .collect();
         Replay {
             evaluations: vec![(0, 0); rules.len()],
             rules,
-            indicators,
-            sessions,
+            feeds,
             next_tick,
             to,
             tenant: tenant.to_owned(),
@@ -81,10 +67,7 @@ impl<'r> Replay<'r> {
 
     /// The feed of `table`.
     pub fn feed(&self, table: Table) -> &Feed {
-        match table {
-            Table::Indicators => &self.indicators,
-            Table::Sessions => &self.sessions,
-        }
+        &self.feeds[table.index()]
     }
 
     /// Whether every tick has been evaluated: later rows change nothing.
@@ -100,17 +83,12 @@ impl<'r> Replay<'r> {
         cells: &[Cell],
         sink: &mut AlertSink,
     ) -> Result<()> {
-        self.evaluate_due(
-            |tick| match table {
-                Table::Sessions => time >= tick,
-                Table::Indicators => time > tick,
-            },
-            sink,
-        )?;
-        match table {
-            Table::Indicators => self.indicators.push(self.rules, time, cells),
-            Table::Sessions => self.sessions.push(self.rules, time, cells),
-        }
+        let due = |tick| match table {
+            Table::Indicators => time > tick,
+            Table::Sessions | Table::Summaries => time >= tick,
+        };
+        self.evaluate_due(due, sink)?;
+        self.feeds[table.index()].push(self.rules, time, cells)
     }
 
     /// Evaluates every tick left, once all rows are played.
@@ -134,8 +112,9 @@ impl<'r> Replay<'r> {
             let Some((tick, rule)) = earliest else {
                 return Ok(());
             };
-            self.indicators.flush_rule(self.rules, rule)?;
-            self.sessions.flush_rule(self.rules, rule)?;
+            for feed in &mut self.feeds {
+                feed.flush_rule(self.rules, rule)?;
+            }
             let alerts = self.rules[rule].evaluate(tick)?;
             let evaluation = Evaluation {
                 rule: self.rules[rule].metadata(),

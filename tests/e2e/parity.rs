@@ -30,13 +30,18 @@ fn batches(
     let input = InputFile::new(generated().join(file).to_str().unwrap()).unwrap();
     let mut builder = BatchBuilder::new(&borrowed);
     let mut batches = Vec::new();
-    inputs::read_table(&input, &columns, &mut Rejects::default(), |time, cells| {
-        builder.push_row(time, cells).unwrap();
-        if builder.rows() == 10_000 {
-            batches.push(builder.take());
-        }
-        Ok(())
-    })
+    inputs::read_table(
+        &input,
+        &columns,
+        &mut Rejects::default(),
+        &mut |time, cells| {
+            builder.push_row(time, cells).unwrap();
+            if builder.rows() == 10_000 {
+                batches.push(builder.take());
+            }
+            Ok(())
+        },
+    )
     .unwrap();
     batches.push(builder.finish());
     batches

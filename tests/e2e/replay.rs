@@ -240,3 +240,119 @@ fn replay_refuses_an_inverted_range() {
     ]);
     assert_eq!(output.status.code(), Some(1));
 }
+
+/// The generated sessions before `cut` summarised into `bin`-minute rows of
+/// the newer table (JSON lines) or the older one (CSV), and the raw rows from
+/// three hours before `cut` on (an overlap that must not count twice).
+fn split_history(dir: &std::path::Path, cut: &str, bin: i64) -> (String, String) {
+    use std::collections::BTreeMap;
+    let cut = asim_rules::inputs::time::parse(cut).unwrap();
+    let overlap = cut - 3 * 3_600_000_000;
+    let bin_micros = bin * 60_000_000;
+    let mut groups: BTreeMap<(i64, String, String, String, String, String), u64> = BTreeMap::new();
+    let mut recent = String::new();
+    for line in fs::read_to_string(generated().join("sessions.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let time = asim_rules::inputs::time::parse(row["TimeGenerated"].as_str().unwrap()).unwrap();
+        if time >= overlap {
+            recent.push_str(line);
+            recent.push('\n');
+        }
+        if time < cut {
+            let text = |name: &str| row[name].as_str().unwrap_or_default().to_owned();
+            let port = row["DstPortNumber"]
+                .as_i64()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            let key = (
+                time.div_euclid(bin_micros) * bin_micros,
+                text("NetworkProtocol"),
+                port,
+                text("DstAppName"),
+                text("NetworkDirection"),
+                text("DvcAction"),
+            );
+            *groups.entry(key).or_default() += 1;
+        }
+    }
+    let recent_path = dir.join(format!("recent-{bin}.jsonl"));
+    fs::write(&recent_path, recent).unwrap();
+    let format = asim_rules::inputs::time::format;
+    let summary_path = if bin == 20 {
+        let path = dir.join("NetworkSummary_Protocol_CL.jsonl");
+        let lines: Vec<String> = groups
+            .into_iter()
+            .map(|((time, protocol, port, app, direction, action), count)| {
+                serde_json::json!({"EventTime": format(time), "NetworkProtocol": protocol, "DstPortNumber": port,
+                    "DstAppName": app, "NetworkDirection": direction, "DvcAction": action, "count_": count})
+                .to_string()
+            })
+            .collect();
+        fs::write(&path, lines.join("\n")).unwrap();
+        path
+    } else {
+        let path = dir.join("NetworkCustomAnalytics_protocol_CL.csv");
+        let mut text = "EventTime_t,NetworkProtocol_s,DstPortNumber_d,DstAppName_s,NetworkDirection_s,DvcAction_s,count__d\n".to_owned();
+        for ((time, protocol, port, app, direction, action), count) in groups {
+            text.push_str(&format!(
+                "{},{protocol},{port},{app},{direction},{action},{count}.0\n",
+                format(time)
+            ));
+        }
+        fs::write(&path, text).unwrap();
+        path
+    };
+    (
+        summary_path.to_str().unwrap().into(),
+        recent_path.to_str().unwrap().into(),
+    )
+}
+
+#[test]
+fn summarised_history_plus_raw_recent_rows_alert_as_raw_rows_alone() {
+    let rule = component("network-session-anomaly");
+    let rule = rule.to_str().unwrap();
+    let raw_only = success(&[
+        "run",
+        "--rule",
+        rule,
+        "--at",
+        GENERATED_AT,
+        "--sessions",
+        &file("sessions.jsonl"),
+    ]);
+    assert!(raw_only.contains("GRE"), "{raw_only}");
+    let dir = tempfile::tempdir().unwrap();
+    for bin in [20, 10] {
+        let (summaries, recent) = split_history(dir.path(), "2026-03-10T00:00:00Z", bin);
+        let args = [
+            "run",
+            "--rule",
+            rule,
+            "--at",
+            GENERATED_AT,
+            "--summaries",
+            &summaries,
+            "--sessions",
+            &recent,
+        ];
+        assert_eq!(success(&args), raw_only, "{bin}-minute summaries");
+        let replayed = success(&[
+            "replay",
+            "--rule",
+            rule,
+            "--from",
+            "2026-03-11T12:00:00Z",
+            "--to",
+            GENERATED_AT,
+            "--summaries",
+            &summaries,
+            "--sessions",
+            &recent,
+        ]);
+        assert_eq!(replayed, raw_only, "replay with {bin}-minute summaries");
+    }
+}

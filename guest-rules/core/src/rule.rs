@@ -67,6 +67,8 @@ pub struct RuleMetadata {
     pub indicator_lookback: Option<i64>,
     /// Indicator columns read, besides `TimeGenerated`.
     pub indicator_columns: Vec<String>,
+    /// Summary columns read, besides `TimeGenerated` (a summary's EventTime).
+    pub summary_columns: Vec<String>,
     /// Parameters.
     pub parameters: Vec<ParameterSpec>,
 }
@@ -90,6 +92,12 @@ pub trait Rule: Sized {
 
     /// Adds indicator rows.
     fn ingest_indicators(&mut self, indicators: Batch) -> Result<(), String>;
+
+    /// Adds pre-aggregated session counts; a rule that declares no summary
+    /// columns is never sent any.
+    fn ingest_summaries(&mut self, _summaries: Batch) -> Result<(), String> {
+        Err("this rule reads no summaries".into())
+    }
 
     /// Evaluates at `at`; times must not decrease between calls.
     fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, String>;

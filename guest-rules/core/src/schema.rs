@@ -111,6 +111,27 @@ pub const INDICATOR_COLUMNS: &[(&str, ColumnKind)] = {
     ]
 };
 
+/// Summary columns: Sentinel's `NetworkSummary_Protocol_CL` (besides
+/// `TimeGenerated`, which holds `EventTime`), plus the bin the host tags each
+/// row with.
+pub const SUMMARY_COLUMNS: &[(&str, ColumnKind)] = {
+    use ColumnKind::*;
+    &[
+        ("NetworkProtocol", Text),
+        ("DstPortNumber", Integer),
+        ("DstAppName", Text),
+        ("NetworkDirection", Text),
+        ("DvcAction", Text),
+        ("count_", Integer),
+        ("SummaryBinMinutes", Integer),
+    ]
+};
+
+/// The kind of a summary column, or none when there is no such column.
+pub fn summary_column(name: &str) -> Option<ColumnKind> {
+    lookup(SUMMARY_COLUMNS, name)
+}
+
 /// The kind of a session column, or none when the schema has no such column.
 pub fn session_column(name: &str) -> Option<ColumnKind> {
     lookup(SESSION_COLUMNS, name)

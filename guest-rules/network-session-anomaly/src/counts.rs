@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use asim_rule_core::{time::MINUTE, Batch, Timestamp};
+use asim_rule_core::{time::MINUTE, TextColumn, Timestamp};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -47,32 +47,37 @@ pub struct Counts {
 }
 
 /// One series: (field index, value), or none for TotalVolume.
-pub type SeriesKey<'a> = Option<(usize, &'a str)>;
+pub type SeriesKey = Option<(usize, String)>;
+
+/// Series by key, TotalVolume first, then by field and value.
+pub type SeriesSet = BTreeMap<SeriesKey, Vec<f64>>;
 
 impl Counts {
-    /// Counts the rows of `batch` with `TimeGenerated >= oldest`; returns how
-    /// many were older (outside every future window).
+    /// Counts rows with `TimeGenerated >= oldest`, each `weight(row)` times
+    /// (none: the row is not for this store); `fields` are the columns of
+    /// [`FIELDS`]. Returns how many rows were older than `oldest`.
     pub fn ingest(
         &mut self,
-        mut batch: Batch,
+        times: &[Timestamp],
+        fields: &[TextColumn; 3],
         oldest: Timestamp,
         max_values: usize,
-    ) -> Result<u64, String> {
-        let mut slots = Vec::with_capacity(FIELDS.len());
-        let mut codes = Vec::with_capacity(FIELDS.len());
-        for (field, name) in FIELDS.iter().enumerate() {
-            let column = batch.take_text(name)?;
-            slots.push(
+        weight: impl Fn(usize) -> Option<u64>,
+    ) -> u64 {
+        let slots: Vec<Vec<Slot>> = fields
+            .iter()
+            .enumerate()
+            .map(|(field, column)| {
                 column
                     .dictionary
                     .iter()
                     .map(|value| self.slot(field, value, max_values))
-                    .collect::<Vec<_>>(),
-            );
-            codes.push(column.codes);
-        }
+                    .collect()
+            })
+            .collect();
         let mut too_old = 0;
-        for (row, &time) in batch.time_generated.iter().enumerate() {
+        for (row, &time) in times.iter().enumerate() {
+            let Some(weight) = weight(row) else { continue };
             if time < oldest {
                 too_old += 1;
                 continue;
@@ -81,16 +86,16 @@ impl Counts {
                 .bins
                 .entry(time.div_euclid(TEN_MINUTES) * TEN_MINUTES)
                 .or_default();
-            bin.total += 1;
-            for field in 0..FIELDS.len() {
-                match slots[field][codes[field][row] as usize] {
-                    Slot::Value(id) => *bin.values.entry(id).or_default() += 1,
-                    Slot::OverCap => self.over_cap[field] += 1,
+            bin.total += weight;
+            for (field, column) in fields.iter().enumerate() {
+                match slots[field][column.codes[row] as usize] {
+                    Slot::Value(id) => *bin.values.entry(id).or_default() += weight,
+                    Slot::OverCap => self.over_cap[field] += weight,
                     Slot::Empty => {}
                 }
             }
         }
-        Ok(too_old)
+        too_old
     }
 
     fn slot(&mut self, field: usize, value: &str, max_values: usize) -> Slot {
@@ -109,35 +114,31 @@ impl Counts {
         Slot::Value(id)
     }
 
-    /// The series of the window `[start, start + points·bin)`: TotalVolume
-    /// first, then each value's, ordered by field then value; bin `k` holds the
-    /// 10-minute counts whose start lies in `[start + k·bin, start + (k+1)·bin)`.
-    pub fn series(
+    /// Adds to `series` the counts of the window `[start, start + points·bin)`
+    /// whose 10-minute bin starts at or after `from`: point `k` of a series
+    /// holds the 10-minute counts whose start lies in `[start + k·bin, start +
+    /// (k+1)·bin)`.
+    pub fn add_series(
         &self,
+        series: &mut SeriesSet,
         start: Timestamp,
+        from: Timestamp,
         bin: i64,
         points: usize,
-    ) -> Vec<(SeriesKey<'_>, Vec<f64>)> {
+    ) {
         let end = start + bin * points as i64;
-        let mut total = vec![0.0; points];
-        let mut by_value: BTreeMap<(usize, &str), Vec<f64>> = BTreeMap::new();
-        for (&bin_start, counts) in self.bins.range(start..end) {
+        series.entry(None).or_insert_with(|| vec![0.0; points]);
+        for (&bin_start, counts) in self.bins.range(start.max(from)..end) {
             let k = ((bin_start - start) / bin) as usize;
-            total[k] += counts.total as f64;
+            if let Some(total) = series.get_mut(&None) {
+                total[k] += counts.total as f64;
+            }
             for (&id, &count) in &counts.values {
                 let (field, value) = &self.values[id as usize];
-                by_value
-                    .entry((*field, value.as_str()))
-                    .or_insert_with(|| vec![0.0; points])[k] += count as f64;
+                let key = Some((*field, value.clone()));
+                series.entry(key).or_insert_with(|| vec![0.0; points])[k] += count as f64;
             }
         }
-        std::iter::once((None, total))
-            .chain(
-                by_value
-                    .into_iter()
-                    .map(|(key, series)| (Some(key), series)),
-            )
-            .collect()
     }
 
     /// Forgets bins that start before `oldest`, and values no bin uses.

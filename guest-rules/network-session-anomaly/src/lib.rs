@@ -19,17 +19,24 @@ mod component {
 }
 
 use asim_rule_core::{
-    state, time::DAY, Alert, Batch, DetailValue, Rule, RuleMetadata, Severity, Timestamp,
+    state,
+    time::{DAY, MINUTE},
+    Alert, Batch, DetailValue, Rule, RuleMetadata, Severity, TextColumn, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
-use counts::{Counts, FIELDS};
+use counts::{Counts, SeriesSet, FIELDS};
 use parameters::Parameters;
 
 /// The Sentinel analytic rule id.
 pub const RULE_ID: &str = "cd6def0d-3ef0-4d55-a7e3-faa96c46ba12";
 /// Bumped whenever the snapshot layout changes.
-const STATE_FORMAT: u32 = 1;
+const STATE_FORMAT: u32 = 2;
+
+/// The summary tables, in order of precedence, by their bin in minutes:
+/// `NetworkSummary_Protocol_CL` (20) wins over the older
+/// `NetworkCustomAnalytics_protocol_CL` (10) as soon as it has any row.
+const SUMMARY_BINS: [i64; 2] = [20, 10];
 
 /// One deployment of the rule and its counts.
 pub struct NetworkSessionAnomaly {
@@ -39,9 +46,31 @@ pub struct NetworkSessionAnomaly {
 
 #[derive(Default, Serialize, Deserialize)]
 struct State {
+    /// Raw session rows.
     counts: Counts,
+    /// Summary rows, per table of [`SUMMARY_BINS`].
+    summaries: [Counts; 2],
+    /// Per summary table, the end of the summarised time: the latest
+    /// `EventTime` plus the table's bin (spec §1).
+    summarised_until: [Option<Timestamp>; 2],
     last_evaluation: Option<Timestamp>,
     rows_too_old: u64,
+}
+
+impl State {
+    /// Rows older than the window of the latest evaluation can never count.
+    fn oldest(&self, lookback: i64) -> Timestamp {
+        self.last_evaluation
+            .map_or(i64::MIN, |last| last - lookback)
+    }
+}
+
+fn fields(batch: &mut Batch) -> Result<[TextColumn; 3], String> {
+    Ok([
+        batch.take_text(FIELDS[0])?,
+        batch.take_text(FIELDS[1])?,
+        batch.take_text(FIELDS[2])?,
+    ])
 }
 
 impl Rule for NetworkSessionAnomaly {
@@ -60,17 +89,53 @@ impl Rule for NetworkSessionAnomaly {
         })
     }
 
-    fn ingest_sessions(&mut self, sessions: Batch) -> Result<(), String> {
-        // Rows older than the window of the latest evaluation can never count.
-        let oldest = self
-            .state
-            .last_evaluation
-            .map_or(i64::MIN, |last| last - self.parameters.lookback);
+    fn ingest_sessions(&mut self, mut sessions: Batch) -> Result<(), String> {
+        let fields = fields(&mut sessions)?;
+        let oldest = self.state.oldest(self.parameters.lookback);
+        let max_values = self.parameters.max_values;
+        let times = &sessions.time_generated;
         let too_old = self
             .state
             .counts
-            .ingest(sessions, oldest, self.parameters.max_values)?;
+            .ingest(times, &fields, oldest, max_values, |_| Some(1));
         self.state.rows_too_old += too_old;
+        Ok(())
+    }
+
+    fn ingest_summaries(&mut self, mut summaries: Batch) -> Result<(), String> {
+        let fields = fields(&mut summaries)?;
+        let counts = summaries.take_integer("count_")?;
+        let bins = summaries.take_integer("SummaryBinMinutes")?;
+        if let Some(row) = bins.iter().position(|bin| !bins_known(*bin)) {
+            return Err(format!(
+                "summary row {row}: SummaryBinMinutes {:?} is neither 20 nor 10",
+                bins[row]
+            ));
+        }
+        if let Some(row) = counts.iter().position(|count| count.is_some_and(|c| c < 0)) {
+            return Err(format!(
+                "summary row {row}: negative count_ {:?}",
+                counts[row]
+            ));
+        }
+        let oldest = self.state.oldest(self.parameters.lookback);
+        let max_values = self.parameters.max_values;
+        let times = &summaries.time_generated;
+        for (table, minutes) in SUMMARY_BINS.iter().enumerate() {
+            let mine = |row: usize| bins[row] == Some(*minutes);
+            let weight = |row: usize| mine(row).then(|| counts[row].unwrap_or(0) as u64);
+            let too_old =
+                self.state.summaries[table].ingest(times, &fields, oldest, max_values, weight);
+            self.state.rows_too_old += too_old;
+            let latest = (0..times.len())
+                .filter(|&row| mine(row))
+                .map(|row| times[row])
+                .max();
+            if let Some(end) = latest.map(|latest| latest + minutes * MINUTE) {
+                let until = &mut self.state.summarised_until[table];
+                *until = Some(until.map_or(end, |until| until.max(end)));
+            }
+        }
         Ok(())
     }
 
@@ -88,15 +153,28 @@ impl Rule for NetworkSessionAnomaly {
         let p = &self.parameters;
         let start = at - p.lookback;
         let points = p.points();
+        // Summaries of the table that takes precedence, then raw rows from the
+        // end of the summarised time on, so no traffic counts twice (spec §1).
+        let mut series = SeriesSet::new();
+        let mut raw_from = i64::MIN;
+        let summary =
+            (0..SUMMARY_BINS.len()).find(|&table| self.state.summarised_until[table].is_some());
+        if let Some(table) = summary {
+            self.state.summaries[table].add_series(&mut series, start, i64::MIN, p.bin, points);
+            raw_from = self.state.summarised_until[table].unwrap_or(i64::MIN);
+        }
+        self.state
+            .counts
+            .add_series(&mut series, start, raw_from, p.bin, points);
         let mut alerts = Vec::new();
-        for (key, x) in self.state.counts.series(start, p.bin, points) {
+        for (key, x) in series {
             let decomposition =
                 series::decompose_anomalies(&x, p.threshold, p.seasonal_period, p.trend);
             let last = points - 1;
             let score = decomposition.score[last];
             if score >= p.min_score {
-                let (field_type, field_value) = match key {
-                    Some((field, value)) => (FIELDS[field], value),
+                let (field_type, field_value) = match &key {
+                    Some((field, value)) => (FIELDS[*field], value.as_str()),
                     None => ("TotalVolume", "Overall"),
                 };
                 alerts.push(alert(
@@ -111,6 +189,9 @@ impl Rule for NetworkSessionAnomaly {
             }
         }
         self.state.counts.evict_before(start);
+        for summaries in &mut self.state.summaries {
+            summaries.evict_before(start);
+        }
         Ok(alerts)
     }
 
@@ -134,6 +215,9 @@ impl Rule for NetworkSessionAnomaly {
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.state = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
         self.state.counts.rebuild_index();
+        for summaries in &mut self.state.summaries {
+            summaries.rebuild_index();
+        }
         Ok(())
     }
 }
@@ -162,8 +246,19 @@ fn metadata(parameters: &Parameters) -> RuleMetadata {
         session_columns: strings(&FIELDS),
         indicator_lookback: None,
         indicator_columns: Vec::new(),
+        summary_columns: strings(&[
+            "DvcAction",
+            "NetworkDirection",
+            "NetworkProtocol",
+            "count_",
+            "SummaryBinMinutes",
+        ]),
         parameters: parameters::specs(),
     }
+}
+
+fn bins_known(bin: Option<i64>) -> bool {
+    bin.is_some_and(|bin| SUMMARY_BINS.contains(&bin))
 }
 
 /// The alert of one anomalous last point (spec §4).

@@ -8,7 +8,10 @@ use asim_rule_core::{
     Alert, Batch, BatchBuilder, DetailValue, Rule, Timestamp,
 };
 
-use crate::{counts::Counts, NetworkSessionAnomaly};
+use crate::{
+    counts::{Counts, SeriesSet},
+    NetworkSessionAnomaly,
+};
 
 /// An evaluation time aligned to a day: 2026-03-12T00:00:00Z.
 const T: Timestamp = 20_524 * DAY;
@@ -160,10 +163,24 @@ fn parameters_change_the_outcome() {
     assert_eq!(NetworkSessionAnomaly::metadata().session_lookback, 14 * DAY);
 }
 
-fn total_series(rows: &[(Timestamp, &str, &str, &str)], at: Timestamp) -> Vec<f64> {
+fn counts_of(rows: &[(Timestamp, &str, &str, &str)], max_values: usize) -> Counts {
+    let mut batch = batch(rows);
+    let fields = crate::fields(&mut batch).unwrap();
     let mut counts = Counts::default();
-    counts.ingest(batch(rows), i64::MIN, 10).unwrap();
-    counts.series(at - 14 * DAY, DAY, 14).remove(0).1
+    counts.ingest(&batch.time_generated, &fields, i64::MIN, max_values, |_| {
+        Some(1)
+    });
+    counts
+}
+
+fn series_of(counts: &Counts, at: Timestamp) -> SeriesSet {
+    let mut series = SeriesSet::new();
+    counts.add_series(&mut series, at - 14 * DAY, i64::MIN, DAY, 14);
+    series
+}
+
+fn total_series(rows: &[(Timestamp, &str, &str, &str)], at: Timestamp) -> Vec<f64> {
+    series_of(&counts_of(rows, 10), at).remove(&None).unwrap()
 }
 
 #[test]
@@ -195,22 +212,14 @@ fn a_ten_minute_bin_straddling_an_unaligned_day_boundary_counts_by_its_start() {
 
 #[test]
 fn empty_values_count_in_the_total_only_and_case_variants_are_separate_values() {
-    let mut counts = Counts::default();
     let rows = [
         (T - HOUR, "", "Outbound", "TCP"),
         (T - HOUR, "allow", "Outbound", "TCP"),
         (T - HOUR, "Allow", "", "tcp"),
     ];
-    counts.ingest(batch(&rows), i64::MIN, 10).unwrap();
-    let keys: Vec<_> = counts
-        .series(T - 14 * DAY, DAY, 14)
+    let keys: Vec<_> = series_of(&counts_of(&rows, 10), T)
         .into_iter()
-        .map(|(key, series)| {
-            (
-                key.map(|(field, value)| (field, value.to_owned())),
-                series[13],
-            )
-        })
+        .map(|(key, series)| (key, series[13]))
         .collect();
     assert_eq!(
         keys,
@@ -283,4 +292,89 @@ fn a_restored_snapshot_gives_the_same_alerts() {
         .ingest_sessions(batch(&[(T + HOUR, "Allow", "Outbound", "TCP")]))
         .unwrap();
     assert!(restored.stats().contains(&("values-held".into(), 3)));
+}
+
+/// Rows summarised per (bin of `minutes`, action, direction, protocol), as
+/// Sentinel's summary tables hold them.
+fn summaries(rows: &[(Timestamp, &str, &str, &str)], minutes: i64) -> Batch {
+    let mut groups: std::collections::BTreeMap<(Timestamp, &str, &str, &str), i64> =
+        Default::default();
+    for &(time, action, direction, protocol) in rows {
+        let bin = time.div_euclid(minutes * MINUTE) * minutes * MINUTE;
+        *groups
+            .entry((bin, action, direction, protocol))
+            .or_default() += 1;
+    }
+    let kinds = [
+        ("DvcAction", ColumnKind::Text),
+        ("NetworkDirection", ColumnKind::Text),
+        ("NetworkProtocol", ColumnKind::Text),
+        ("count_", ColumnKind::Integer),
+        ("SummaryBinMinutes", ColumnKind::Integer),
+    ];
+    let mut builder = BatchBuilder::new(&kinds);
+    for ((bin, action, direction, protocol), count) in groups {
+        let cells = [
+            Cell::Text(action),
+            Cell::Text(direction),
+            Cell::Text(protocol),
+            Cell::Integer(count),
+            Cell::Integer(minutes),
+        ];
+        builder.push_row(bin, &cells).unwrap();
+    }
+    builder.finish()
+}
+
+#[test]
+fn summarised_history_then_raw_rows_count_every_session_once() {
+    let rows = days(&STEADY_THEN_SPIKE);
+    let reference = evaluate(&rows, &[]);
+    assert_eq!(reference.len(), 4);
+    for minutes in [20, 10] {
+        let cut = T - 2 * DAY;
+        let history: Vec<_> = rows.iter().copied().filter(|row| row.0 < cut).collect();
+        // Raw rows overlap the summarised time: the overlap must not count twice.
+        let recent: Vec<_> = rows
+            .iter()
+            .copied()
+            .filter(|row| row.0 >= cut - 3 * HOUR)
+            .collect();
+        let mut rule = NetworkSessionAnomaly::configure(&[]).unwrap();
+        rule.ingest_summaries(summaries(&history, minutes)).unwrap();
+        rule.ingest_sessions(batch(&recent)).unwrap();
+        assert_eq!(
+            rule.evaluate(T).unwrap(),
+            reference,
+            "{minutes}-minute summaries"
+        );
+    }
+}
+
+#[test]
+fn the_older_summary_table_is_ignored_once_the_newer_has_rows() {
+    let rows = days(&STEADY_THEN_SPIKE);
+    let reference = evaluate(&rows, &[]);
+    let mut rule = NetworkSessionAnomaly::configure(&[]).unwrap();
+    let history: Vec<_> = rows.iter().copied().filter(|row| row.0 < T - DAY).collect();
+    let recent: Vec<_> = rows
+        .iter()
+        .copied()
+        .filter(|row| row.0 >= T - DAY)
+        .collect();
+    // The older table says every day was a spike; it must not count.
+    let inflated: Vec<_> = history.iter().flat_map(|row| [*row; 3]).collect();
+    rule.ingest_summaries(summaries(&inflated, 10)).unwrap();
+    rule.ingest_summaries(summaries(&history, 20)).unwrap();
+    rule.ingest_sessions(batch(&recent)).unwrap();
+    assert_eq!(rule.evaluate(T).unwrap(), reference);
+}
+
+#[test]
+fn summary_rows_of_an_unknown_bin_are_refused() {
+    let mut rule = NetworkSessionAnomaly::configure(&[]).unwrap();
+    let error = rule
+        .ingest_summaries(summaries(&days(&[1; 14]), 15))
+        .unwrap_err();
+    assert!(error.contains("neither 20 nor 10"), "{error}");
 }

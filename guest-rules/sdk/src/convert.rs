@@ -90,6 +90,7 @@ pub fn metadata(metadata: core::RuleMetadata) -> wit::RuleMetadata {
         session_columns: metadata.session_columns,
         indicator_lookback: metadata.indicator_lookback,
         indicator_columns: metadata.indicator_columns,
+        summary_columns: metadata.summary_columns,
         parameters: metadata
             .parameters
             .into_iter()

@@ -60,6 +60,11 @@ macro_rules! export_rule {
             ) -> ::std::result::Result<(), ::std::string::String> {
                 ASIM_RULE.with(|slot| $crate::ingest_indicators::<$rule>(slot, batch))
             }
+            fn ingest_summaries(
+                batch: $crate::bindings::exports::asim::rules::rule::Batch,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                ASIM_RULE.with(|slot| $crate::ingest_summaries::<$rule>(slot, batch))
+            }
             fn evaluate(
                 at: i64,
             ) -> ::std::result::Result<
@@ -133,6 +138,14 @@ pub fn ingest_indicators<R: Rule>(
     batch: wit::Batch,
 ) -> Result<(), String> {
     with_rule(slot, |rule| rule.ingest_indicators(convert::batch(batch)))
+}
+
+#[doc(hidden)]
+pub fn ingest_summaries<R: Rule>(
+    slot: &RefCell<Option<R>>,
+    batch: wit::Batch,
+) -> Result<(), String> {
+    with_rule(slot, |rule| rule.ingest_summaries(convert::batch(batch)))
 }
 
 #[doc(hidden)]

@@ -65,6 +65,7 @@ impl Rule for TiMapIp {
             session_columns: sessions::COLUMNS.map(String::from).to_vec(),
             indicator_lookback: Some(INDICATOR_LOOKBACK),
             indicator_columns: indicators::COLUMNS.map(String::from).to_vec(),
+            summary_columns: Vec::new(),
             parameters: Vec::new(),
         }
     }

@@ -11,7 +11,11 @@ use crate::{
     cli::{run::load_rules, SandboxArgs},
     engine::RuleHost,
     feed::Table,
-    inputs::{stream::Merged, time, InputFile},
+    inputs::{
+        self,
+        stream::{Merged, Reader},
+        time, InputFile,
+    },
     outputs::{AlertSink, OutputFormat},
     schedule::Replay,
 };
@@ -26,6 +30,9 @@ pub struct ReplayArgs {
     /// ThreatIntelligenceIndicator exports, each in time order.
     #[arg(long, value_name = "FILE")]
     pub indicators: Vec<String>,
+    /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports, each in time order.
+    #[arg(long, value_name = "FILE")]
+    pub summaries: Vec<String>,
     /// Evaluations happen at ticks after this time (rows before it fill windows).
     #[arg(long, value_parser = super::parse_time)]
     pub from: Timestamp,
@@ -52,16 +59,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     }
     let started = Instant::now();
     let quiet = |name: &String| InputFile::new(name).map(InputFile::without_progress);
-    let sessions = args
-        .sessions
-        .iter()
-        .map(quiet)
-        .collect::<Result<Vec<_>>>()?;
-    let indicators = args
-        .indicators
-        .iter()
-        .map(quiet)
-        .collect::<Result<Vec<_>>>()?;
+    let quiet_all = |names: &[String]| names.iter().map(quiet).collect::<Result<Vec<_>>>();
+    let files = [
+        quiet_all(&args.indicators)?,
+        quiet_all(&args.summaries)?,
+        quiet_all(&args.sessions)?,
+    ];
     let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let mut sink = AlertSink::create(args.out.as_deref(), args.format)?;
@@ -77,16 +80,18 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         &args.tenant,
         args.sandbox.batch_rows as usize,
     );
-    // Group 0 (indicators) sorts before group 1 (sessions) within an instant:
-    // an indicator row at `t` is part of the evaluation at `t`, a session row not.
-    let tables = [Table::Indicators, Table::Sessions];
-    let groups = vec![
-        (
-            indicators,
-            replay.feed(Table::Indicators).columns().to_vec(),
-        ),
-        (sessions, replay.feed(Table::Sessions).columns().to_vec()),
-    ];
+    // Groups follow Table::ALL, whose order is the order within an instant.
+    let groups = Table::ALL
+        .iter()
+        .zip(files)
+        .map(|(&table, files)| {
+            let reader: Reader = match table {
+                Table::Summaries => inputs::read_summaries,
+                _ => inputs::read_table,
+            };
+            (files, replay.feed(table).columns().to_vec(), reader)
+        })
+        .collect();
     let mut merged = Merged::start(groups);
     let progress = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     progress.set_style(
@@ -99,7 +104,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             break;
         }
         let cells: Vec<_> = row.cells.iter().map(|cell| cell.cell()).collect();
-        replay.row(tables[group], row.time, &cells, &mut sink)?;
+        replay.row(Table::ALL[group], row.time, &cells, &mut sink)?;
         played += 1;
         if played % PROGRESS_EVERY == 0 {
             let rate = played as f64 / started.elapsed().as_secs_f64();
@@ -119,8 +124,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             "warning: {out_of_order} rows were earlier than the row before them in their file; evaluations before they arrived did not see them (sort each input by TimeGenerated)"
         );
     }
-    let reports = merged.finish(tables.len())?;
-    let read: Vec<String> = tables
+    let reports = merged.finish(Table::ALL.len())?;
+    let read: Vec<String> = Table::ALL
         .iter()
         .zip(&reports)
         .map(|(table, report)| {
@@ -140,10 +145,11 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         })
         .collect();
     eprintln!(
-        "asim-rules replay: {}; {played} rows played ({out_of_order} out of time order); {}; {:.2}s",
+        "asim-rules replay: {}; {played} rows played ({out_of_order} out of time order); {}; {:.2}s{}",
         read.join(", "),
         per_rule.join("; "),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        crate::outputs::peak_memory_note(),
     );
     Ok(())
 }

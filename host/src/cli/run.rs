@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// ThreatIntelligenceIndicator exports (JSON lines or CSV, optionally .gz).
     #[arg(long, value_name = "FILE")]
     pub indicators: Vec<String>,
+    /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports.
+    #[arg(long, value_name = "FILE")]
+    pub summaries: Vec<String>,
     /// Evaluation time (RFC 3339, e.g. 2026-03-14T15:00:00Z).
     #[arg(long, value_parser = super::parse_time)]
     pub at: Timestamp,
@@ -49,6 +52,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         .iter()
         .map(|name| InputFile::new(name))
         .collect::<Result<Vec<_>>>()?;
+    let summaries = args
+        .summaries
+        .iter()
+        .map(|name| InputFile::new(name))
+        .collect::<Result<Vec<_>>>()?;
     let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let loaded = started.elapsed();
@@ -56,10 +64,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     let batch_rows = args.sandbox.batch_rows as usize;
     let mut rejects = Rejects::default();
     let mut read = Vec::new();
-    for (table, files) in [
+    let tables = [
         (Table::Indicators, &indicators),
+        (Table::Summaries, &summaries),
         (Table::Sessions, &sessions),
-    ] {
+    ];
+    for (table, files) in tables {
+        // Summaries are optional history: no line for them when none are given.
+        if table == Table::Summaries && files.is_empty() {
+            continue;
+        }
         let mut feed = Feed::new(
             table,
             &rules,
@@ -70,8 +84,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         let rejected_before = rejects.count;
         if feed.is_wanted() {
             let columns = feed.columns().to_vec();
+            let reader = match table {
+                Table::Summaries => inputs::read_summaries,
+                _ => inputs::read_table,
+            };
             for input in files {
-                rows += inputs::read_table(input, &columns, &mut rejects, |time, cells| {
+                rows += reader(input, &columns, &mut rejects, &mut |time, cells| {
                     feed.push(&mut rules, time, cells)
                 })?;
             }
@@ -122,12 +140,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         );
     }
     eprintln!(
-        "asim-rules run: {}; alerts: {}; load {:.2}s, read {:.2}s, evaluate {:.2}s",
+        "asim-rules run: {}; alerts: {}; load {:.2}s, read {:.2}s, evaluate {:.2}s{}",
         read.join(", "),
         counts.join(", "),
         loaded.as_secs_f64(),
         (fed - loaded).as_secs_f64(),
         (started.elapsed() - fed).as_secs_f64(),
+        crate::outputs::peak_memory_note(),
     );
     Ok(())
 }

@@ -100,6 +100,7 @@ pub fn metadata(metadata: wit::RuleMetadata) -> Result<core::RuleMetadata> {
         session_columns: metadata.session_columns,
         indicator_lookback: metadata.indicator_lookback,
         indicator_columns: metadata.indicator_columns,
+        summary_columns: metadata.summary_columns,
         parameters: metadata
             .parameters
             .into_iter()

@@ -225,6 +225,16 @@ impl RuleInstance {
         self.outcome("ingest-indicators", result)
     }
 
+    /// Feeds pre-aggregated session counts.
+    pub fn ingest_summaries(&mut self, batch: Batch) -> Result<()> {
+        let batch = convert::batch(batch);
+        let result = self
+            .bindings
+            .asim_rules_rule()
+            .call_ingest_summaries(&mut self.store, &batch);
+        self.outcome("ingest-summaries", result)
+    }
+
     /// Evaluates the rule at `at`.
     pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>> {
         let result = self

@@ -139,7 +139,7 @@ pub fn read_table(
     input: &InputFile,
     columns: &[(String, ColumnKind)],
     rejects: &mut Rejects,
-    mut on_row: impl FnMut(Timestamp, &[Cell]) -> Result<()>,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<u64> {
     let wanted: Vec<&str> = std::iter::once("TimeGenerated")
         .chain(columns.iter().map(|(name, _)| name.as_str()))
@@ -159,6 +159,74 @@ pub fn read_table(
                 let cell = to_cell(*kind, field.as_deref())
                     .map_err(|reason| format!("{name}: {reason}"))?;
                 cells.push(cell);
+            }
+            Ok((time, cells))
+        });
+        match cells {
+            Ok((time, cells)) => on_row(time, &cells),
+            Err(reason) => {
+                rejects.reject(input, line, &reason);
+                Ok(())
+            }
+        }
+    })?;
+    Ok(records)
+}
+
+/// The older summary table's name for each `NetworkSummary_Protocol_CL` column.
+const LEGACY_SUMMARY_NAMES: [(&str, &str); 7] = [
+    ("EventTime", "EventTime_t"),
+    ("NetworkProtocol", "NetworkProtocol_s"),
+    ("DstPortNumber", "DstPortNumber_d"),
+    ("DstAppName", "DstAppName_s"),
+    ("NetworkDirection", "NetworkDirection_s"),
+    ("DvcAction", "DvcAction_s"),
+    ("count_", "count__d"),
+];
+
+/// Reads summary rows, `NetworkSummary_Protocol_CL` (`EventTime`, 20-minute
+/// bins) or the older `NetworkCustomAnalytics_protocol_CL` (`EventTime_t`,
+/// `..._s`/`..._d` names, 10-minute bins), row by row, as the newer table's
+/// columns with `SummaryBinMinutes` set to the row's bin.
+pub fn read_summaries(
+    input: &InputFile,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
+    fn legacy(name: &str) -> &str {
+        LEGACY_SUMMARY_NAMES
+            .iter()
+            .find(|(new, _)| *new == name)
+            .map_or(name, |(_, old)| *old)
+    }
+    // Each wanted column twice: its name in the newer table, then in the older.
+    let names: Vec<&str> = std::iter::once("EventTime")
+        .chain(columns.iter().map(|(name, _)| name.as_str()))
+        .collect();
+    let wanted: Vec<&str> = names
+        .iter()
+        .flat_map(|name| [*name, legacy(name)])
+        .collect();
+    let mut records = 0;
+    records::read(input, &wanted, |line, fields| {
+        records += 1;
+        let cells = fields.and_then(|fields| {
+            let older = fields[0].is_none() && fields[1].is_some();
+            let field = |slot: usize| fields[2 * slot + usize::from(older)].as_deref();
+            let time = match field(0) {
+                Some(text) => time::parse(text).map_err(|reason| format!("EventTime: {reason}"))?,
+                None => return Err("EventTime: missing".to_owned()),
+            };
+            let bin = if older { "10" } else { "20" };
+            let mut cells = Vec::with_capacity(columns.len());
+            for (slot, (name, kind)) in columns.iter().enumerate() {
+                let text = if name == "SummaryBinMinutes" {
+                    Some(bin)
+                } else {
+                    field(slot + 1)
+                };
+                cells.push(to_cell(*kind, text).map_err(|reason| format!("{name}: {reason}"))?);
             }
             Ok((time, cells))
         });

@@ -14,7 +14,15 @@ use std::{
 use anyhow::{anyhow, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
-use super::{read_table, InputFile, Rejects};
+use super::{InputFile, Rejects};
+
+/// Reads one file's rows: [`super::read_table`] or [`super::read_summaries`].
+pub type Reader = fn(
+    &InputFile,
+    &[(String, ColumnKind)],
+    &mut Rejects,
+    &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64>;
 
 /// A cell that owns its text.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,18 +97,18 @@ pub struct Merged {
 }
 
 impl Merged {
-    /// Starts reading every file: `groups[g]` lists the files of group `g`
-    /// and the columns to read from them.
-    pub fn start(groups: Vec<(Vec<InputFile>, Vec<(String, ColumnKind)>)>) -> Merged {
+    /// Starts reading every file: `groups[g]` lists the files of group `g`,
+    /// the columns to read from them and the reader that reads them.
+    pub fn start(groups: Vec<(Vec<InputFile>, Vec<(String, ColumnKind)>, Reader)>) -> Merged {
         let mut sources = Vec::new();
-        for (group, (files, columns)) in groups.into_iter().enumerate() {
+        for (group, (files, columns, reader)) in groups.into_iter().enumerate() {
             for input in files {
                 let (sender, receiver) = sync_channel::<Vec<Row>>(CHUNKS_IN_FLIGHT);
                 let columns = columns.clone();
                 let thread = std::thread::spawn(move || {
                     let mut rejects = Rejects::default();
                     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-                    let records = read_table(&input, &columns, &mut rejects, |time, cells| {
+                    let records = reader(&input, &columns, &mut rejects, &mut |time, cells| {
                         chunk.push(Row {
                             time,
                             cells: cells.iter().map(OwnedCell::new).collect(),

@@ -13,6 +13,19 @@ use serde::{ser::SerializeMap, Serialize, Serializer};
 
 use crate::inputs::time;
 
+/// Peak resident memory of this process so far, in MiB (Linux; none elsewhere).
+pub fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+/// ", peak memory N MiB" where the platform tells it.
+pub fn peak_memory_note() -> String {
+    peak_memory_mib().map_or_else(String::new, |mib| format!(", peak memory {mib} MiB"))
+}
+
 /// How alerts are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -210,6 +223,7 @@ mod tests {
             session_columns: vec![],
             indicator_lookback: None,
             indicator_columns: vec![],
+            summary_columns: vec![],
             parameters: vec![],
         };
         let alert = Alert {
