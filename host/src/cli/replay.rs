@@ -106,7 +106,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         let cells: Vec<_> = row.cells.iter().map(|cell| cell.cell()).collect();
         replay.row(Table::ALL[group], row.time, &cells, &mut sink)?;
         played += 1;
-        if played % PROGRESS_EVERY == 0 {
+        if played.is_multiple_of(PROGRESS_EVERY) {
             let rate = played as f64 / started.elapsed().as_secs_f64();
             progress.set_message(format!(
                 "{played} rows, {rate:.0} rows/s, event time {}",

@@ -66,6 +66,9 @@ pub struct Row {
     pub cells: Vec<OwnedCell>,
 }
 
+/// Files read alike: the files, the columns to read, the reader.
+pub type Group = (Vec<InputFile>, Vec<(String, ColumnKind)>, Reader);
+
 /// What a file's reader thread reports when it ends.
 pub struct FileReport {
     pub records: u64,
@@ -99,7 +102,7 @@ pub struct Merged {
 impl Merged {
     /// Starts reading every file: `groups[g]` lists the files of group `g`,
     /// the columns to read from them and the reader that reads them.
-    pub fn start(groups: Vec<(Vec<InputFile>, Vec<(String, ColumnKind)>, Reader)>) -> Merged {
+    pub fn start(groups: Vec<Group>) -> Merged {
         let mut sources = Vec::new();
         for (group, (files, columns, reader)) in groups.into_iter().enumerate() {
             for input in files {
