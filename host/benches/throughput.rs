@@ -144,9 +144,12 @@ fn in_batches(
     batches
 }
 
+/// Session batches, indicator batches, and the same rows as text.
+type TiData = (Vec<Batch>, Vec<Batch>, Vec<[String; 6]>, Vec<[String; 5]>);
+
 /// One hour of TI traffic (5 000 internal hosts, 200 000 external addresses)
 /// and 100 000 indicators (90% /32, 9% CIDR, 1% contacted).
-fn ti_data(batch_rows: usize) -> (Vec<Batch>, Vec<Batch>, Vec<[String; 6]>, Vec<[String; 5]>) {
+fn ti_data(batch_rows: usize) -> TiData {
     let mut random = Random(42);
     let internal: Vec<String> = (0..5_000)
         .map(|n| format!("10.{}.{}.{}", n / 65536, (n / 256) % 256, 1 + n % 254))
