@@ -7,11 +7,77 @@ use std::hash::BuildHasher;
 
 use crate::{ip::IpPrefix, schema::ColumnKind, time::Timestamp};
 
+/// Distinct strings in one buffer: value `k` is `strings[ends[k-1]..ends[k]]`
+/// (from 0 for `k = 0`). One allocation for a whole dictionary, so it crosses
+/// the component boundary in two copies.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StringTable {
+    /// The values, concatenated.
+    pub strings: String,
+    /// Where each value ends in `strings`.
+    pub ends: Vec<u32>,
+}
+
+impl StringTable {
+    /// A table of `values`, in order.
+    pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> StringTable {
+        let mut table = StringTable::default();
+        for value in values {
+            table.push(value);
+        }
+        table
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the table holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Value `k`.
+    pub fn get(&self, k: usize) -> &str {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.strings[start..self.ends[k] as usize]
+    }
+
+    /// The values, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|k| self.get(k))
+    }
+
+    /// Appends a value; returns its index.
+    pub fn push(&mut self, value: &str) -> u32 {
+        self.strings.push_str(value);
+        self.ends.push(self.strings.len() as u32);
+        (self.ends.len() - 1) as u32
+    }
+
+    /// Refuses offsets that would slice outside `strings`, backwards, or
+    /// inside a UTF-8 character: a hostile host must not make a rule panic.
+    fn check(&self, name: &str) -> Result<(), String> {
+        let mut start = 0;
+        for &end in &self.ends {
+            let end = end as usize;
+            if end < start || end > self.strings.len() || !self.strings.is_char_boundary(end) {
+                return Err(format!(
+                    "column {name}: string table offset {end} is not a value boundary"
+                ));
+            }
+            start = end;
+        }
+        Ok(())
+    }
+}
+
 /// A dictionary-coded string column; "" is an empty value.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TextColumn {
     /// Distinct values.
-    pub dictionary: Vec<String>,
+    pub dictionary: StringTable,
     /// One index into `dictionary` per row.
     pub codes: Vec<u32>,
 }
@@ -19,10 +85,11 @@ pub struct TextColumn {
 impl TextColumn {
     /// The value of row `row`.
     pub fn text(&self, row: usize) -> &str {
-        &self.dictionary[self.codes[row] as usize]
+        self.dictionary.get(self.codes[row] as usize)
     }
 
     fn check(&self, name: &str, rows: usize) -> Result<(), String> {
+        self.dictionary.check(name)?;
         check_codes(name, &self.codes, self.dictionary.len(), rows)
     }
 }
@@ -31,7 +98,7 @@ impl TextColumn {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpColumn {
     /// Distinct texts.
-    pub dictionary: Vec<String>,
+    pub dictionary: StringTable,
     /// The address or network of each dictionary entry; none if unparsable.
     pub parsed: Vec<Option<IpPrefix>>,
     /// One index into `dictionary` per row.
@@ -41,7 +108,7 @@ pub struct IpColumn {
 impl IpColumn {
     /// The text of row `row`, as the source wrote it.
     pub fn text(&self, row: usize) -> &str {
-        &self.dictionary[self.codes[row] as usize]
+        self.dictionary.get(self.codes[row] as usize)
     }
 
     /// The parsed value of row `row`.
@@ -57,6 +124,7 @@ impl IpColumn {
                 self.dictionary.len()
             ));
         }
+        self.dictionary.check(name)?;
         check_codes(name, &self.codes, self.dictionary.len(), rows)
     }
 }
@@ -210,7 +278,7 @@ pub struct CellError {
 struct Interner {
     table: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    dictionary: Vec<String>,
+    dictionary: StringTable,
 }
 
 impl Interner {
@@ -218,17 +286,15 @@ impl Interner {
         let hash = self.hasher.hash_one(text);
         let found = self
             .table
-            .find(hash, |&code| self.dictionary[code as usize] == text);
+            .find(hash, |&code| self.dictionary.get(code as usize) == text);
         (hash, found.copied())
     }
 
     fn insert(&mut self, hash: u64, text: &str) -> u32 {
-        let code = self.dictionary.len() as u32;
+        let code = self.dictionary.push(text);
         let (dictionary, hasher) = (&self.dictionary, &self.hasher);
-        self.table.insert_unique(hash, code, |&c| {
-            hasher.hash_one(dictionary[c as usize].as_str())
-        });
-        self.dictionary.push(text.to_owned());
+        self.table
+            .insert_unique(hash, code, |&c| hasher.hash_one(dictionary.get(c as usize)));
         code
     }
 }
@@ -443,7 +509,7 @@ mod tests {
         }
         let mut batch = builder.finish();
         let dvc = batch.take_text("Dvc").unwrap();
-        assert_eq!(dvc.dictionary, ["fw1", "fw2"]);
+        assert_eq!(dvc.dictionary, StringTable::of(["fw1", "fw2"]));
         assert_eq!(dvc.codes, [0, 1, 0]);
         let src = batch.take_ip("SrcIpAddr").unwrap();
         assert_eq!(src.dictionary.len(), 1);
@@ -479,7 +545,7 @@ mod tests {
             columns: vec![Column {
                 name: "Dvc".into(),
                 values: ColumnValues::Text(TextColumn {
-                    dictionary: vec!["a".into()],
+                    dictionary: StringTable::of(["a"]),
                     codes: vec![0, 7],
                 }),
             }],
@@ -498,6 +564,29 @@ mod tests {
             .take_text("Dvc")
             .unwrap_err()
             .contains("2 values for 1 rows"));
+    }
+
+    #[test]
+    fn string_tables_with_bad_offsets_are_errors_not_panics() {
+        for (strings, ends) in [("abc", vec![2, 1]), ("abc", vec![4]), ("é", vec![1])] {
+            let mut batch = Batch {
+                time_generated: vec![0],
+                columns: vec![Column {
+                    name: "Dvc".into(),
+                    values: ColumnValues::Text(TextColumn {
+                        dictionary: StringTable {
+                            strings: strings.into(),
+                            ends,
+                        },
+                        codes: vec![0],
+                    }),
+                }],
+            };
+            let error = batch.take_text("Dvc").unwrap_err();
+            assert!(error.contains("not a value boundary"), "{error}");
+        }
+        let table = StringTable::of(["", "fw1", "é"]);
+        assert_eq!(table.iter().collect::<Vec<_>>(), ["", "fw1", "é"]);
     }
 
     #[test]
@@ -525,6 +614,9 @@ mod tests {
             .push_row(1, &[Cell::Text("fw2"), Cell::Empty, Cell::Empty])
             .unwrap();
         let mut second = builder.take();
-        assert_eq!(second.take_text("Dvc").unwrap().dictionary, ["fw2"]);
+        assert_eq!(
+            second.take_text("Dvc").unwrap().dictionary,
+            StringTable::of(["fw2"])
+        );
     }
 }

@@ -26,7 +26,7 @@ pub mod state;
 pub mod time;
 
 pub use alert::{Alert, DetailValue, Entity};
-pub use batch::{Batch, BatchBuilder, Column, ColumnValues, IpColumn, TextColumn};
+pub use batch::{Batch, BatchBuilder, Column, ColumnValues, IpColumn, StringTable, TextColumn};
 pub use ip::IpPrefix;
 pub use rule::{ParameterSpec, Rule, RuleMetadata, Severity};
 pub use time::Timestamp;

@@ -15,11 +15,17 @@ pub fn batch(batch: wit::Batch) -> core::Batch {
 fn column(column: wit::Column) -> core::Column {
     let values = match column.values {
         wit::ColumnValues::Text(text) => core::ColumnValues::Text(core::TextColumn {
-            dictionary: text.dictionary,
+            dictionary: core::StringTable {
+                strings: text.strings,
+                ends: text.ends,
+            },
             codes: text.codes,
         }),
         wit::ColumnValues::Ip(ip) => core::ColumnValues::Ip(core::IpColumn {
-            dictionary: ip.dictionary,
+            dictionary: core::StringTable {
+                strings: ip.strings,
+                ends: ip.ends,
+            },
             parsed: ip
                 .parsed
                 .into_iter()

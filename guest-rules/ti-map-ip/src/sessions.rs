@@ -106,7 +106,7 @@ impl SessionWindow {
                 }
                 let src_code = chunk.src.codes[row] as usize;
                 let dst_code = chunk.dst.codes[row] as usize;
-                let src = chunk.src.dictionary[src_code].as_str();
+                let src = chunk.src.dictionary.get(src_code);
                 // Source wins when both sides match (spec §3).
                 let (side, indicator) = match (src_hits[src_code], dst_hits[dst_code]) {
                     _ if src.is_empty() => continue,
@@ -116,7 +116,7 @@ impl SessionWindow {
                 };
                 let key = (
                     src,
-                    chunk.dst.dictionary[dst_code].as_str(),
+                    chunk.dst.dictionary.get(dst_code),
                     chunk.dvc.text(row),
                     chunk.product.text(row),
                     chunk.vendor.text(row),

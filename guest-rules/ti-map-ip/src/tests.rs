@@ -264,7 +264,8 @@ fn an_unparsable_first_ip_matches_nothing_and_does_not_fall_through() {
     }]);
     for column in &mut batch.columns {
         if let (true, ColumnValues::Ip(ip)) = (column.name == "NetworkIP", &mut column.values) {
-            ip.dictionary[0] = "203.0.113.999".into();
+            // The text stays; its parsed value is what a host reports for
+            // text it could not parse.
             ip.parsed[0] = None;
         }
     }

@@ -16,11 +16,13 @@ pub fn batch(batch: core::Batch) -> wit::Batch {
 fn column(column: core::Column) -> wit::Column {
     let values = match column.values {
         core::ColumnValues::Text(text) => wit::ColumnValues::Text(wit::TextColumn {
-            dictionary: text.dictionary,
+            strings: text.dictionary.strings,
+            ends: text.dictionary.ends,
             codes: text.codes,
         }),
         core::ColumnValues::Ip(ip) => wit::ColumnValues::Ip(wit::IpColumn {
-            dictionary: ip.dictionary,
+            strings: ip.dictionary.strings,
+            ends: ip.dictionary.ends,
             parsed: ip
                 .parsed
                 .into_iter()
