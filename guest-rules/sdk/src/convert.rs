@@ -26,11 +26,7 @@ fn column(column: wit::Column) -> core::Column {
                 strings: ip.strings,
                 ends: ip.ends,
             },
-            parsed: ip
-                .parsed
-                .into_iter()
-                .map(|parsed| parsed.map(|p| core::IpPrefix::from_parts(p.hi, p.lo, p.prefix_len)))
-                .collect(),
+            parsed: addresses(&ip.addr_hi, &ip.addr_lo, &ip.prefix_len),
             codes: ip.codes,
         }),
         wit::ColumnValues::Integer(values) => core::ColumnValues::Integer(values),
@@ -42,6 +38,15 @@ fn column(column: wit::Column) -> core::Column {
         name: column.name,
         values,
     }
+}
+
+/// The parsed addresses of an IP column; a prefix length over 128 is none.
+fn addresses(hi: &[u64], lo: &[u64], prefix_len: &[u8]) -> Vec<Option<core::IpPrefix>> {
+    hi.iter()
+        .zip(lo)
+        .zip(prefix_len)
+        .map(|((&hi, &lo), &len)| (len <= 128).then(|| core::IpPrefix::from_parts(hi, lo, len)))
+        .collect()
 }
 
 pub fn alert(alert: core::Alert) -> wit::Alert {

@@ -6,6 +6,9 @@ use asim_rule_core as core;
 
 use super::bindings::exports::asim::rules::rule as wit;
 
+/// The prefix length that marks a text that is not an address.
+const NOT_AN_ADDRESS: u8 = 255;
+
 pub fn batch(batch: core::Batch) -> wit::Batch {
     wit::Batch {
         time_generated: batch.time_generated,
@@ -23,16 +26,12 @@ fn column(column: core::Column) -> wit::Column {
         core::ColumnValues::Ip(ip) => wit::ColumnValues::Ip(wit::IpColumn {
             strings: ip.dictionary.strings,
             ends: ip.dictionary.ends,
-            parsed: ip
+            addr_hi: ip.parsed.iter().map(|p| p.map_or(0, |p| p.hi())).collect(),
+            addr_lo: ip.parsed.iter().map(|p| p.map_or(0, |p| p.lo())).collect(),
+            prefix_len: ip
                 .parsed
-                .into_iter()
-                .map(|parsed| {
-                    parsed.map(|prefix| wit::IpPrefix {
-                        hi: prefix.hi(),
-                        lo: prefix.lo(),
-                        prefix_len: prefix.len,
-                    })
-                })
+                .iter()
+                .map(|p| p.map_or(NOT_AN_ADDRESS, |p| p.len))
                 .collect(),
             codes: ip.codes,
         }),
