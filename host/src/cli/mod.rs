@@ -48,6 +48,20 @@ pub struct SandboxArgs {
     pub rules: Vec<PathBuf>,
 }
 
+/// Where alerts go and whom they are for; `run` and `replay` share them.
+#[derive(clap::Args)]
+pub struct AlertArgs {
+    /// Tenant the evaluations run for.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Write alerts here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Alert format.
+    #[arg(long, value_enum, default_value_t = crate::outputs::OutputFormat::Jsonl)]
+    pub format: crate::outputs::OutputFormat,
+}
+
 /// `--at` and friends: an RFC 3339 time.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     crate::inputs::time::parse(text)

@@ -1,14 +1,14 @@
 //! `asim-rules replay`: the inputs in time order, every rule evaluated at each
 //! tick of its own schedule in `(from, to]`.
 
-use std::{path::PathBuf, time::Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{
-    cli::{run::load_rules, SandboxArgs},
+    cli::{run::load_rules, AlertArgs, SandboxArgs},
     engine::RuleHost,
     feed::Table,
     inputs::{
@@ -16,7 +16,7 @@ use crate::{
         stream::{Merged, Reader},
         time, InputFile,
     },
-    outputs::{AlertSink, OutputFormat},
+    outputs::AlertSink,
     schedule::Replay,
 };
 
@@ -39,15 +39,8 @@ pub struct ReplayArgs {
     /// Last time an evaluation may happen.
     #[arg(long, value_parser = super::parse_time)]
     pub to: Timestamp,
-    /// Tenant the evaluations run for.
-    #[arg(long, default_value = "default")]
-    pub tenant: String,
-    /// Write alerts here instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Alert format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
-    pub format: OutputFormat,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 /// Progress is redrawn every this many rows.
@@ -67,7 +60,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     ];
     let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
     let mut rules = load_rules(&host, &args.sandbox)?;
-    let mut sink = AlertSink::create(args.out.as_deref(), args.format)?;
+    let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let names: Vec<String> = rules
         .iter()
         .map(|rule| rule.metadata().short_name.clone())
@@ -77,7 +70,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         &mut rules,
         args.from,
         args.to,
-        &args.tenant,
+        &args.alerts.tenant,
         args.sandbox.batch_rows as usize,
     );
     // Groups follow Table::ALL, whose order is the order within an instant.

@@ -1,16 +1,16 @@
 //! `asim-rules run`: one evaluation of each rule at `--at`.
 
-use std::{path::PathBuf, time::Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 
 use crate::{
-    cli::SandboxArgs,
+    cli::{AlertArgs, SandboxArgs},
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table},
     inputs::{self, InputFile, Rejects},
-    outputs::{AlertSink, Evaluation, OutputFormat},
+    outputs::{AlertSink, Evaluation},
 };
 
 #[derive(clap::Args)]
@@ -29,15 +29,8 @@ pub struct RunArgs {
     /// Evaluation time (RFC 3339, e.g. 2026-03-14T15:00:00Z).
     #[arg(long, value_parser = super::parse_time)]
     pub at: Timestamp,
-    /// Tenant the evaluation runs for.
-    #[arg(long, default_value = "default")]
-    pub tenant: String,
-    /// Write alerts here instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// Alert format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
-    pub format: OutputFormat,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
@@ -110,14 +103,14 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let fed = started.elapsed();
 
-    let mut sink = AlertSink::create(args.out.as_deref(), args.format)?;
+    let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let mut counts = Vec::new();
     for rule in &mut rules {
         let alerts = rule.evaluate(args.at)?;
         let evaluation = Evaluation {
             rule: rule.metadata(),
             at: args.at,
-            tenant: &args.tenant,
+            tenant: &args.alerts.tenant,
         };
         sink.write(&evaluation, &alerts)?;
         counts.push(format!("{} {}", rule.metadata().short_name, alerts.len()));

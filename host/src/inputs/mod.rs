@@ -148,12 +148,7 @@ pub fn read_table(
     records::read(input, &wanted, |line, fields| {
         records += 1;
         let cells = fields.and_then(|fields| {
-            let time = match fields[0].as_deref() {
-                Some(text) => {
-                    time::parse(text).map_err(|reason| format!("TimeGenerated: {reason}"))?
-                }
-                None => return Err("TimeGenerated: missing".to_owned()),
-            };
+            let time = time_field("TimeGenerated", fields[0].as_deref())?;
             let mut cells = Vec::with_capacity(columns.len());
             for ((name, kind), field) in columns.iter().zip(&fields[1..]) {
                 let cell = to_cell(*kind, field.as_deref())
@@ -162,15 +157,32 @@ pub fn read_table(
             }
             Ok((time, cells))
         });
-        match cells {
-            Ok((time, cells)) => on_row(time, &cells),
-            Err(reason) => {
-                rejects.reject(input, line, &reason);
-                Ok(())
-            }
-        }
+        deliver(input, line, cells, rejects, on_row)
     })?;
     Ok(records)
+}
+
+/// A row read to `on_row`, or its reason to `rejects`.
+fn deliver(
+    input: &InputFile,
+    line: u64,
+    row: Result<(Timestamp, Vec<Cell>), String>,
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<()> {
+    match row {
+        Ok((time, cells)) => on_row(time, &cells),
+        Err(reason) => {
+            rejects.reject(input, line, &reason);
+            Ok(())
+        }
+    }
+}
+
+/// The row's time, from its column `name`.
+fn time_field(name: &str, text: Option<&str>) -> Result<Timestamp, String> {
+    let text = text.ok_or_else(|| format!("{name}: missing"))?;
+    time::parse(text).map_err(|reason| format!("{name}: {reason}"))
 }
 
 /// The older summary table's name for each `NetworkSummary_Protocol_CL` column.
@@ -214,10 +226,7 @@ pub fn read_summaries(
         let cells = fields.and_then(|fields| {
             let older = fields[0].is_none() && fields[1].is_some();
             let field = |slot: usize| fields[2 * slot + usize::from(older)].as_deref();
-            let time = match field(0) {
-                Some(text) => time::parse(text).map_err(|reason| format!("EventTime: {reason}"))?,
-                None => return Err("EventTime: missing".to_owned()),
-            };
+            let time = time_field("EventTime", field(0))?;
             let bin = if older { "10" } else { "20" };
             let mut cells = Vec::with_capacity(columns.len());
             for (slot, (name, kind)) in columns.iter().enumerate() {
@@ -230,13 +239,7 @@ pub fn read_summaries(
             }
             Ok((time, cells))
         });
-        match cells {
-            Ok((time, cells)) => on_row(time, &cells),
-            Err(reason) => {
-                rejects.reject(input, line, &reason);
-                Ok(())
-            }
-        }
+        deliver(input, line, cells, rejects, on_row)
     })?;
     Ok(records)
 }
