@@ -23,10 +23,12 @@ pub mod ip;
 pub mod rule;
 pub mod schema;
 pub mod state;
+pub mod string_table;
 pub mod time;
 
 pub use alert::{Alert, DetailValue, Entity};
-pub use batch::{Batch, BatchBuilder, Column, ColumnValues, IpColumn, StringTable, TextColumn};
+pub use batch::{Batch, BatchBuilder, Column, ColumnValues, IpColumn, TextColumn};
 pub use ip::IpPrefix;
 pub use rule::{ParameterSpec, Rule, RuleMetadata, Severity};
+pub use string_table::StringTable;
 pub use time::Timestamp;
