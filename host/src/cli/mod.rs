@@ -10,6 +10,12 @@ use std::path::PathBuf;
 use asim_rule_core::Timestamp;
 use clap::{Parser, Subcommand};
 
+use crate::inputs::{
+    indicators::{self, ListOptions},
+    stream::Reader,
+    InputFile,
+};
+
 /// Security analytic rules over ASIM network sessions, run as sandboxed
 /// WebAssembly components.
 #[derive(Parser)]
@@ -60,6 +66,49 @@ pub struct AlertArgs {
     /// Alert format.
     #[arg(long, value_enum, default_value_t = crate::outputs::OutputFormat::Jsonl)]
     pub format: crate::outputs::OutputFormat,
+}
+
+/// Threat-intel inputs; `run` and `replay` share them.
+#[derive(clap::Args)]
+pub struct IndicatorArgs {
+    /// Indicator files, any mix of: Sentinel ThreatIntelligenceIndicator or
+    /// ThreatIntelIndicators exports (JSON lines or CSV), STIX 2.1 bundles,
+    /// IP/CIDR lists; optionally .gz. Recognised by content.
+    #[arg(long, value_name = "FILE")]
+    pub indicators: Vec<String>,
+    /// ThreatType of the entries of IP lists.
+    #[arg(long, value_name = "NAME", default_value = "WatchList")]
+    pub list_threat_type: String,
+    /// When IP lists were published (TimeGenerated of their entries); default:
+    /// each file's modification time.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub list_published: Option<Timestamp>,
+    /// How long IP list entries stay valid after publication (30d, 12h, 90m).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration)]
+    pub list_valid_for: i64,
+}
+
+impl IndicatorArgs {
+    /// The indicator files.
+    pub fn files(&self) -> Vec<InputFile> {
+        self.indicators
+            .iter()
+            .map(|name| InputFile::indicators(name))
+            .collect()
+    }
+
+    /// The reader of the indicator files.
+    pub fn reader(&self) -> Reader {
+        indicators::reader(ListOptions {
+            threat_type: self.list_threat_type.clone(),
+            published: self.list_published,
+            valid_for: self.list_valid_for,
+        })
+    }
+}
+
+fn parse_duration(text: &str) -> Result<i64, String> {
+    indicators::list::parse_duration(text).map_err(|error| error.to_string())
 }
 
 /// `--at` and friends: an RFC 3339 time.

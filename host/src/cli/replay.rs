@@ -1,14 +1,14 @@
 //! `asim-rules replay`: the inputs in time order, every rule evaluated at each
 //! tick of its own schedule in `(from, to]`.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{
-    cli::{run::load_rules, AlertArgs, SandboxArgs},
+    cli::{run::load_rules, AlertArgs, IndicatorArgs, SandboxArgs},
     engine::RuleHost,
     feed::Table,
     inputs::{
@@ -27,9 +27,9 @@ pub struct ReplayArgs {
     /// ASIM NetworkSession files, each in time order (JSON lines or CSV, optionally .gz).
     #[arg(long, value_name = "FILE", required = true)]
     pub sessions: Vec<String>,
-    /// ThreatIntelligenceIndicator exports, each in time order.
-    #[arg(long, value_name = "FILE")]
-    pub indicators: Vec<String>,
+    /// Indicator files (see `run`); tables each in time order.
+    #[command(flatten)]
+    pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports, each in time order.
     #[arg(long, value_name = "FILE")]
     pub summaries: Vec<String>,
@@ -53,8 +53,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     let started = Instant::now();
     let quiet = |name: &String| InputFile::new(name).map(InputFile::without_progress);
     let quiet_all = |names: &[String]| names.iter().map(quiet).collect::<Result<Vec<_>>>();
+    let indicator_files = args.indicators.files();
     let files = [
-        quiet_all(&args.indicators)?,
+        indicator_files
+            .into_iter()
+            .map(InputFile::without_progress)
+            .collect(),
         quiet_all(&args.summaries)?,
         quiet_all(&args.sessions)?,
     ];
@@ -79,8 +83,9 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .zip(files)
         .map(|(&table, files)| {
             let reader: Reader = match table {
-                Table::Summaries => inputs::read_summaries,
-                _ => inputs::read_table,
+                Table::Indicators => args.indicators.reader(),
+                Table::Summaries => Arc::new(inputs::read_summaries),
+                Table::Sessions => Arc::new(inputs::read_table),
             };
             (files, replay.feed(table).columns().to_vec(), reader)
         })

@@ -1,15 +1,15 @@
 //! `asim-rules run`: one evaluation of each rule at `--at`.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 
 use crate::{
-    cli::{AlertArgs, SandboxArgs},
+    cli::{AlertArgs, IndicatorArgs, SandboxArgs},
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table},
-    inputs::{self, InputFile, Rejects},
+    inputs::{self, stream::Reader, InputFile, Rejects},
     outputs::{AlertSink, Evaluation},
 };
 
@@ -20,9 +20,8 @@ pub struct RunArgs {
     /// ASIM NetworkSession files (JSON lines or CSV, optionally .gz; - for stdin).
     #[arg(long, value_name = "FILE")]
     pub sessions: Vec<String>,
-    /// ThreatIntelligenceIndicator exports (JSON lines or CSV, optionally .gz).
-    #[arg(long, value_name = "FILE")]
-    pub indicators: Vec<String>,
+    #[command(flatten)]
+    pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports.
     #[arg(long, value_name = "FILE")]
     pub summaries: Vec<String>,
@@ -40,11 +39,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .iter()
         .map(|name| InputFile::new(name))
         .collect::<Result<Vec<_>>>()?;
-    let indicators = args
-        .indicators
-        .iter()
-        .map(|name| InputFile::new(name))
-        .collect::<Result<Vec<_>>>()?;
+    let indicators = args.indicators.files();
     let summaries = args
         .summaries
         .iter()
@@ -77,9 +72,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         let rejected_before = rejects.count;
         if feed.is_wanted() {
             let columns = feed.columns().to_vec();
-            let reader = match table {
-                Table::Summaries => inputs::read_summaries,
-                _ => inputs::read_table,
+            let reader: Reader = match table {
+                Table::Indicators => args.indicators.reader(),
+                Table::Summaries => Arc::new(inputs::read_summaries),
+                Table::Sessions => Arc::new(inputs::read_table),
             };
             for input in files {
                 rows += reader(input, &columns, &mut rejects, &mut |time, cells| {

@@ -2,6 +2,7 @@
 //! records, timestamps, and the conversion of raw text to typed cells for the
 //! columns the loaded rules asked for.
 
+pub mod indicators;
 pub mod records;
 pub mod stream;
 pub mod time;
@@ -23,6 +24,8 @@ pub enum Format {
     JsonLines,
     /// CSV with a header row.
     Csv,
+    /// Lines of text (IP lists).
+    Text,
 }
 
 /// A named input: a file or standard input.
@@ -67,6 +70,47 @@ impl InputFile {
             gzip,
             progress: true,
         })
+    }
+
+    /// An indicator file: as [`InputFile::new`], but any other name is
+    /// text (an IP list); the content decides the source in the end.
+    pub fn indicators(name: &str) -> InputFile {
+        InputFile::new(name).unwrap_or_else(|_| {
+            let gzip = name.to_ascii_lowercase().ends_with(".gz");
+            InputFile {
+                name: name.into(),
+                path: Some(PathBuf::from(name)),
+                format: Format::Text,
+                gzip,
+                progress: true,
+            }
+        })
+    }
+
+    /// The file's name without its directories and `.gz`: how a list names
+    /// its indicators.
+    pub fn base_name(&self) -> String {
+        let base = self
+            .path
+            .as_deref()
+            .and_then(|path| path.file_name())
+            .map_or_else(|| "stdin".into(), |name| name.to_string_lossy());
+        base.strip_suffix(".gz").unwrap_or(&base).to_owned()
+    }
+
+    /// When the file was last modified.
+    pub fn modified(&self) -> Result<Timestamp> {
+        let path = self
+            .path
+            .as_ref()
+            .context("standard input has no file time")?;
+        let modified = std::fs::metadata(path)
+            .and_then(|metadata| metadata.modified())
+            .with_context(|| format!("{}: reading the file time", self.name))?;
+        let since_epoch = modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("file time before 1970")?;
+        Ok(i64::try_from(since_epoch.as_micros()).unwrap_or(Timestamp::MAX))
     }
 
     /// The same input without a progress bar (when several are read at once).
@@ -141,11 +185,22 @@ pub fn read_table(
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<u64> {
+    read_table_from(input, input.open()?, columns, rejects, on_row)
+}
+
+/// [`read_table`] from `input` already opened as `reader`.
+pub fn read_table_from(
+    input: &InputFile,
+    reader: Box<dyn BufRead>,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
     let wanted: Vec<&str> = std::iter::once("TimeGenerated")
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
     let mut records = 0;
-    records::read(input, &wanted, |line, fields| {
+    records::read_from(input, reader, &wanted, |line, fields| {
         records += 1;
         let cells = fields.and_then(|fields| {
             let time = time_field("TimeGenerated", fields[0].as_deref())?;

@@ -22,12 +22,22 @@ type OnRecord<'f> = dyn FnMut(u64, Result<&Fields, String>) -> Result<()> + 'f;
 pub fn read(
     input: &InputFile,
     wanted: &[&str],
+    on_record: impl FnMut(u64, Result<&Fields, String>) -> Result<()>,
+) -> Result<()> {
+    read_from(input, input.open()?, wanted, on_record)
+}
+
+/// [`read`] from `input` already opened as `reader`.
+pub fn read_from(
+    input: &InputFile,
+    reader: Box<dyn BufRead>,
+    wanted: &[&str],
     mut on_record: impl FnMut(u64, Result<&Fields, String>) -> Result<()>,
 ) -> Result<()> {
-    let reader = input.open()?;
     match input.format {
         Format::JsonLines => read_json_lines(input, reader, wanted, &mut on_record),
         Format::Csv => read_csv(input, reader, wanted, &mut on_record),
+        Format::Text => anyhow::bail!("{}: not JSON lines or CSV", input.name),
     }
 }
 

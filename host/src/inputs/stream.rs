@@ -7,7 +7,10 @@
 use std::{
     cmp::Reverse,
     collections::BinaryHeap,
-    sync::mpsc::{sync_channel, Receiver},
+    sync::{
+        mpsc::{sync_channel, Receiver},
+        Arc,
+    },
     thread::JoinHandle,
 };
 
@@ -16,13 +19,18 @@ use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
 use super::{InputFile, Rejects};
 
-/// Reads one file's rows: [`super::read_table`] or [`super::read_summaries`].
-pub type Reader = fn(
-    &InputFile,
-    &[(String, ColumnKind)],
-    &mut Rejects,
-    &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
-) -> Result<u64>;
+/// Reads one file's rows ([`super::read_table`], [`super::read_summaries`],
+/// [`super::indicators::reader`]); returns the records read.
+pub type Reader = Arc<
+    dyn Fn(
+            &InputFile,
+            &[(String, ColumnKind)],
+            &mut Rejects,
+            &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+        ) -> Result<u64>
+        + Send
+        + Sync,
+>;
 
 /// A cell that owns its text.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,6 +116,7 @@ impl Merged {
             for input in files {
                 let (sender, receiver) = sync_channel::<Vec<Row>>(CHUNKS_IN_FLIGHT);
                 let columns = columns.clone();
+                let reader = Arc::clone(&reader);
                 let thread = std::thread::spawn(move || {
                     let mut rejects = Rejects::default();
                     let mut chunk = Vec::with_capacity(CHUNK_ROWS);

@@ -1,0 +1,147 @@
+//! Plain lists: one IP address or CIDR network per line (FireHOL `.ipset` and
+//! `.netset`, Spamhaus DROP, abuse.ch and most blocklists). `#` and `;` start
+//! comments, also after an entry (`1.10.16.0/20 ; SBL256894`), and such a
+//! trailing comment becomes the indicator's description. Lists carry no
+//! dates: the publication time is an option (default: the file's modification
+//! time) and indicators expire a set time after it.
+
+use std::borrow::Cow;
+
+use anyhow::{bail, Context, Result};
+use asim_rule_core::{IpPrefix, Timestamp};
+
+use super::{deliver, Indicator, Input, SourceReport};
+use crate::inputs::{InputFile, Rejects};
+
+/// How list entries become indicators.
+#[derive(Clone, Debug)]
+pub struct ListOptions {
+    /// ThreatType of every entry.
+    pub threat_type: String,
+    /// TimeGenerated of every entry; none: the file's modification time.
+    pub published: Option<Timestamp>,
+    /// How long after publication entries expire, in microseconds.
+    pub valid_for: i64,
+}
+
+impl Default for ListOptions {
+    fn default() -> ListOptions {
+        ListOptions {
+            threat_type: "WatchList".into(),
+            published: None,
+            valid_for: 30 * 86_400_000_000,
+        }
+    }
+}
+
+/// Reads a list; each entry's IndicatorId is `{file name}:{entry}`.
+pub fn read(
+    input: &InputFile,
+    mut reader: Input,
+    options: &ListOptions,
+    report: &mut SourceReport,
+    rejects: &mut Rejects,
+    emit: &mut dyn FnMut(&Indicator) -> Result<()>,
+) -> Result<()> {
+    let published = match options.published {
+        Some(time) => time,
+        None => input.modified().with_context(|| {
+            format!(
+                "{}: a list needs --list-published when its file time cannot be read",
+                input.name
+            )
+        })?,
+    };
+    let list_name = input.base_name();
+    let threat_type = Some(Cow::Borrowed(options.threat_type.as_str()));
+    let mut line = String::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        number += 1;
+        let read = reader
+            .read_line(&mut line)
+            .with_context(|| format!("{}:{number}: reading", input.name))?;
+        if read == 0 {
+            return Ok(());
+        }
+        let (entry, comment) = match line.find(['#', ';']) {
+            Some(at) => (&line[..at], line[at + 1..].trim()),
+            None => (line.as_str(), ""),
+        };
+        let mut words = entry.split_whitespace();
+        let Some(address) = words.next() else {
+            continue;
+        };
+        report.records += 1;
+        if IpPrefix::parse_network(address).is_none() {
+            rejects.reject(
+                input,
+                number,
+                &format!("not an IP address or network: {address:?}"),
+            );
+            continue;
+        }
+        if let Some(extra) = words.next() {
+            rejects.reject(
+                input,
+                number,
+                &format!("{extra:?} after the address {address:?}"),
+            );
+            continue;
+        }
+        let description = match comment {
+            "" => list_name.clone(),
+            comment => format!("{list_name}: {comment}"),
+        };
+        let indicator = Indicator {
+            time: published,
+            id: Cow::Owned(format!("{list_name}:{address}")),
+            address: Cow::Borrowed(address),
+            expiration: published.saturating_add(options.valid_for),
+            active: true,
+            threat_type: threat_type.clone(),
+            description: Some(Cow::Owned(description)),
+            activity_groups: None,
+            confidence: None,
+            external_id: None,
+        };
+        deliver(report, emit, &indicator)?;
+    }
+}
+
+/// `--list-valid-for`: a number and a unit, `d`, `h`, `m` or `s` (`30d`).
+pub fn parse_duration(text: &str) -> Result<i64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let Ok(number) = number.parse::<i64>() else {
+        bail!("{text:?} is not a duration such as 30d, 12h, 90m or 3600s");
+    };
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => bail!("{text:?}: the unit must be d, h, m or s"),
+    };
+    number
+        .checked_mul(seconds * 1_000_000)
+        .with_context(|| format!("{text:?} is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d").unwrap(), 30 * 86_400_000_000);
+        assert_eq!(parse_duration("90m").unwrap(), 90 * 60_000_000);
+        for bad in ["", "d", "30", "30w", "-1d", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
