@@ -1,0 +1,565 @@
+//! Indicator sources: the real lists and STIX bundles in `../shared/data`,
+//! the same indicators in every format, and the edge cases of matching.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use serde_json::{json, Value};
+
+use crate::support::{asim_rules, component, generated, json_lines, success, GENERATED_AT};
+
+/// A file of the team's shared real data.
+fn shared(path: &str) -> String {
+    let path = crate::support::root().join("../shared/data").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests read ../shared/data beside the repository",
+        path.display()
+    );
+    path.to_str().unwrap().to_owned()
+}
+
+/// Runs the TI rule at `at` over `sessions` and every `--indicators` file;
+/// returns the alerts and stderr.
+fn ti(at: &str, sessions: &Path, indicators: &[&str], extra: &[&str]) -> (Vec<Value>, String) {
+    let rule = component("ti-map-ip");
+    let mut args = vec!["run", "--rule", rule.to_str().unwrap(), "--at", at];
+    args.extend(["--sessions", sessions.to_str().unwrap()]);
+    for file in indicators {
+        args.extend(["--indicators", file]);
+    }
+    args.extend(extra);
+    let output = asim_rules(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "asim-rules {args:?}: {stderr}");
+    (
+        json_lines(&String::from_utf8(output.stdout).unwrap()),
+        stderr,
+    )
+}
+
+/// A session source on no list used here (public, IPv6 documentation space).
+const SOURCE: &str = "2001:db8:ffff::10";
+
+/// Writes sessions at `time` from [`SOURCE`], one per destination address,
+/// to a file in `dir`.
+fn sessions_to(dir: &Path, time: &str, destinations: &[&str]) -> PathBuf {
+    let path = dir.join("sessions.jsonl");
+    let mut file = fs::File::create(&path).unwrap();
+    for destination in destinations {
+        let row = json!({"TimeGenerated": time, "SrcIpAddr": SOURCE,
+            "DstIpAddr": destination, "Dvc": "fw01", "EventProduct": "Test", "EventVendor": "Test"});
+        writeln!(file, "{row}").unwrap();
+    }
+    path
+}
+
+/// The summary line `asim-rules` printed for the indicator file `name`.
+fn summary<'a>(stderr: &'a str, name: &str) -> &'a str {
+    stderr
+        .lines()
+        .find(|line| line.starts_with("asim-rules: ") && line.contains(name))
+        .unwrap_or_else(|| panic!("no summary line for {name} in:\n{stderr}"))
+}
+
+fn detail<'a>(alert: &'a Value, name: &str) -> &'a Value {
+    &alert["CustomDetails"][name]
+}
+
+#[test]
+fn real_ip_lists_load_and_match_with_their_comments_as_descriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1.10.16.0/20 ; SBL256894 is the first entry of spamhaus_drop.txt,
+    // 2001:678:254::/48 ; SBL697648 the first of spamhaus_dropv6.txt.
+    let sessions = sessions_to(
+        dir.path(),
+        "2026-08-22T10:00:00Z",
+        &["1.10.20.30", "2001:678:254::99", "192.0.2.200"],
+    );
+    let (drop, dropv6) = (
+        shared("ti/spamhaus_drop.txt"),
+        shared("ti/spamhaus_dropv6.txt"),
+    );
+    let (alerts, stderr) = ti(
+        "2026-08-22T11:00:00Z",
+        &sessions,
+        &[&drop, &dropv6],
+        &[
+            "--list-published",
+            "2026-08-21T00:00:00Z",
+            "--list-threat-type",
+            "Botnet",
+        ],
+    );
+    // Counted by hand: every line of drop.txt that is not a `;` comment holds
+    // one CIDR (`grep -c '^[0-9]' spamhaus_drop.txt` = 1699, dropv6: 91).
+    assert!(summary(&stderr, "spamhaus_drop.txt")
+        .ends_with("IP list: 1699 entries, 1699 indicators, 0 rejected, 0 skipped"));
+    assert!(summary(&stderr, "spamhaus_dropv6.txt")
+        .ends_with("IP list: 91 entries, 91 indicators, 0 rejected, 0 skipped"));
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let v4 = &alerts[0];
+    assert_eq!(detail(v4, "IoCIP"), "1.10.20.30");
+    assert_eq!(detail(v4, "IndicatorId"), "spamhaus_drop.txt:1.10.16.0/20");
+    assert_eq!(detail(v4, "IoCDescription"), "spamhaus_drop.txt: SBL256894");
+    assert_eq!(detail(v4, "ThreatType"), "Botnet");
+    // Published 2026-08-21, valid 30 days by default.
+    assert_eq!(detail(v4, "IoCExpirationTime"), "2026-09-20T00:00:00Z");
+    let v6 = &alerts[1];
+    assert_eq!(detail(v6, "IoCIP"), "2001:678:254::99");
+    assert_eq!(
+        detail(v6, "IndicatorId"),
+        "spamhaus_dropv6.txt:2001:678:254::/48"
+    );
+}
+
+#[test]
+fn firehol_sets_count_their_entries_and_expire_as_told() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0.0.0.0/8 is firehol_level1's first entry (fullbogons), so 0.1.2.3 is in
+    // it; 10.0.0.0/8 is in it too.
+    let sessions = sessions_to(dir.path(), "2026-08-22T10:00:00Z", &["0.1.2.3", "10.9.9.9"]);
+    let files = [
+        shared("ti/firehol_level1.netset"),
+        shared("ti/firehol_tor_exits.ipset"),
+        shared("ti/firehol_dshield.netset"),
+    ];
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let published = ["--list-published", "2026-08-22T06:00:00Z"];
+    let (alerts, stderr) = ti("2026-08-22T11:00:00Z", &sessions, &files, &published);
+    // Entries = lines not starting with `#` (`grep -vc '^#'`): level1 4631,
+    // tor_exits 1370, dshield 20; SOURCES.md gives the same counts.
+    for (name, entries) in [
+        ("firehol_level1.netset", 4631),
+        ("firehol_tor_exits.ipset", 1370),
+        ("firehol_dshield.netset", 20),
+    ] {
+        assert!(
+            summary(&stderr, name).ends_with(&format!(
+                "IP list: {entries} entries, {entries} indicators, 0 rejected, 0 skipped"
+            )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(
+        detail(&alerts[0], "IndicatorId"),
+        "firehol_level1.netset:0.0.0.0/8"
+    );
+    assert_eq!(detail(&alerts[0], "ThreatType"), "WatchList");
+    // Valid for one hour only: expired before the evaluation.
+    let (expired, _) = ti(
+        "2026-08-22T11:00:00Z",
+        &sessions,
+        &files,
+        &[published[0], published[1], "--list-valid-for", "1h"],
+    );
+    assert!(expired.is_empty(), "{expired:?}");
+}
+
+#[test]
+fn stix_bundles_yield_the_addresses_their_patterns_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // apt1.json: four indicators are /15 netblocks, modified
+    // 2015-05-15T09:12:16.432Z, e.g. [ipv4-addr:value = '223.166.0.0/15'].
+    // poisonivy.json: `[domain-name:value = … OR ipv4-addr:value = …]`.
+    let sessions = sessions_to(
+        dir.path(),
+        "2015-05-20T10:00:00Z",
+        &["223.167.1.1", "8.8.8.8"],
+    );
+    let bundles = [
+        "stix/oasis-examples_apt1.json",
+        "stix/oasis-examples_poisonivy.json",
+        "stix/oasis-elevator_fireeye-pivy-report-with-indicators.json",
+        "stix/oasis-elevator_composite.json",
+        "stix/oasis-examples_indicators-for-C2-with-COA.json",
+    ]
+    .map(shared);
+    let files: Vec<&str> = bundles.iter().map(String::as_str).collect();
+    let (alerts, stderr) = ti("2015-05-20T11:00:00Z", &sessions, &files, &[]);
+    // Worked out once with a short script over each bundle (`objects` of
+    // type indicator; distinct ipv4-addr values per pattern; patterns
+    // checked by eye for AND), and they agree with SOURCES.md:
+    // - apt1: 12 indicators, 4 name one CIDR each, 8 name no address.
+    // - poisonivy: 25 indicators, 20 name addresses (40 distinct per
+    //   pattern, joined by OR with domains), 5 name none.
+    // - FireEye PIVY (elevated): 1029 indicators, 314 with ipv4 terms
+    //   giving 822 distinct (indicator, address) pairs, all reachable by OR
+    //   only (ANDs there join `resolves_to_refs` terms, not addresses);
+    //   715 name no address.
+    // - composite: 5 indicators, two single addresses; `[a] AND [b]` and
+    //   `([a] AND [b]) OR [file]` need more than an address; one is a hash.
+    // - C2-with-COA: 2 indicators, one address, one file hash.
+    for (name, expected) in [
+        ("apt1.json", "12 indicator objects, 4 indicators, 0 rejected, 8 skipped (8 no IPv4/IPv6 address comparison)"),
+        ("poisonivy.json", "25 indicator objects, 40 indicators, 0 rejected, 5 skipped (5 no IPv4/IPv6 address comparison)"),
+        ("pivy-report-with-indicators.json", "1029 indicator objects, 822 indicators, 0 rejected, 715 skipped (715 no IPv4/IPv6 address comparison)"),
+        ("composite.json", "5 indicator objects, 2 indicators, 0 rejected, 3 skipped (2 address joined by AND or FOLLOWEDBY; 1 no IPv4/IPv6 address comparison)"),
+        ("C2-with-COA.json", "2 indicator objects, 1 indicators, 0 rejected, 1 skipped (1 no IPv4/IPv6 address comparison)"),
+    ] {
+        let line = summary(&stderr, name);
+        assert!(line.ends_with(&format!("STIX bundle: {expected}")), "{line}");
+    }
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(detail(alert, "IoCIP"), "223.167.1.1");
+    assert_eq!(
+        detail(alert, "IndicatorId"),
+        "indicator--031778a4-057f-48e6-9db9-c8d72b81ccd5"
+    );
+    assert_eq!(detail(alert, "ThreatType"), "malicious-activity");
+    assert_eq!(detail(alert, "IoCDescription"), "Test description.");
+    // No valid_until: it never expires.
+    assert_eq!(detail(alert, "IoCExpirationTime"), "9999-12-31T23:59:59Z");
+}
+
+#[test]
+fn a_pattern_with_several_addresses_gives_one_indicator_each() {
+    let dir = tempfile::tempdir().unwrap();
+    // poisonivy.json's first address indicator joins a domain and addresses by OR.
+    let bundle = shared("stix/oasis-examples_poisonivy.json");
+    let text = fs::read_to_string(&bundle).unwrap();
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    let indicator = parsed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["type"] == "indicator"
+                && o["pattern"].as_str().unwrap().matches("ipv4-addr").count() >= 2
+        })
+        .unwrap();
+    let pattern = indicator["pattern"].as_str().unwrap();
+    let addresses: Vec<&str> = pattern
+        .split("ipv4-addr:value = '")
+        .skip(1)
+        .map(|rest| rest.split('\'').next().unwrap())
+        .collect();
+    // Others in the bundle share its addresses and time (and would win by a
+    // smaller id): the indicator alone goes in a bundle of its own.
+    let bundle = write(
+        dir.path(),
+        "one.json",
+        &[&json!({"type": "bundle", "id": "bundle--1", "objects": [indicator]}).to_string()],
+    );
+    let time = indicator["modified"].as_str().unwrap();
+    let sessions = sessions_to(dir.path(), time, &addresses);
+    let id = indicator["id"].as_str().unwrap();
+    // Sessions at the indicator's own time are in the hour before `--at`.
+    let at = chrono::DateTime::parse_from_rfc3339(time).unwrap() + chrono::Duration::hours(1);
+    let (alerts, _) = ti(&at.to_rfc3339(), &sessions, &[&bundle], &[]);
+    let mut ids: Vec<String> = alerts
+        .iter()
+        .map(|alert| detail(alert, "IndicatorId").as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = addresses.iter().map(|a| format!("{id}#{a}")).collect();
+    expected.sort();
+    expected.dedup();
+    assert!(expected.len() >= 2);
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn generated_indicators_give_identical_alerts_in_every_format() {
+    let legacy = generated().join("indicators.jsonl");
+    let sessions = generated().join("sessions.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let rows = json_lines(&fs::read_to_string(&legacy).unwrap());
+    let stix = dir.path().join("indicators.stix.json.gz");
+    let intel_jsonl = dir.path().join("intel.jsonl");
+    let intel_csv = dir.path().join("intel.csv");
+    write_stix(&rows, &stix);
+    write_intel_table(&rows, &intel_jsonl, &intel_csv);
+    let run = |indicators: &Path| {
+        ti(
+            GENERATED_AT,
+            &sessions,
+            &[indicators.to_str().unwrap()],
+            &[],
+        )
+        .0
+    };
+    let expected = run(&legacy);
+    assert!(expected.len() >= 8);
+    for other in [
+        &generated().join("indicators.csv"),
+        &stix,
+        &intel_jsonl,
+        &intel_csv,
+    ] {
+        assert_eq!(run(other), expected, "{}", other.display());
+    }
+}
+
+/// The first non-empty IP column of a legacy row, as the rule reads it.
+fn entity(row: &Value) -> Option<&str> {
+    [
+        "NetworkIP",
+        "NetworkDestinationIP",
+        "NetworkSourceIP",
+        "EmailSourceIpAddress",
+    ]
+    .iter()
+    .filter_map(|column| row[column].as_str())
+    .find(|ip| !ip.is_empty())
+}
+
+/// The legacy rows as one gzip STIX 2.1 bundle, one indicator per row
+/// (later versions of an id are later objects, as a feed would send them).
+fn write_stix(rows: &[Value], path: &Path) {
+    let objects: Vec<Value> = rows
+        .iter()
+        .filter_map(|row| {
+            let ip = entity(row)?;
+            let version = if ip.contains(':') { 6 } else { 4 };
+            let mut object = json!({
+                "type": "indicator",
+                "spec_version": "2.1",
+                "id": row["IndicatorId"],
+                "created": row["TimeGenerated"],
+                "modified": row["TimeGenerated"],
+                "pattern": format!("[ipv{version}-addr:value = '{ip}']"),
+                "pattern_type": "stix",
+                "valid_from": row["TimeGenerated"],
+                "valid_until": row["ExpirationDateTime"],
+                "revoked": row["Active"] != true,
+                "indicator_types": [row["ThreatType"]],
+                "description": row["Description"],
+            });
+            if let Some(confidence) = row["ConfidenceScore"].as_f64() {
+                object["confidence"] = json!(confidence);
+            }
+            if let Some(group) = row["ActivityGroupNames"].as_str().filter(|g| !g.is_empty()) {
+                object["labels"] = json!([format!("ActivityGroup:{group}")]);
+            }
+            Some(object)
+        })
+        .collect();
+    let bundle = json!({"type": "bundle", "id": "bundle--1", "objects": objects});
+    let file = fs::File::create(path).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    serde_json::to_writer_pretty(&mut gzip, &bundle).unwrap();
+    gzip.finish().unwrap();
+}
+
+/// The legacy rows as a `ThreatIntelIndicators` export, JSON lines and CSV.
+fn write_intel_table(rows: &[Value], jsonl: &Path, csv_path: &Path) {
+    let mut lines = fs::File::create(jsonl).unwrap();
+    let mut csv = csv::Writer::from_path(csv_path).unwrap();
+    csv.write_record([
+        "TimeGenerated [UTC]",
+        "Id",
+        "ObservableKey",
+        "ObservableValue",
+        "IsActive",
+        "ValidUntil [UTC]",
+        "Confidence",
+        "Data",
+        "Pattern",
+    ])
+    .unwrap();
+    for row in rows {
+        let Some(ip) = entity(row) else { continue };
+        let key = if ip.contains(':') {
+            "ipv6-addr:value"
+        } else {
+            "ipv4-addr:value"
+        };
+        let mut data =
+            json!({"indicator_types": [row["ThreatType"]], "description": row["Description"]});
+        if let Some(group) = row["ActivityGroupNames"].as_str().filter(|g| !g.is_empty()) {
+            data["labels"] = json!([format!("ActivityGroup:{group}")]);
+        }
+        let record = json!({
+            "TimeGenerated": row["TimeGenerated"], "Id": row["IndicatorId"],
+            "ObservableKey": key, "ObservableValue": ip, "IsActive": row["Active"],
+            "ValidUntil": row["ExpirationDateTime"], "Confidence": row["ConfidenceScore"],
+            "Data": data, "Pattern": format!("[{key} = '{ip}']"),
+        });
+        writeln!(lines, "{record}").unwrap();
+        let text = |value: &Value| match value {
+            Value::String(text) => text.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        csv.write_record([
+            text(&record["TimeGenerated"]),
+            text(&record["Id"]),
+            key.into(),
+            ip.into(),
+            text(&record["IsActive"]),
+            text(&record["ValidUntil"]),
+            text(&record["Confidence"]),
+            data.to_string(),
+            text(&record["Pattern"]),
+        ])
+        .unwrap();
+    }
+    csv.flush().unwrap();
+}
+
+/// Writes `lines` to `dir/name` and returns the path.
+fn write(dir: &Path, name: &str, lines: &[&str]) -> String {
+    let path = dir.join(name);
+    fs::write(&path, lines.join("\n")).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_most_specific_network_wins_across_sources_and_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let wide = write(
+        dir.path(),
+        "wide.txt",
+        &["198.51.100.0/24", "0.0.0.0/0 ; everything IPv4"],
+    );
+    let narrow = write(
+        dir.path(),
+        "narrow.netset",
+        &[
+            "# host routes",
+            "198.51.100.7/32",
+            "::ffff:203.0.113.0/120",
+            "2001:db8::1/128",
+            "198.51.100.0/24",
+        ],
+    );
+    let sessions = sessions_to(
+        dir.path(),
+        "2026-03-01T10:00:00Z",
+        &[
+            "198.51.100.7",
+            "198.51.100.9",
+            "203.0.113.5",
+            "2001:db8::1",
+            "2001:db8::2",
+            "192.0.2.1",
+        ],
+    );
+    let (alerts, _) = ti(
+        "2026-03-01T11:00:00Z",
+        &sessions,
+        &[&wide, &narrow],
+        &["--list-published", "2026-03-01T00:00:00Z"],
+    );
+    let chosen: Vec<(&str, &str)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                detail(a, "IoCIP").as_str().unwrap(),
+                detail(a, "IndicatorId").as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Alerts come in address order.
+    assert_eq!(
+        chosen,
+        [
+            // 0.0.0.0/0 is all of IPv4 and none of IPv6.
+            ("192.0.2.1", "wide.txt:0.0.0.0/0"),
+            // /32 beats /24 beats /0.
+            ("198.51.100.7", "narrow.netset:198.51.100.7/32"),
+            // The same /24 in both lists: the smaller id, deterministically.
+            ("198.51.100.9", "narrow.netset:198.51.100.0/24"),
+            ("2001:db8::1", "narrow.netset:2001:db8::1/128"),
+            // An IPv4-mapped network covers the plain IPv4 address.
+            ("203.0.113.5", "narrow.netset:::ffff:203.0.113.0/120"),
+        ]
+    );
+}
+
+#[test]
+fn malformed_entries_are_named_by_file_and_line_and_the_rest_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = write(
+        dir.path(),
+        "bad.txt",
+        &[
+            "; header",
+            "198.51.100.7",
+            "not-an-ip",
+            "10.0.0.0/33",
+            "192.0.2.1 extra",
+            "203.0.113.9 # ok",
+        ],
+    );
+    let bundle = write(
+        dir.path(),
+        "bad.json",
+        &[
+            r#"{"type": "bundle", "id": "bundle--x", "objects": ["#,
+            r#"  {"type": "indicator", "id": "indicator--a", "pattern": "[ipv4-addr:value = '198.51.100.8']", "modified": "2026-03-01T00:00:00Z"},"#,
+            r#"  {"type": "indicator", "id": "indicator--b", "pattern": "[ipv4-addr:value = '198.51.100.9'", "modified": "2026-03-01T00:00:00Z"},"#,
+            r#"  {"type": "indicator", "id": "indicator--c", "pattern": "[ipv4-addr:value = '198.51.100.10']", "modified": "yesterday"},"#,
+            r#"  {"type": "indicator", "id": "indicator--d", "pattern": "[ipv4-addr:value = '999.1.1.1']", "modified": "2026-03-01T00:00:00Z"},"#,
+            r#"  {"type": "indicator", "id": 7}"#,
+            "]}",
+        ],
+    );
+    let sessions = sessions_to(
+        dir.path(),
+        "2026-03-01T10:00:00Z",
+        &["198.51.100.7", "198.51.100.8", "203.0.113.9"],
+    );
+    let (alerts, stderr) = ti(
+        "2026-03-01T11:00:00Z",
+        &sessions,
+        &[&list, &bundle],
+        &["--list-published", "2026-03-01T00:00:00Z"],
+    );
+    assert_eq!(alerts.len(), 3, "{stderr}");
+    for expected in [
+        "bad.txt:3: not an IP address or network: \"not-an-ip\"",
+        "bad.txt:4: not an IP address or network: \"10.0.0.0/33\"",
+        "bad.txt:5: \"extra\" after the address \"192.0.2.1\"",
+        "bad.json:3: indicator--b: pattern: ",
+        "bad.json:4: indicator--c: modified/created: not a time",
+        "bad.json:5: indicator--d: pattern: not an IP address or network: \"999.1.1.1\"",
+        "bad.json:6: unreadable STIX object",
+    ] {
+        assert!(stderr.contains(expected), "{expected} not in:\n{stderr}");
+    }
+    assert!(summary(&stderr, "bad.txt").ends_with("5 entries, 2 indicators, 3 rejected, 0 skipped"));
+    assert!(summary(&stderr, "bad.json")
+        .ends_with("5 indicator objects, 1 indicators, 4 rejected, 0 skipped"));
+}
+
+#[test]
+fn a_file_that_is_no_bundle_or_broken_json_fails_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = sessions_to(dir.path(), "2026-03-01T10:00:00Z", &["198.51.100.7"]);
+    let rule = component("ti-map-ip");
+    for (name, text, reason) in [
+        (
+            "report.json",
+            "{\n \"type\": \"report\",\n \"objects\": []\n}",
+            "not a STIX bundle",
+        ),
+        (
+            "cut.json",
+            "{\n \"type\": \"bundle\",\n \"objects\": [\n",
+            "cut.json:4: not a readable STIX bundle",
+        ),
+    ] {
+        let file = write(dir.path(), name, &[text]);
+        let output = asim_rules(&[
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            "2026-03-01T11:00:00Z",
+            "--sessions",
+            sessions.to_str().unwrap(),
+            "--indicators",
+            &file,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(reason), "{reason} not in {stderr}");
+    }
+}
