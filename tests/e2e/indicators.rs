@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::support::{asim_rules, component, generated, json_lines, success, GENERATED_AT};
+use crate::support::{asim_rules, component, generated, json_lines, GENERATED_AT};
 
 /// A file of the team's shared real data.
 fn shared(path: &str) -> String {
