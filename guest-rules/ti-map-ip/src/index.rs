@@ -63,6 +63,16 @@ impl<T> PrefixIndex<T> {
         }
     }
 
+    /// Bytes the index holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u128, T)>() + 1;
+        self.by_length
+            .iter()
+            .map(|(_, table)| table.capacity() * entry)
+            .sum::<usize>()
+            + self.v4_blocks.len() * 8
+    }
+
     /// The value of the longest network that contains `addr`.
     pub fn lookup(&self, addr: u128) -> Option<&T> {
         if is_ipv4(addr) {

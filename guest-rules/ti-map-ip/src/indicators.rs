@@ -2,6 +2,8 @@
 //! (spec §1).
 
 use asim_rule_core::{Batch, IpColumn, IpPrefix, Timestamp};
+use std::collections::BTreeMap;
+
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -80,12 +82,27 @@ impl Live<'_> {
     }
 }
 
-/// Every indicator version that may still be chosen.
-#[derive(Default, Debug, Serialize, Deserialize)]
+/// Every indicator version that may still be chosen. Indicators sit in
+/// slots so that a live set can name them by position until the store next
+/// changes.
+#[derive(Default, Debug)]
 pub struct IndicatorStore {
-    #[serde(serialize_with = "in_id_order")]
-    versions: HashMap<String, Vec<IndicatorVersion>>,
+    slots: HashMap<String, u32>,
+    indicators: Vec<(String, Vec<IndicatorVersion>)>,
     next_sequence: u64,
+    /// Bumped by every change: a live set of an earlier generation is stale.
+    generation: u64,
+}
+
+/// The live indicators at one evaluation time, by slot and version, and until
+/// when that stays true.
+pub struct LiveSet {
+    pub members: Vec<(u32, u32)>,
+    /// The store's generation the set was computed from.
+    pub generation: u64,
+    /// Evaluation times from the set's own up to (excluding) this one see the
+    /// same live indicators, unless the store changes.
+    pub stale_at: Timestamp,
 }
 
 impl IndicatorStore {
@@ -103,6 +120,7 @@ impl IndicatorStore {
         let groups = batch.take_text("ActivityGroupNames")?;
         let confidence = batch.take_real("ConfidenceScore")?;
         let ip_columns = [&network_ip, &destination_ip, &source_ip, &email_ip];
+        self.generation += 1;
         for (row, &time_generated) in batch.time_generated.iter().enumerate() {
             let version = IndicatorVersion {
                 time_generated,
@@ -117,22 +135,59 @@ impl IndicatorStore {
             };
             self.next_sequence += 1;
             let id = ids.text(row);
-            match self.versions.get_mut(id) {
-                Some(versions) => versions.push(version),
+            match self.slots.get(id) {
+                Some(&slot) => self.indicators[slot as usize].1.push(version),
                 None => {
-                    self.versions.insert(id.to_owned(), vec![version]);
+                    self.slots
+                        .insert(id.to_owned(), self.indicators.len() as u32);
+                    self.indicators.push((id.to_owned(), vec![version]));
                 }
             }
         }
         Ok(())
     }
 
-    /// The live indicators at `at` (spec §1), each with its network. Versions
-    /// that no later evaluation can choose are forgotten on the way, so
-    /// evaluation times must not decrease.
-    pub fn live_at(&mut self, at: Timestamp, lookback: i64) -> Vec<Live<'_>> {
+    /// The live indicators at `at` (spec §1) with a network. Versions that no
+    /// later evaluation can choose are forgotten on the way, so evaluation
+    /// times must not decrease.
+    pub fn live_at(&mut self, at: Timestamp, lookback: i64) -> LiveSet {
+        self.forget_unreachable(at, lookback);
+        let mut members = Vec::new();
+        let mut stale_at = Timestamp::MAX;
+        for (slot, (_, versions)) in self.indicators.iter().enumerate() {
+            let mut latest: Option<(usize, &IndicatorVersion)> = None;
+            for (position, version) in versions.iter().enumerate() {
+                if version.time_generated > at {
+                    // A newer version arrives then.
+                    stale_at = stale_at.min(version.time_generated);
+                } else if latest.is_none_or(|(_, best)| version.recency() > best.recency()) {
+                    latest = Some((position, version));
+                }
+            }
+            let Some((position, version)) = latest else {
+                continue;
+            };
+            // It leaves the window once `at - lookback` passes it.
+            stale_at = stale_at.min(version.time_generated.saturating_add(lookback + 1));
+            let unexpired = version.expiration.is_some_and(|expiry| expiry > at);
+            if version.active && unexpired && version.prefix().is_some() {
+                stale_at = stale_at.min(version.expiration.unwrap_or(Timestamp::MAX));
+                members.push((slot as u32, position as u32));
+            }
+        }
+        LiveSet {
+            members,
+            generation: self.generation,
+            stale_at,
+        }
+    }
+
+    /// Drops the versions no evaluation at `at` or later can choose: those
+    /// replaced by a newer version by `at`, or older than the window.
+    fn forget_unreachable(&mut self, at: Timestamp, lookback: i64) {
         let oldest = at - lookback;
-        self.versions.retain(|_, versions| {
+        let before = self.len();
+        for (_, versions) in &mut self.indicators {
             let latest = versions
                 .iter()
                 .filter(|v| v.time_generated <= at)
@@ -141,40 +196,102 @@ impl IndicatorStore {
             versions.retain(|v| {
                 v.time_generated > at || (Some(v.recency()) == latest && v.time_generated >= oldest)
             });
-            !versions.is_empty()
-        });
-        self.versions
+        }
+        if self.len() == before {
+            return;
+        }
+        self.generation += 1;
+        self.indicators.retain(|(_, versions)| !versions.is_empty());
+        self.slots = self
+            .indicators
             .iter()
-            .filter_map(|(id, versions)| {
-                let version = versions
-                    .iter()
-                    .filter(|v| v.time_generated <= at)
-                    .max_by_key(|v| v.recency())?;
-                let live = version.active && version.expiration.is_some_and(|expiry| expiry > at);
-                let prefix = version.entity.as_ref()?.prefix?;
-                live.then_some(Live {
-                    id,
-                    version,
-                    prefix,
-                })
-            })
-            .collect()
+            .enumerate()
+            .map(|(slot, (id, _))| (id.clone(), slot as u32))
+            .collect();
+    }
+
+    /// A member of a live set of the current generation.
+    pub fn live(&self, (slot, position): (u32, u32)) -> Live<'_> {
+        let (id, versions) = &self.indicators[slot as usize];
+        let version = &versions[position as usize];
+        Live {
+            id,
+            version,
+            // Live sets hold only versions with a network.
+            prefix: version.prefix().unwrap_or(IpPrefix::new(0, 0)),
+        }
+    }
+
+    /// The store's generation, bumped by every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Number of indicator versions held.
     pub fn len(&self) -> usize {
-        self.versions.values().map(Vec::len).sum()
+        self.indicators
+            .iter()
+            .map(|(_, versions)| versions.len())
+            .sum()
     }
 }
 
-/// Equal state, equal snapshot bytes, whatever the hash map's order.
-fn in_id_order<S: serde::Serializer>(
-    versions: &HashMap<String, Vec<IndicatorVersion>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut entries: Vec<_> = versions.iter().collect();
-    entries.sort_unstable_by_key(|(id, _)| *id);
-    serializer.collect_map(entries)
+impl IndicatorVersion {
+    fn prefix(&self) -> Option<IpPrefix> {
+        self.entity.as_ref()?.prefix
+    }
+}
+
+/// The snapshot form: indicators by id, in id order, so that equal state gives
+/// equal bytes.
+#[derive(Serialize, Deserialize)]
+struct Stored<V> {
+    versions: V,
+    next_sequence: u64,
+}
+
+impl Serialize for IndicatorStore {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut by_id: Vec<(&String, &Vec<IndicatorVersion>)> = self
+            .indicators
+            .iter()
+            .map(|(id, versions)| (id, versions))
+            .collect();
+        by_id.sort_unstable_by_key(|(id, _)| *id);
+        Stored {
+            versions: InIdOrder(by_id),
+            next_sequence: self.next_sequence,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for IndicatorStore {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::<BTreeMap<String, Vec<IndicatorVersion>>>::deserialize(deserializer)?;
+        let indicators: Vec<(String, Vec<IndicatorVersion>)> =
+            stored.versions.into_iter().collect();
+        let slots = indicators
+            .iter()
+            .enumerate()
+            .map(|(slot, (id, _))| (id.clone(), slot as u32))
+            .collect();
+        Ok(IndicatorStore {
+            slots,
+            indicators,
+            next_sequence: stored.next_sequence,
+            generation: 0,
+        })
+    }
+}
+
+/// Serialises as a map, the form snapshots have always had.
+struct InIdOrder<'a>(Vec<(&'a String, &'a Vec<IndicatorVersion>)>);
+
+impl Serialize for InIdOrder<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
 }
 
 fn first_non_empty(columns: &[&IpColumn], row: usize) -> Option<IpEntity> {

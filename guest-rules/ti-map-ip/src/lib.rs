@@ -24,7 +24,7 @@ use asim_rule_core::{
 use serde::{Deserialize, Serialize};
 
 use index::PrefixIndex;
-use indicators::{IndicatorStore, Live};
+use indicators::{IndicatorStore, LiveSet};
 use sessions::{Match, SessionWindow, Side};
 
 /// The Sentinel analytic rule id.
@@ -38,6 +38,16 @@ const STATE_FORMAT: u32 = 1;
 #[derive(Default)]
 pub struct TiMapIp {
     state: State,
+    /// The index of the live indicators, kept while they stay the same.
+    live: Option<LiveIndex>,
+    /// Times the index was built: a figure for operators and tests.
+    index_builds: u64,
+}
+
+/// Live indicators indexed by network; values are positions in `set.members`.
+struct LiveIndex {
+    set: LiveSet,
+    index: PrefixIndex<u32>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -98,13 +108,38 @@ impl Rule for TiMapIp {
             ..
         } = &mut self.state;
         sessions.evict_before(at - SESSION_LOOKBACK);
-        let live = indicators.live_at(at, INDICATOR_LOOKBACK);
-        let index = PrefixIndex::build(
-            live.into_iter().map(|live| (live.prefix, live)),
-            Live::is_better_than,
-        );
+        // The index is rebuilt only when indicators arrived or were forgotten,
+        // or when `at` reaches a time at which one enters, expires or ages out.
+        let current = self.live.as_ref().is_some_and(|live| {
+            live.set.generation == indicators.generation() && at < live.set.stale_at
+        });
+        if !current {
+            let set = indicators.live_at(at, INDICATOR_LOOKBACK);
+            let store = &*indicators;
+            let index = PrefixIndex::build(
+                set.members
+                    .iter()
+                    .enumerate()
+                    .map(|(position, &member)| (store.live(member).prefix, position as u32)),
+                |a, b| {
+                    let live = |position: &u32| store.live(set.members[*position as usize]);
+                    live(a).is_better_than(&live(b))
+                },
+            );
+            self.live = Some(LiveIndex { set, index });
+            self.index_builds += 1;
+        }
+        let Some(live) = &self.live else {
+            return Ok(Vec::new());
+        };
+        let store = &*indicators;
+        let lookup = |addr: u128| {
+            live.index
+                .lookup(addr)
+                .map(|&position| store.live(live.set.members[position as usize]))
+        };
         let alerts = sessions
-            .matches(at - SESSION_LOOKBACK, at, &index)
+            .matches(at - SESSION_LOOKBACK, at, &lookup)
             .into_iter()
             // Spec §3: the chosen indicator must not have expired before the
             // summary started.
@@ -126,6 +161,17 @@ impl Rule for TiMapIp {
                 self.state.indicators.len() as u64,
             ),
             ("session-rows-held".into(), self.state.sessions.len() as u64),
+            (
+                "live-indicators-indexed".into(),
+                self.live.as_ref().map_or(0, |live| live.set.members.len()) as u64,
+            ),
+            ("index-builds".into(), self.index_builds),
+            (
+                "index-bytes".into(),
+                self.live.as_ref().map_or(0, |live| {
+                    live.index.heap_bytes() + live.set.members.capacity() * 8
+                }) as u64,
+            ),
         ]
     }
 
@@ -135,6 +181,7 @@ impl Rule for TiMapIp {
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.state = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
+        self.live = None;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use asim_rule_core::{Batch, IpColumn, TextColumn, Timestamp};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::{index::PrefixIndex, indicators::Live};
+use crate::indicators::Live;
 
 /// The session columns the rule reads.
 pub const COLUMNS: [&str; 5] = [
@@ -90,13 +90,13 @@ impl SessionWindow {
         &'a self,
         from: Timestamp,
         to: Timestamp,
-        index: &PrefixIndex<Live<'a>>,
+        lookup: &dyn Fn(u128) -> Option<Live<'a>>,
     ) -> Vec<Match<'a>> {
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
         let mut groups: HashMap<Key<'a>, (Timestamp, Timestamp, Side, Live<'a>)> = HashMap::new();
         for chunk in self.chunks.iter().filter(|chunk| chunk.latest >= from) {
-            let src_hits = lookup_all(&chunk.src, index);
-            let dst_hits = lookup_all(&chunk.dst, index);
+            let src_hits = lookup_all(&chunk.src, lookup);
+            let dst_hits = lookup_all(&chunk.dst, lookup);
             if src_hits.iter().chain(&dst_hits).all(Option::is_none) {
                 continue;
             }
@@ -152,10 +152,13 @@ impl SessionWindow {
 }
 
 /// The indicator chosen for each dictionary entry of an IP column.
-fn lookup_all<'a>(column: &IpColumn, index: &PrefixIndex<Live<'a>>) -> Vec<Option<Live<'a>>> {
+fn lookup_all<'a>(
+    column: &IpColumn,
+    lookup: &dyn Fn(u128) -> Option<Live<'a>>,
+) -> Vec<Option<Live<'a>>> {
     column
         .parsed
         .iter()
-        .map(|parsed| parsed.and_then(|prefix| index.lookup(prefix.addr).copied()))
+        .map(|parsed| parsed.and_then(|prefix| lookup(prefix.addr)))
         .collect()
 }

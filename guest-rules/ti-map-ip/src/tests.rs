@@ -495,11 +495,79 @@ fn later_evaluations_forget_old_sessions_and_refuse_going_back() {
     assert!(rule.evaluate(T + HOUR).unwrap().is_empty());
     assert!(rule.evaluate(T).unwrap_err().contains("must not decrease"));
     rule.evaluate(T + 2 * HOUR).unwrap();
-    let held = [
-        ("indicator-versions-held".to_owned(), 1),
-        ("session-rows-held".to_owned(), 0),
-    ];
-    assert_eq!(rule.stats(), held);
+    assert_eq!(stat(&rule, "indicator-versions-held"), 1);
+    assert_eq!(stat(&rule, "session-rows-held"), 0);
+}
+
+fn stat(rule: &TiMapIp, name: &str) -> u64 {
+    let stats = rule.stats();
+    let found = stats.iter().find(|(stat, _)| stat == name);
+    found.map(|(_, value)| *value).unwrap()
+}
+
+/// Evaluates hourly from `T`, a session to `BAD` in each hour, and reports
+/// for each evaluation whether it alerted.
+fn hourly_alerts(rule: &mut TiMapIp, hours: i64) -> Vec<bool> {
+    (0..hours)
+        .map(|hour| {
+            let at = T + hour * HOUR;
+            rule.ingest_sessions(session_batch(&[session(at - MINUTE, INSIDE, BAD)]))
+                .unwrap();
+            !rule.evaluate(at).unwrap().is_empty()
+        })
+        .collect()
+}
+
+#[test]
+fn the_index_is_built_once_while_the_live_indicators_stay_the_same() {
+    let mut rule = TiMapIp::default();
+    rule.ingest_indicators(indicator_batch(&[indicator("a", BAD)]))
+        .unwrap();
+    assert_eq!(hourly_alerts(&mut rule, 5), [true; 5]);
+    assert_eq!(stat(&rule, "index-builds"), 1);
+    assert_eq!(stat(&rule, "live-indicators-indexed"), 1);
+    assert!(stat(&rule, "index-bytes") > 0);
+    // New indicator rows make it stale.
+    rule.ingest_indicators(indicator_batch(&[indicator("b", "203.0.113.1")]))
+        .unwrap();
+    rule.evaluate(T + 5 * HOUR).unwrap();
+    assert_eq!(stat(&rule, "index-builds"), 2);
+    assert_eq!(stat(&rule, "live-indicators-indexed"), 2);
+}
+
+#[test]
+fn a_kept_index_still_sees_indicators_expire_arrive_and_age_out() {
+    // Expires between the second and third evaluation.
+    let mut expiring = TiMapIp::default();
+    let mut short = indicator("a", BAD);
+    short.expires = Some(T + HOUR + 30 * MINUTE);
+    expiring
+        .ingest_indicators(indicator_batch(&[short]))
+        .unwrap();
+    assert_eq!(hourly_alerts(&mut expiring, 4), [true, true, false, false]);
+    // Ingested early but published between the first and second evaluation.
+    let mut arriving = TiMapIp::default();
+    let mut later = indicator("a", BAD);
+    later.time = T + 30 * MINUTE;
+    arriving
+        .ingest_indicators(indicator_batch(&[later]))
+        .unwrap();
+    assert_eq!(hourly_alerts(&mut arriving, 3), [false, true, true]);
+    // Leaves the 14-day window between the first and second evaluation.
+    let mut aging = TiMapIp::default();
+    let mut old = indicator("a", BAD);
+    old.time = T - 14 * DAY + 30 * MINUTE;
+    aging.ingest_indicators(indicator_batch(&[old])).unwrap();
+    assert_eq!(hourly_alerts(&mut aging, 3), [true, false, false]);
+    // A newer version published later replaces the live one then.
+    let mut replaced = TiMapIp::default();
+    let mut revoked = indicator("a", BAD);
+    revoked.time = T + 90 * MINUTE;
+    revoked.active = Some(false);
+    replaced
+        .ingest_indicators(indicator_batch(&[indicator("a", BAD), revoked]))
+        .unwrap();
+    assert_eq!(hourly_alerts(&mut replaced, 4), [true, true, false, false]);
 }
 
 #[test]
