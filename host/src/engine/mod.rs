@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use asim_rule_core::{schema, Alert, Batch, RuleMetadata, Timestamp};
 use wasmtime::{
     component::{types::ComponentItem, Component, Linker},
-    Config, Engine, Store, StoreLimits, StoreLimitsBuilder,
+    Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
 };
 
 use bindings::{Detection, DetectionPre};
@@ -29,10 +29,48 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
 /// The interface a rule component must export.
 pub const RULE_INTERFACE: &str = "asim:rules/rule@0.1.0";
 
-/// What a store carries for the host: only its resource limits. Rules get no
-/// files, environment, clock, randomness or sockets: the linker defines nothing.
+/// What a store carries for the host: its resource limits and the memory the
+/// rule holds. Rules get no files, environment, clock, randomness or sockets:
+/// the linker defines nothing.
 pub struct Sandbox {
     limits: StoreLimits,
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_bytes += desired.saturating_sub(current);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 /// The process-wide engine and linker.
@@ -143,8 +181,12 @@ impl RuleHost {
             .memory_size(self.memory_limit)
             .instances(1)
             .build();
-        let mut store = Store::new(&self.engine, Sandbox { limits });
-        store.limiter(|sandbox| &mut sandbox.limits);
+        let sandbox = Sandbox {
+            limits,
+            memory_bytes: 0,
+        };
+        let mut store = Store::new(&self.engine, sandbox);
+        store.limiter(|sandbox| sandbox);
         store
     }
 }
@@ -203,6 +245,11 @@ impl RuleInstance {
     /// What the rule declares.
     pub fn metadata(&self) -> &RuleMetadata {
         &self.metadata
+    }
+
+    /// Linear memory the rule has grown to, in bytes (it never shrinks).
+    pub fn memory_bytes(&self) -> usize {
+        self.store.data().memory_bytes
     }
 
     /// Feeds session rows.

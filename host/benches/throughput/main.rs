@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod threat_intel;
+
 use std::{
     fmt::Write as _,
     fs,
@@ -76,6 +78,20 @@ impl Deployment {
             Deployment::Ti(rule) => rule.ingest_indicators(batch).unwrap(),
             Deployment::Anomaly(rule) => rule.ingest_indicators(batch).unwrap(),
             Deployment::Component(rule) => rule.ingest_indicators(batch).unwrap(),
+        }
+    }
+    fn stats(&mut self) -> Vec<(String, u64)> {
+        match self {
+            Deployment::Ti(rule) => rule.stats(),
+            Deployment::Anomaly(rule) => rule.stats(),
+            Deployment::Component(rule) => rule.stats().unwrap(),
+        }
+    }
+    /// The component's linear memory; none natively.
+    fn memory_bytes(&self) -> Option<usize> {
+        match self {
+            Deployment::Component(rule) => Some(rule.memory_bytes()),
+            _ => None,
         }
     }
     fn evaluate(&mut self, at: Timestamp) -> usize {
@@ -313,8 +329,12 @@ fn main() {
     writeln!(report, "| case | indicator ingest | session ingest | evaluation | sessions/s | component / native | alerts |").unwrap();
     writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
     let mut jsonl_rows = None;
+    let mut session_batches = Vec::new();
     for batch_rows in [65_536, SESSIONS] {
         let (sessions, indicators, rows, iocs) = ti_data(batch_rows);
+        if batch_rows == 65_536 {
+            session_batches = sessions.clone();
+        }
         let label = format!("TI, 1 M sessions in 1 h, 100 k indicators, batches of {batch_rows}");
         let native = phases(
             &|| Deployment::Ti(TiMapIp::configure(&[]).unwrap()),
@@ -339,6 +359,15 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let (rows, iocs) = jsonl_rows.unwrap();
+    let contacted: Vec<&str> = rows.iter().map(|row| row[2].as_str()).collect();
+    threat_intel::report(
+        &mut report,
+        &ti,
+        &component,
+        &session_batches,
+        &contacted,
+        dir.path(),
+    );
     let (sessions, indicators) = write_jsonl(&rows, &iocs, dir.path());
     let bytes = fs::metadata(&sessions).unwrap().len();
     let columns: Vec<(String, ColumnKind)> = TiMapIp::metadata()
