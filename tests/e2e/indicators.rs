@@ -563,3 +563,50 @@ fn a_file_that_is_no_bundle_or_broken_json_fails_with_its_name() {
         assert!(stderr.contains(reason), "{reason} not in {stderr}");
     }
 }
+
+#[test]
+fn csv_feeds_take_their_own_dates_and_groups_when_they_have_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // Row 2 of IP_IOC_V1.csv: `9/16/2020,103.99.209.78,IP,1/21/21 13:34,…,Barium,…`.
+    // The last row of the Feodo list: 172.233.221.61, malware Pikabot.
+    let sessions = sessions_to(
+        dir.path(),
+        "2020-09-17T08:00:00Z",
+        &["103.99.209.78", "172.233.221.61"],
+    );
+    let (ioc_sheet, feodo) = (
+        shared("ti/azure-sentinel_IP_IOC_V1.csv"),
+        shared("ti/abusech_feodo_ipblocklist.csv"),
+    );
+    let (alerts, stderr) = ti(
+        "2020-09-17T09:00:00Z",
+        &sessions,
+        &[&ioc_sheet, &feodo],
+        &[
+            "--list-published",
+            "2020-09-17T00:00:00Z",
+            "--list-threat-type",
+            "Botnet",
+        ],
+    );
+    // 423 data rows, all of Type IP (SOURCES.md; `csv.DictReader` agrees);
+    // the Feodo file says `# END 28 entries` after its 28 rows.
+    assert!(summary(&stderr, "IP_IOC_V1.csv")
+        .ends_with("CSV feed: 423 rows, 423 indicators, 0 rejected, 0 skipped"));
+    assert!(summary(&stderr, "feodo_ipblocklist.csv")
+        .ends_with("CSV feed: 28 rows, 28 indicators, 0 rejected, 0 skipped"));
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let sheet = &alerts[0];
+    assert_eq!(
+        detail(sheet, "IndicatorId"),
+        "azure-sentinel_IP_IOC_V1.csv:103.99.209.78"
+    );
+    assert_eq!(detail(sheet, "ActivityGroupNames"), "Barium");
+    assert_eq!(detail(sheet, "IoCExpirationTime"), "2021-01-21T13:34:00Z");
+    let c2 = &alerts[1];
+    assert_eq!(
+        detail(c2, "IoCDescription"),
+        "abusech_feodo_ipblocklist.csv: Pikabot"
+    );
+    assert_eq!(detail(c2, "ThreatType"), "Botnet");
+}

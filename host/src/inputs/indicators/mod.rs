@@ -5,6 +5,7 @@
 //! a rule sees one indicator model whatever the source. What a file holds is
 //! recognised from its content; each file ends with a summary line on stderr.
 
+pub mod csv_feed;
 pub mod intel_table;
 pub mod list;
 pub mod pattern;
@@ -32,6 +33,8 @@ pub enum Source {
     IntelTable,
     /// A STIX 2.x bundle.
     StixBundle,
+    /// Another CSV with an address column (abuse.ch, published IoC sheets).
+    CsvFeed,
     /// One address or network per line.
     List,
 }
@@ -43,6 +46,7 @@ impl Source {
             Source::IndicatorTable => "ThreatIntelligenceIndicator table",
             Source::IntelTable => "ThreatIntelIndicators table",
             Source::StixBundle => "STIX bundle",
+            Source::CsvFeed => "CSV feed",
             Source::List => "IP list",
         }
     }
@@ -54,11 +58,10 @@ impl Source {
     pub fn detect(format: Format, head: &[u8]) -> Source {
         let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let text = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
-        let first_line = text
-            .lines()
-            .map(str::trim)
-            .find(|line| !line.is_empty())
-            .unwrap_or("");
+        let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+        let first_line = lines.clone().next().unwrap_or("");
+        // A CSV header follows any `#` comment block.
+        let header = lines.find(|line| !line.starts_with('#')).unwrap_or("");
         if first_line.starts_with('{') {
             return match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
                 first_line,
@@ -72,8 +75,9 @@ impl Source {
             };
         }
         match format {
-            Format::Csv if first_line.contains("ObservableValue") => Source::IntelTable,
-            Format::Csv => Source::IndicatorTable,
+            Format::Csv if header.contains("ObservableValue") => Source::IntelTable,
+            Format::Csv if header.contains("IndicatorId") => Source::IndicatorTable,
+            Format::Csv => Source::CsvFeed,
             Format::JsonLines | Format::Text => Source::List,
         }
     }
@@ -209,6 +213,10 @@ pub fn read(
             list::read(input, reader, options, &mut report, rejects, &mut emit)?;
             "entries"
         }
+        Source::CsvFeed => {
+            csv_feed::read(input, reader, options, &mut report, rejects, &mut emit)?;
+            "rows"
+        }
     };
     Ok((report, source, noun))
 }
@@ -290,6 +298,10 @@ mod tests {
                 "TimeGenerated,Id,ObservableKey,ObservableValue\n"
             ),
             Source::IntelTable
+        );
+        assert_eq!(
+            detect(Format::Csv, "# abuse.ch\n\"first_seen_utc\",\"dst_ip\"\n"),
+            Source::CsvFeed
         );
         assert_eq!(
             detect(Format::Text, "# firehol\n1.2.3.0/24\n"),
