@@ -1,10 +1,10 @@
 //! Threat-intel indicators: every version seen, and which are live at `T`
 //! (spec §1).
 
-use asim_rule_core::{Batch, IpColumn, IpPrefix, Timestamp};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, hash::BuildHasher, rc::Rc};
 
-use hashbrown::HashMap;
+use asim_rule_core::{Batch, IpColumn, IpPrefix, Timestamp};
+use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 use serde::{Deserialize, Serialize};
 
 /// The indicator columns the rule reads.
@@ -22,15 +22,6 @@ pub const COLUMNS: [&str; 11] = [
     "ConfidenceScore",
 ];
 
-/// The IP an indicator is about: the first non-empty of its IP columns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IpEntity {
-    /// As the source wrote it.
-    pub text: String,
-    /// Its address or network; none when unparsable (it then matches nothing).
-    pub prefix: Option<IpPrefix>,
-}
-
 /// One row of the indicator table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IndicatorVersion {
@@ -40,10 +31,13 @@ pub struct IndicatorVersion {
     pub sequence: u64,
     pub expiration: Option<Timestamp>,
     pub active: bool,
-    pub entity: Option<IpEntity>,
-    pub threat_type: String,
-    pub description: String,
-    pub activity_group_names: String,
+    /// The network of the first non-empty IP column; none when there is none
+    /// or it does not parse (the indicator then matches nothing).
+    pub network: Option<IpPrefix>,
+    /// Texts many indicators share are held once (see [`Strings`]).
+    pub threat_type: Rc<str>,
+    pub description: Rc<str>,
+    pub activity_group_names: Rc<str>,
     pub confidence: Option<f64>,
 }
 
@@ -85,13 +79,37 @@ impl Live<'_> {
 /// Every indicator version that may still be chosen. Indicators sit in
 /// slots so that a live set can name them by position until the store next
 /// changes.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct IndicatorStore {
-    slots: HashMap<String, u32>,
+    /// Slot of each indicator, keyed by its id (held once, in `indicators`).
+    slots: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     indicators: Vec<(String, Vec<IndicatorVersion>)>,
+    strings: Strings,
     next_sequence: u64,
     /// Bumped by every change: a live set of an earlier generation is stale.
     generation: u64,
+}
+
+/// Threat types, descriptions and group names, each held once: feeds repeat
+/// them across many indicators.
+#[derive(Default)]
+struct Strings(HashSet<Rc<str>>);
+
+impl Strings {
+    fn get(&mut self, text: &str) -> Rc<str> {
+        if let Some(held) = self.0.get(text) {
+            return Rc::clone(held);
+        }
+        let held: Rc<str> = text.into();
+        self.0.insert(Rc::clone(&held));
+        held
+    }
+
+    /// Forgets the texts no indicator uses any more.
+    fn forget_unused(&mut self) {
+        self.0.retain(|text| Rc::strong_count(text) > 1);
+    }
 }
 
 /// The live indicators at one evaluation time, by slot and version, and until
@@ -127,24 +145,40 @@ impl IndicatorStore {
                 sequence: self.next_sequence,
                 expiration: expiration[row],
                 active: active[row] == Some(true),
-                entity: first_non_empty(&ip_columns, row),
-                threat_type: threat_type.text(row).to_owned(),
-                description: description.text(row).to_owned(),
-                activity_group_names: groups.text(row).to_owned(),
+                network: first_non_empty(&ip_columns, row),
+                threat_type: self.strings.get(threat_type.text(row)),
+                description: self.strings.get(description.text(row)),
+                activity_group_names: self.strings.get(groups.text(row)),
                 confidence: confidence[row],
             };
             self.next_sequence += 1;
             let id = ids.text(row);
-            match self.slots.get(id) {
-                Some(&slot) => self.indicators[slot as usize].1.push(version),
-                None => {
-                    self.slots
-                        .insert(id.to_owned(), self.indicators.len() as u32);
-                    self.indicators.push((id.to_owned(), vec![version]));
-                }
+            match self.slot(id) {
+                Some(slot) => self.indicators[slot as usize].1.push(version),
+                None => self.add(id.to_owned(), vec![version]),
             }
         }
         Ok(())
+    }
+
+    fn slot(&self, id: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(id);
+        let indicators = &self.indicators;
+        let found = self
+            .slots
+            .find(hash, |&slot| indicators[slot as usize].0 == id);
+        found.copied()
+    }
+
+    /// Puts a new indicator in the next slot.
+    fn add(&mut self, id: String, versions: Vec<IndicatorVersion>) {
+        let slot = self.indicators.len() as u32;
+        let (hasher, indicators) = (&self.hasher, &self.indicators);
+        self.slots
+            .insert_unique(hasher.hash_one(&id), slot, |&slot| {
+                hasher.hash_one(&indicators[slot as usize].0)
+            });
+        self.indicators.push((id, versions));
     }
 
     /// The live indicators at `at` (spec §1) with a network. Versions that no
@@ -170,7 +204,7 @@ impl IndicatorStore {
             // It leaves the window once `at - lookback` passes it.
             stale_at = stale_at.min(version.time_generated.saturating_add(lookback + 1));
             let unexpired = version.expiration.is_some_and(|expiry| expiry > at);
-            if version.active && unexpired && version.prefix().is_some() {
+            if version.active && unexpired && version.network.is_some() {
                 stale_at = stale_at.min(version.expiration.unwrap_or(Timestamp::MAX));
                 members.push((slot as u32, position as u32));
             }
@@ -201,13 +235,15 @@ impl IndicatorStore {
             return;
         }
         self.generation += 1;
-        self.indicators.retain(|(_, versions)| !versions.is_empty());
-        self.slots = self
-            .indicators
-            .iter()
-            .enumerate()
-            .map(|(slot, (id, _))| (id.clone(), slot as u32))
+        let kept: Vec<_> = std::mem::take(&mut self.indicators)
+            .into_iter()
+            .filter(|(_, versions)| !versions.is_empty())
             .collect();
+        self.slots.clear();
+        for (id, versions) in kept {
+            self.add(id, versions);
+        }
+        self.strings.forget_unused();
     }
 
     /// A member of a live set of the current generation.
@@ -218,7 +254,7 @@ impl IndicatorStore {
             id,
             version,
             // Live sets hold only versions with a network.
-            prefix: version.prefix().unwrap_or(IpPrefix::new(0, 0)),
+            prefix: version.network.unwrap_or(IpPrefix::new(0, 0)),
         }
     }
 
@@ -233,12 +269,6 @@ impl IndicatorStore {
             .iter()
             .map(|(_, versions)| versions.len())
             .sum()
-    }
-}
-
-impl IndicatorVersion {
-    fn prefix(&self) -> Option<IpPrefix> {
-        self.entity.as_ref()?.prefix
     }
 }
 
@@ -269,19 +299,20 @@ impl Serialize for IndicatorStore {
 impl<'de> Deserialize<'de> for IndicatorStore {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = Stored::<BTreeMap<String, Vec<IndicatorVersion>>>::deserialize(deserializer)?;
-        let indicators: Vec<(String, Vec<IndicatorVersion>)> =
-            stored.versions.into_iter().collect();
-        let slots = indicators
-            .iter()
-            .enumerate()
-            .map(|(slot, (id, _))| (id.clone(), slot as u32))
-            .collect();
-        Ok(IndicatorStore {
-            slots,
-            indicators,
+        let mut store = IndicatorStore {
             next_sequence: stored.next_sequence,
-            generation: 0,
-        })
+            ..IndicatorStore::default()
+        };
+        for (id, mut versions) in stored.versions {
+            for version in &mut versions {
+                let strings = &mut store.strings;
+                version.threat_type = strings.get(&version.threat_type);
+                version.description = strings.get(&version.description);
+                version.activity_group_names = strings.get(&version.activity_group_names);
+            }
+            store.add(id, versions);
+        }
+        Ok(store)
     }
 }
 
@@ -294,12 +325,26 @@ impl Serialize for InIdOrder<'_> {
     }
 }
 
-fn first_non_empty(columns: &[&IpColumn], row: usize) -> Option<IpEntity> {
-    columns.iter().find_map(|column| {
-        let text = column.text(row);
-        (!text.is_empty()).then(|| IpEntity {
-            text: text.to_owned(),
-            prefix: column.address(row),
-        })
-    })
+/// The network of the first non-empty IP column, when it parses (spec §1:
+/// emptiness decides which column, not validity).
+fn first_non_empty(columns: &[&IpColumn], row: usize) -> Option<IpPrefix> {
+    let column = columns.iter().find(|column| !column.text(row).is_empty())?;
+    column.address(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_texts_are_held_once_and_forgotten_with_their_last_user() {
+        let mut strings = Strings::default();
+        let (first, second) = (strings.get("C2"), strings.get("C2"));
+        assert!(Rc::ptr_eq(&first, &second));
+        let kept = strings.get("Botnet");
+        drop((first, second));
+        strings.forget_unused();
+        assert_eq!(strings.0.len(), 1);
+        assert!(strings.0.contains(&*kept));
+    }
 }

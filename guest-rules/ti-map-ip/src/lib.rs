@@ -32,7 +32,7 @@ pub const RULE_ID: &str = "e2399891-383c-4caf-ae67-68a008b9f89e";
 const SESSION_LOOKBACK: i64 = HOUR;
 const INDICATOR_LOOKBACK: i64 = 14 * DAY;
 /// Bumped whenever the snapshot layout changes.
-const STATE_FORMAT: u32 = 1;
+const STATE_FORMAT: u32 = 2;
 
 /// One deployment of the rule and its window.
 #[derive(Default)]
@@ -207,16 +207,13 @@ fn alert(m: &Match) -> Alert {
         custom_details: vec![
             ("EventStartTime".into(), DetailValue::Time(m.start)),
             ("EventEndTime".into(), DetailValue::Time(m.end)),
-            (
-                "IoCDescription".into(),
-                indicator.description.as_str().into(),
-            ),
+            ("IoCDescription".into(), (&*indicator.description).into()),
             (
                 "ActivityGroupNames".into(),
-                indicator.activity_group_names.as_str().into(),
+                (&*indicator.activity_group_names).into(),
             ),
             ("IndicatorId".into(), m.indicator.id.into()),
-            ("ThreatType".into(), indicator.threat_type.as_str().into()),
+            ("ThreatType".into(), (&*indicator.threat_type).into()),
             ("IoCExpirationTime".into(), indicator.expiration.into()),
             ("IoCConfidenceScore".into(), indicator.confidence.into()),
             ("IoCIPDirection".into(), direction.into()),
