@@ -122,10 +122,19 @@ fn firehol_sets_count_their_entries_and_expire_as_told() {
     // 0.0.0.0/8 is firehol_level1's first entry (fullbogons), so 0.1.2.3 is in
     // it; 10.0.0.0/8 is in it too.
     let sessions = sessions_to(dir.path(), "2026-08-22T10:00:00Z", &["0.1.2.3", "10.9.9.9"]);
+    // dshield as a gzip copy: any source may be compressed.
+    let dshield = dir.path().join("firehol_dshield.netset.gz");
+    let mut gzip = flate2::write::GzEncoder::new(
+        fs::File::create(&dshield).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gzip.write_all(&fs::read(shared("ti/firehol_dshield.netset")).unwrap())
+        .unwrap();
+    gzip.finish().unwrap();
     let files = [
         shared("ti/firehol_level1.netset"),
         shared("ti/firehol_tor_exits.ipset"),
-        shared("ti/firehol_dshield.netset"),
+        dshield.to_str().unwrap().to_owned(),
     ];
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     let published = ["--list-published", "2026-08-22T06:00:00Z"];
