@@ -41,11 +41,12 @@ pub fn read_from(
     }
 }
 
-fn read_json_lines(
+/// Calls `on_line(number, line)` for every line of `reader`, numbered from 1,
+/// without its line end.
+pub fn for_each_line(
     input: &InputFile,
     mut reader: Box<dyn BufRead>,
-    wanted: &[&str],
-    on_record: &mut OnRecord,
+    mut on_line: impl FnMut(u64, &str) -> Result<()>,
 ) -> Result<()> {
     let mut line = String::new();
     let mut number = 0;
@@ -58,16 +59,26 @@ fn read_json_lines(
         if read == 0 {
             return Ok(());
         }
-        let text = line.trim_end_matches(['\n', '\r']);
+        on_line(number, line.trim_end_matches(['\n', '\r']))?;
+    }
+}
+
+fn read_json_lines(
+    input: &InputFile,
+    reader: Box<dyn BufRead>,
+    wanted: &[&str],
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    for_each_line(input, reader, |number, text| {
         if text.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         let mut fields = vec![None; wanted.len()];
         match parse_json_record(text, wanted, &mut fields) {
-            Ok(()) => on_record(number, Ok(&fields))?,
-            Err(reason) => on_record(number, Err(reason))?,
+            Ok(()) => on_record(number, Ok(&fields)),
+            Err(reason) => on_record(number, Err(reason)),
         }
-    }
+    })
 }
 
 fn parse_json_record<'a>(

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use asim_rule_core::{IpPrefix, Timestamp};
 
 use super::{deliver, Indicator, Input, SourceReport};
-use crate::inputs::{InputFile, Rejects};
+use crate::inputs::{records, InputFile, Rejects};
 
 /// How list entries become indicators.
 #[derive(Clone, Debug)]
@@ -37,7 +37,7 @@ impl Default for ListOptions {
 /// Reads a list; each entry's IndicatorId is `{file name}:{entry}`.
 pub fn read(
     input: &InputFile,
-    mut reader: Input,
+    reader: Input,
     options: &ListOptions,
     report: &mut SourceReport,
     rejects: &mut Rejects,
@@ -54,41 +54,25 @@ pub fn read(
     };
     let list_name = input.base_name();
     let threat_type = Some(Cow::Borrowed(options.threat_type.as_str()));
-    let mut line = String::new();
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        number += 1;
-        let read = reader
-            .read_line(&mut line)
-            .with_context(|| format!("{}:{number}: reading", input.name))?;
-        if read == 0 {
-            return Ok(());
-        }
+    records::for_each_line(input, reader, |number, line| {
         let (entry, comment) = match line.find(['#', ';']) {
             Some(at) => (&line[..at], line[at + 1..].trim()),
-            None => (line.as_str(), ""),
+            None => (line, ""),
         };
         let mut words = entry.split_whitespace();
         let Some(address) = words.next() else {
-            continue;
+            return Ok(());
         };
         report.records += 1;
         if IpPrefix::parse_network(address).is_none() {
-            rejects.reject(
-                input,
-                number,
-                &format!("not an IP address or network: {address:?}"),
-            );
-            continue;
+            let reason = format!("not an IP address or network: {address:?}");
+            rejects.reject(input, number, &reason);
+            return Ok(());
         }
         if let Some(extra) = words.next() {
-            rejects.reject(
-                input,
-                number,
-                &format!("{extra:?} after the address {address:?}"),
-            );
-            continue;
+            let reason = format!("{extra:?} after the address {address:?}");
+            rejects.reject(input, number, &reason);
+            return Ok(());
         }
         let description = match comment {
             "" => list_name.clone(),
@@ -106,8 +90,8 @@ pub fn read(
             confidence: None,
             external_id: None,
         };
-        deliver(report, emit, &indicator)?;
-    }
+        deliver(report, emit, &indicator)
+    })
 }
 
 /// `--list-valid-for`: a number and a unit, `d`, `h`, `m` or `s` (`30d`).
