@@ -305,6 +305,45 @@ fn generated_indicators_give_identical_alerts_in_every_format() {
     }
 }
 
+#[test]
+fn replay_sorts_indicator_files_that_are_not_in_time_order() {
+    let legacy = generated().join("indicators.jsonl");
+    let sessions = generated().join("sessions.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = json_lines(&fs::read_to_string(&legacy).unwrap());
+    // Newest first, as feeds often list them.
+    rows.reverse();
+    let stix = dir.path().join("newest-first.json.gz");
+    write_stix(&rows, &stix);
+    let rule = component("ti-map-ip");
+    let replay = |indicators: &Path| {
+        let output = asim_rules(&[
+            "replay",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--sessions",
+            sessions.to_str().unwrap(),
+            "--indicators",
+            indicators.to_str().unwrap(),
+            "--from",
+            "2026-03-11T18:00:00Z",
+            "--to",
+            GENERATED_AT,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        (
+            json_lines(&String::from_utf8(output.stdout).unwrap()),
+            stderr,
+        )
+    };
+    let (expected, _) = replay(&legacy);
+    let (alerts, stderr) = replay(&stix);
+    assert!(expected.len() >= 8);
+    assert_eq!(alerts, expected);
+    assert!(stderr.contains("(0 out of time order)"), "{stderr}");
+}
+
 /// The first non-empty IP column of a legacy row, as the rule reads it.
 fn entity(row: &Value) -> Option<&str> {
     [

@@ -13,7 +13,7 @@ use crate::{
     feed::Table,
     inputs::{
         self,
-        stream::{Merged, Reader},
+        stream::{Group, Merged, Reader},
         time, InputFile,
     },
     outputs::AlertSink,
@@ -27,7 +27,7 @@ pub struct ReplayArgs {
     /// ASIM NetworkSession files, each in time order (JSON lines or CSV, optionally .gz).
     #[arg(long, value_name = "FILE", required = true)]
     pub sessions: Vec<String>,
-    /// Indicator files (see `run`); tables each in time order.
+    // Indicator files and list options, as for `run`.
     #[command(flatten)]
     pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports, each in time order.
@@ -87,7 +87,14 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                 Table::Summaries => Arc::new(inputs::read_summaries),
                 Table::Sessions => Arc::new(inputs::read_table),
             };
-            (files, replay.feed(table).columns().to_vec(), reader)
+            Group {
+                files,
+                columns: replay.feed(table).columns().to_vec(),
+                reader,
+                // Indicator files are small next to sessions and seldom in
+                // time order (STIX bundles, feeds): each is sorted whole.
+                sort: table == Table::Indicators,
+            }
         })
         .collect();
     let mut merged = Merged::start(groups);

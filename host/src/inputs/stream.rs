@@ -74,8 +74,16 @@ pub struct Row {
     pub cells: Vec<OwnedCell>,
 }
 
-/// Files read alike: the files, the columns to read, the reader.
-pub type Group = (Vec<InputFile>, Vec<(String, ColumnKind)>, Reader);
+/// Files read alike.
+pub struct Group {
+    pub files: Vec<InputFile>,
+    /// The columns to read from them.
+    pub columns: Vec<(String, ColumnKind)>,
+    pub reader: Reader,
+    /// Read each file whole and sort its rows by time before playing them:
+    /// for inputs that are small and seldom in time order (STIX bundles).
+    pub sort: bool,
+}
 
 /// What a file's reader thread reports when it ends.
 pub struct FileReport {
@@ -112,7 +120,13 @@ impl Merged {
     /// the columns to read from them and the reader that reads them.
     pub fn start(groups: Vec<Group>) -> Merged {
         let mut sources = Vec::new();
-        for (group, (files, columns, reader)) in groups.into_iter().enumerate() {
+        for (index, group) in groups.into_iter().enumerate() {
+            let Group {
+                files,
+                columns,
+                reader,
+                sort,
+            } = group;
             for input in files {
                 let (sender, receiver) = sync_channel::<Vec<Row>>(CHUNKS_IN_FLIGHT);
                 let columns = columns.clone();
@@ -125,19 +139,23 @@ impl Merged {
                             time,
                             cells: cells.iter().map(OwnedCell::new).collect(),
                         });
-                        if chunk.len() == CHUNK_ROWS {
+                        if chunk.len() == CHUNK_ROWS && !sort {
                             let full =
                                 std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
                             sender.send(full).map_err(|_| anyhow!("reading stopped"))?;
                         }
                         Ok(())
                     })?;
+                    if sort {
+                        // Stable: rows of one instant keep their file order.
+                        chunk.sort_by_key(|row| row.time);
+                    }
                     // The receiver may be gone when the replay ended early.
                     let _ = sender.send(chunk);
                     Ok(FileReport { records, rejects })
                 });
                 sources.push(Source {
-                    group,
+                    group: index,
                     receiver,
                     chunk: Vec::new().into_iter(),
                     last_time: Timestamp::MIN,
