@@ -116,9 +116,10 @@ pub fn run(args: RunArgs) -> Result<()> {
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
         eprintln!(
-            "asim-rules run: {} state: {}",
+            "asim-rules run: {} state: {} memory={} MiB",
             rule.metadata().short_name,
-            stats.join(" ")
+            stats.join(" "),
+            rule.memory_bytes() >> 20
         );
     }
     sink.finish()?;
