@@ -138,7 +138,18 @@ fn firehol_sets_count_their_entries_and_expire_as_told() {
     ];
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     let published = ["--list-published", "2026-08-22T06:00:00Z"];
-    let (alerts, stderr) = ti("2026-08-22T11:00:00Z", &sessions, &files, &published);
+    let types = [
+        "--list-threat-type",
+        "Proxy",
+        "--list-threat-type",
+        "firehol_level1.netset=Bogon",
+    ];
+    let (alerts, stderr) = ti(
+        "2026-08-22T11:00:00Z",
+        &sessions,
+        &files,
+        &[published.as_slice(), &types].concat(),
+    );
     // Entries = lines not starting with `#` (`grep -vc '^#'`): level1 4631,
     // tor_exits 1370, dshield 20; SOURCES.md gives the same counts.
     for (name, entries) in [
@@ -158,7 +169,7 @@ fn firehol_sets_count_their_entries_and_expire_as_told() {
         detail(&alerts[0], "IndicatorId"),
         "firehol_level1.netset:0.0.0.0/8"
     );
-    assert_eq!(detail(&alerts[0], "ThreatType"), "WatchList");
+    assert_eq!(detail(&alerts[0], "ThreatType"), "Bogon");
     // Valid for one hour only: expired before the evaluation.
     let (expired, _) = ti(
         "2026-08-22T11:00:00Z",

@@ -76,9 +76,10 @@ pub struct IndicatorArgs {
     /// IP/CIDR lists; optionally .gz. Recognised by content.
     #[arg(long, value_name = "FILE")]
     pub indicators: Vec<String>,
-    /// ThreatType of the entries of IP lists.
-    #[arg(long, value_name = "NAME", default_value = "WatchList")]
-    pub list_threat_type: String,
+    /// ThreatType of the entries of IP lists and CSV feeds: NAME for all, or
+    /// FILE=NAME for one (FILE without directories and .gz); repeatable.
+    #[arg(long, value_name = "[FILE=]NAME", default_value = "WatchList")]
+    pub list_threat_type: Vec<String>,
     /// When IP lists were published (TimeGenerated of their entries); default:
     /// each file's modification time.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -99,8 +100,19 @@ impl IndicatorArgs {
 
     /// The reader of the indicator files.
     pub fn reader(&self) -> Reader {
+        let (per_file, default): (Vec<&String>, Vec<&String>) = self
+            .list_threat_type
+            .iter()
+            .partition(|value| value.contains('='));
         indicators::reader(ListOptions {
-            threat_type: self.list_threat_type.clone(),
+            threat_type: default
+                .last()
+                .map_or("WatchList".into(), |name| (*name).clone()),
+            threat_types: per_file
+                .iter()
+                .filter_map(|value| value.split_once('='))
+                .map(|(file, name)| (file.to_owned(), name.to_owned()))
+                .collect(),
             published: self.list_published,
             valid_for: self.list_valid_for,
         })

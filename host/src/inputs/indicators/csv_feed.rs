@@ -85,7 +85,7 @@ pub fn read(
         None => input.modified(),
     };
     let feed_name = input.base_name();
-    let threat_type = Some(Cow::Borrowed(options.threat_type.as_str()));
+    let threat_type = Some(Cow::Borrowed(options.threat_type_of(&feed_name)));
     let mut record = csv::StringRecord::new();
     loop {
         let line = csv.position().line();

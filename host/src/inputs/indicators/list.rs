@@ -16,8 +16,10 @@ use crate::inputs::{records, InputFile, Rejects};
 /// How list entries become indicators.
 #[derive(Clone, Debug)]
 pub struct ListOptions {
-    /// ThreatType of every entry.
+    /// ThreatType of the entries of lists not named in `threat_types`.
     pub threat_type: String,
+    /// ThreatType by list file name (without directories and `.gz`).
+    pub threat_types: Vec<(String, String)>,
     /// TimeGenerated of every entry; none: the file's modification time.
     pub published: Option<Timestamp>,
     /// How long after publication entries expire, in microseconds.
@@ -28,6 +30,7 @@ impl Default for ListOptions {
     fn default() -> ListOptions {
         ListOptions {
             threat_type: "WatchList".into(),
+            threat_types: Vec::new(),
             published: None,
             valid_for: 30 * 86_400_000_000,
         }
@@ -53,7 +56,7 @@ pub fn read(
         })?,
     };
     let list_name = input.base_name();
-    let threat_type = Some(Cow::Borrowed(options.threat_type.as_str()));
+    let threat_type = Some(Cow::Borrowed(options.threat_type_of(&list_name)));
     records::for_each_line(input, reader, |number, line| {
         let (entry, comment) = match line.find(['#', ';']) {
             Some(at) => (&line[..at], line[at + 1..].trim()),
@@ -92,6 +95,18 @@ pub fn read(
         };
         deliver(report, emit, &indicator)
     })
+}
+
+impl ListOptions {
+    /// The ThreatType of the entries of the list file `name`.
+    pub fn threat_type_of(&self, name: &str) -> &str {
+        let named = self
+            .threat_types
+            .iter()
+            .rev()
+            .find(|(file, _)| file == name);
+        named.map_or(self.threat_type.as_str(), |(_, threat_type)| threat_type)
+    }
 }
 
 /// `--list-valid-for`: a number and a unit, `d`, `h`, `m` or `s` (`30d`).
