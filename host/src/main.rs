@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::replay::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Generate(args) => cli::generate::run(args),
+        Command::Normalize(args) => cli::normalize::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -254,7 +254,7 @@ fn reader_rates(report: &mut String, addresses: &[String], dir: &Path) {
             STIX_INDICATORS,
         ),
     ] {
-        let input = InputFile::indicators(path.to_str().unwrap());
+        let input = InputFile::by_content(path.to_str().unwrap());
         let bytes = fs::metadata(path).unwrap().len() as f64;
         let best = (0..3)
             .map(|_| {

@@ -2,6 +2,7 @@
 
 pub mod generate;
 pub mod inspect;
+pub mod normalize;
 pub mod replay;
 pub mod run;
 
@@ -10,8 +11,12 @@ use std::path::PathBuf;
 use asim_rule_core::Timestamp;
 use clap::{Parser, Subcommand};
 
+use std::sync::Arc;
+
 use crate::inputs::{
+    self,
     indicators::{self, ListOptions},
+    normalize::SessionFormat,
     stream::Reader,
     InputFile,
 };
@@ -33,6 +38,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Prints what a rule component declares.
     Inspect(inspect::InspectArgs),
+    /// Writes raw logs (Zeek conn.log) as ASIM NetworkSession JSON lines.
+    Normalize(normalize::NormalizeArgs),
     /// Writes synthetic ASIM sessions and indicators with planted incidents.
     Generate(generate::GenerateArgs),
 }
@@ -94,7 +101,7 @@ impl IndicatorArgs {
     pub fn files(&self) -> Vec<InputFile> {
         self.indicators
             .iter()
-            .map(|name| InputFile::indicators(name))
+            .map(|name| InputFile::by_content(name))
             .collect()
     }
 
@@ -117,6 +124,21 @@ impl IndicatorArgs {
             valid_for: self.list_valid_for,
         })
     }
+}
+
+/// Session files, their format recognised from their content.
+pub fn session_files(names: &[String]) -> Vec<InputFile> {
+    names
+        .iter()
+        .map(|name| InputFile::by_content(name))
+        .collect()
+}
+
+/// The reader of session files in `format` (none: recognised per file).
+pub fn session_reader(format: Option<SessionFormat>) -> Reader {
+    Arc::new(move |input, columns, rejects, on_row| {
+        inputs::read_sessions(input, format, columns, rejects, on_row)
+    })
 }
 
 fn parse_duration(text: &str) -> Result<i64, String> {

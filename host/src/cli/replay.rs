@@ -11,6 +11,7 @@ use crate::{
     cli::{run::load_rules, AlertArgs, IndicatorArgs, SandboxArgs},
     engine::RuleHost,
     feed::Table,
+    inputs::normalize::SessionFormat,
     inputs::{
         self,
         stream::{Group, Merged, Reader},
@@ -24,9 +25,13 @@ use crate::{
 pub struct ReplayArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
-    /// ASIM NetworkSession files, each in time order (JSON lines or CSV, optionally .gz).
+    /// Session files, each in time order: ASIM NetworkSession (JSON lines or
+    /// CSV) or raw logs the host normalizes (Zeek conn.log); optionally .gz.
     #[arg(long, value_name = "FILE", required = true)]
     pub sessions: Vec<String>,
+    /// What the session files hold; default: recognised from each file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub sessions_format: Option<SessionFormat>,
     // Indicator files and list options, as for `run`.
     #[command(flatten)]
     pub indicators: IndicatorArgs,
@@ -60,7 +65,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             .map(InputFile::without_progress)
             .collect(),
         quiet_all(&args.summaries)?,
-        quiet_all(&args.sessions)?,
+        super::session_files(&args.sessions)
+            .into_iter()
+            .map(InputFile::without_progress)
+            .collect(),
     ];
     let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
     let mut rules = load_rules(&host, &args.sandbox)?;
@@ -85,7 +93,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             let reader: Reader = match table {
                 Table::Indicators => args.indicators.reader(),
                 Table::Summaries => Arc::new(inputs::read_summaries),
-                Table::Sessions => Arc::new(inputs::read_table),
+                Table::Sessions => super::session_reader(args.sessions_format),
             };
             Group {
                 files,

@@ -9,6 +9,7 @@ use crate::{
     cli::{AlertArgs, IndicatorArgs, SandboxArgs},
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table},
+    inputs::normalize::SessionFormat,
     inputs::{self, stream::Reader, InputFile, Rejects},
     outputs::{AlertSink, Evaluation},
 };
@@ -17,9 +18,13 @@ use crate::{
 pub struct RunArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
-    /// ASIM NetworkSession files (JSON lines or CSV, optionally .gz; - for stdin).
+    /// Session files: ASIM NetworkSession (JSON lines or CSV) or raw logs the
+    /// host normalizes (Zeek conn.log); optionally .gz; - for stdin.
     #[arg(long, value_name = "FILE")]
     pub sessions: Vec<String>,
+    /// What the session files hold; default: recognised from each file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub sessions_format: Option<SessionFormat>,
     #[command(flatten)]
     pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports.
@@ -34,11 +39,7 @@ pub struct RunArgs {
 
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
-    let sessions = args
-        .sessions
-        .iter()
-        .map(|name| InputFile::new(name))
-        .collect::<Result<Vec<_>>>()?;
+    let sessions = super::session_files(&args.sessions);
     let indicators = args.indicators.files();
     let summaries = args
         .summaries
@@ -75,7 +76,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             let reader: Reader = match table {
                 Table::Indicators => args.indicators.reader(),
                 Table::Summaries => Arc::new(inputs::read_summaries),
-                Table::Sessions => Arc::new(inputs::read_table),
+                Table::Sessions => super::session_reader(args.sessions_format),
             };
             for input in files {
                 rows += reader(input, &columns, &mut rejects, &mut |time, cells| {

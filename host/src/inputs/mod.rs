@@ -3,6 +3,7 @@
 //! columns the loaded rules asked for.
 
 pub mod indicators;
+pub mod normalize;
 pub mod records;
 pub mod stream;
 pub mod time;
@@ -16,6 +17,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use normalize::{FieldIssues, SessionFormat};
 
 /// How a file's records are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,9 +74,9 @@ impl InputFile {
         })
     }
 
-    /// An indicator file: as [`InputFile::new`], but any other name is
-    /// text (an IP list); the content decides the source in the end.
-    pub fn indicators(name: &str) -> InputFile {
+    /// A file whose content decides what it holds (indicators, raw logs):
+    /// as [`InputFile::new`], but any other name is text.
+    pub fn by_content(name: &str) -> InputFile {
         InputFile::new(name).unwrap_or_else(|_| {
             let gzip = name.to_ascii_lowercase().ends_with(".gz");
             InputFile {
@@ -196,24 +198,86 @@ pub fn read_table_from(
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<u64> {
+    let mut issues = FieldIssues::default();
+    let format = SessionFormat::Asim;
+    read_rows(input, reader, format, columns, rejects, &mut issues, on_row)
+}
+
+/// Reads session rows as [`read_table`] does, from ASIM files or from raw
+/// logs in `format` (none: recognised from the content, and said when it is
+/// not ASIM). A wrong `format` is an error naming what the file looks like.
+pub fn read_sessions(
+    input: &InputFile,
+    format: Option<SessionFormat>,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
+    let mut reader = input.open()?;
+    let head = reader
+        .fill_buf()
+        .with_context(|| format!("{}: reading", input.name))?;
+    let detected = SessionFormat::detect(head);
+    let format = match format {
+        Some(format) if format != detected && !head.is_empty() => bail!(
+            "{}: --sessions-format {} does not fit: the file looks like {}",
+            input.name,
+            format.flag(),
+            detected.name()
+        ),
+        Some(format) => format,
+        None => detected,
+    };
+    let rejected_before = rejects.count;
+    let mut issues = FieldIssues::default();
+    let records = read_rows(input, reader, format, columns, rejects, &mut issues, on_row)?;
+    if format != SessionFormat::Asim {
+        eprintln!(
+            "asim-rules: {}: {}: {records} records, {} rejected{}",
+            input.name,
+            format.name(),
+            rejects.count - rejected_before,
+            issues.describe()
+        );
+    }
+    Ok(records)
+}
+
+/// Records of `input` in `format`, typed as `columns`, to `on_row`.
+fn read_rows(
+    input: &InputFile,
+    reader: Box<dyn BufRead>,
+    format: SessionFormat,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    issues: &mut FieldIssues,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
     let wanted: Vec<&str> = std::iter::once("TimeGenerated")
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
     let mut records = 0;
-    records::read_from(input, reader, &wanted, |line, fields| {
-        records += 1;
-        let cells = fields.and_then(|fields| {
-            let time = time_field("TimeGenerated", fields[0].as_deref())?;
-            let mut cells = Vec::with_capacity(columns.len());
-            for ((name, kind), field) in columns.iter().zip(&fields[1..]) {
-                let cell = to_cell(*kind, field.as_deref())
-                    .map_err(|reason| format!("{name}: {reason}"))?;
-                cells.push(cell);
-            }
-            Ok((time, cells))
-        });
-        deliver(input, line, cells, rejects, on_row)
-    })?;
+    normalize::read(
+        input,
+        reader,
+        format,
+        &wanted,
+        issues,
+        &mut |line, fields| {
+            records += 1;
+            let cells = fields.and_then(|fields| {
+                let time = time_field("TimeGenerated", fields[0].as_deref())?;
+                let mut cells = Vec::with_capacity(columns.len());
+                for ((name, kind), field) in columns.iter().zip(&fields[1..]) {
+                    let cell = to_cell(*kind, field.as_deref())
+                        .map_err(|reason| format!("{name}: {reason}"))?;
+                    cells.push(cell);
+                }
+                Ok((time, cells))
+            });
+            deliver(input, line, cells, rejects, on_row)
+        },
+    )?;
     Ok(records)
 }
 

@@ -14,7 +14,7 @@ use super::{Format, InputFile};
 pub type Fields<'a> = [Option<Cow<'a, str>>];
 
 /// What a reader calls for each record: line number, then fields or reason.
-type OnRecord<'f> = dyn FnMut(u64, Result<&Fields, String>) -> Result<()> + 'f;
+pub type OnRecord<'f> = dyn FnMut(u64, Result<&Fields, String>) -> Result<()> + 'f;
 
 /// Calls `on_record(line, fields)` for every record of `input`: `fields[i]`
 /// is the value of column `wanted[i]`, or the reason the record is unreadable.

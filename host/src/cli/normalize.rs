@@ -1,0 +1,118 @@
+//! `asim-rules normalize`: raw logs to ASIM NetworkSession JSON lines, for
+//! other tools; the same mapping `run` and `replay` apply at read time.
+
+use std::{
+    fs::File,
+    io::{self, BufRead, BufWriter, Write},
+    path::PathBuf,
+};
+
+use anyhow::{bail, Context, Result};
+use asim_rule_core::schema::{self, ColumnKind};
+use serde_json::Value;
+
+use crate::inputs::{
+    normalize::{self, FieldIssues, SessionFormat},
+    InputFile, Rejects,
+};
+
+#[derive(clap::Args)]
+pub struct NormalizeArgs {
+    /// Raw log files (Zeek conn.log TSV or JSON), optionally .gz.
+    #[arg(required = true, value_name = "IN")]
+    pub inputs: Vec<String>,
+    /// What the inputs hold; default: recognised from each file.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<SessionFormat>,
+    /// Where the ASIM JSON lines go; default: standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: NormalizeArgs) -> Result<()> {
+    let out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(out);
+    let mut rejects = Rejects::default();
+    let mut written = 0u64;
+    for name in &args.inputs {
+        let input = InputFile::by_content(name);
+        let mut reader = input.open()?;
+        let head = reader
+            .fill_buf()
+            .with_context(|| format!("{name}: reading"))?;
+        let detected = SessionFormat::detect(head);
+        let format = args.format.unwrap_or(detected);
+        if format == SessionFormat::Asim {
+            bail!("{name}: already ASIM NetworkSession (or a format the host does not know)");
+        }
+        if format != detected {
+            bail!(
+                "{name}: --format {} does not fit: the file looks like {}",
+                format.flag(),
+                detected.name()
+            );
+        }
+        let columns = format.columns();
+        let mut issues = FieldIssues::default();
+        let rejected_before = rejects.count;
+        let mut records = 0u64;
+        normalize::read(
+            &input,
+            reader,
+            format,
+            columns,
+            &mut issues,
+            &mut |line, fields| {
+                records += 1;
+                match fields {
+                    Ok(fields) => {
+                        writeln!(out, "{}", json_record(columns, fields))?;
+                        written += 1;
+                    }
+                    Err(reason) => rejects.reject(&input, line, &reason),
+                }
+                Ok(())
+            },
+        )?;
+        eprintln!(
+            "asim-rules normalize: {name}: {}: {records} records, {} rejected{}",
+            format.name(),
+            rejects.count - rejected_before,
+            issues.describe()
+        );
+    }
+    out.flush().context("writing the ASIM records")?;
+    eprintln!("asim-rules normalize: {written} ASIM records written");
+    Ok(())
+}
+
+/// One record as a JSON object in the normalizer's column order: numbers
+/// for number columns, empty values left out.
+fn json_record(columns: &[&str], fields: &normalize::Fields) -> String {
+    let mut record = String::from("{");
+    for (column, value) in columns.iter().zip(fields) {
+        let Some(value) = value.as_deref() else {
+            continue;
+        };
+        if record.len() > 1 {
+            record.push(',');
+        }
+        record.push_str(&Value::from(*column).to_string());
+        record.push(':');
+        let number = match schema::session_column(column) {
+            Some(ColumnKind::Integer) => value.parse::<i64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(number) => record.push_str(&number.to_string()),
+            None => record.push_str(&Value::from(value).to_string()),
+        }
+    }
+    record.push('}');
+    record
+}

@@ -1,0 +1,169 @@
+//! Raw logs to ASIM NetworkSession, at read time, as Sentinel's ASIM parsers
+//! do at query time: each source a module that maps its records field by
+//! field (docs/NORMALIZERS.md has the tables). A normalizer hands over the
+//! same thing a reader of ASIM files does, the text of the wanted ASIM
+//! columns per record, so rules never see raw logs.
+
+pub mod zeek;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+pub use super::records::Fields;
+use super::{records::OnRecord, Format, InputFile};
+
+/// What a session file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SessionFormat {
+    /// ASIM NetworkSession columns already.
+    Asim,
+    /// Zeek `conn.log`, TSV with its `#fields` header.
+    ZeekTsv,
+    /// Zeek `conn.log`, JSON lines.
+    ZeekJson,
+}
+
+impl SessionFormat {
+    /// The format as messages name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionFormat::Asim => "ASIM NetworkSession",
+            SessionFormat::ZeekTsv => "Zeek conn.log (TSV)",
+            SessionFormat::ZeekJson => "Zeek conn.log (JSON)",
+        }
+    }
+
+    /// The format as `--sessions-format` names it.
+    pub fn flag(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value().map_or_else(
+            || self.name().to_owned(),
+            |value| value.get_name().to_owned(),
+        )
+    }
+
+    /// The ASIM columns the format's normalizer writes; none for ASIM.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            SessionFormat::Asim => &[],
+            SessionFormat::ZeekTsv | SessionFormat::ZeekJson => &zeek::COLUMNS,
+        }
+    }
+
+    /// Recognises the format from the start of the file: Zeek's `#separator`
+    /// header, or a first JSON record with Zeek's `id.orig_h`; anything else
+    /// is taken for ASIM.
+    pub fn detect(head: &[u8]) -> SessionFormat {
+        let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+        let text = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
+        let first_line = text.lines().map(str::trim).find(|line| !line.is_empty());
+        match first_line {
+            Some(line) if line.starts_with("#separator") => SessionFormat::ZeekTsv,
+            Some(line) if line.starts_with('{') && line.contains("\"id.orig_h\"") => {
+                SessionFormat::ZeekJson
+            }
+            _ => SessionFormat::Asim,
+        }
+    }
+}
+
+/// Fields a normalizer could not map, by ASIM column: left empty and counted.
+#[derive(Debug, Default)]
+pub struct FieldIssues(pub BTreeMap<&'static str, u64>);
+
+impl FieldIssues {
+    fn count(&mut self, column: &'static str) {
+        *self.0.entry(column).or_default() += 1;
+    }
+
+    /// ` (fields left empty: SrcPortNumber 3, …)`, or nothing.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return String::new();
+        }
+        let fields: Vec<String> = self
+            .0
+            .iter()
+            .map(|(column, count)| format!("{column} {count}"))
+            .collect();
+        format!("; fields left empty: {}", fields.join(", "))
+    }
+}
+
+/// Calls `on_record(line, fields)` for every record of a raw log: `fields[i]`
+/// is the ASIM value of column `wanted[i]`, or the reason the record cannot
+/// be mapped.
+pub fn read(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    format: SessionFormat,
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    match format {
+        SessionFormat::Asim => super::records::read_from(input, reader, wanted, on_record),
+        SessionFormat::ZeekTsv => zeek::read_tsv(input, reader, wanted, issues, on_record),
+        SessionFormat::ZeekJson => {
+            // JSON lines whatever the file is called (`conn.log`).
+            let input = InputFile {
+                format: Format::JsonLines,
+                ..input.clone()
+            };
+            zeek::read_json(&input, reader, wanted, issues, on_record)
+        }
+    }
+}
+
+/// The ASIM columns a normalizer writes, and a record's values for them;
+/// `wanted` names are looked up once per file.
+pub struct Mapped {
+    positions: Vec<Option<usize>>,
+}
+
+impl Mapped {
+    /// Where each of `wanted` is among `columns` (the normalizer's output).
+    pub fn new(columns: &[&str], wanted: &[&str]) -> Mapped {
+        Mapped {
+            positions: wanted
+                .iter()
+                .map(|name| columns.iter().position(|column| column == name))
+                .collect(),
+        }
+    }
+
+    /// The wanted values out of a record's `values` (in `columns` order).
+    pub fn pick<'a>(
+        &self,
+        values: &mut [Option<std::borrow::Cow<'a, str>>],
+    ) -> Vec<Option<std::borrow::Cow<'a, str>>> {
+        self.positions
+            .iter()
+            .map(|position| position.and_then(|at| values[at].take()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_recognised_from_the_first_line() {
+        let detect = |head: &str| SessionFormat::detect(head.as_bytes());
+        assert_eq!(
+            detect("#separator \\x09\n#set_separator\t,\n"),
+            SessionFormat::ZeekTsv
+        );
+        assert_eq!(
+            detect("{\"ts\":1664462456.755299,\"uid\":\"C5\",\"id.orig_h\":\"172.16.1.11\"}\n"),
+            SessionFormat::ZeekJson
+        );
+        assert_eq!(
+            detect("{\"TimeGenerated\":\"2026-03-01T00:00:00Z\",\"SrcIpAddr\":\"10.0.0.1\"}"),
+            SessionFormat::Asim
+        );
+        assert_eq!(detect("TimeGenerated,SrcIpAddr\n"), SessionFormat::Asim);
+    }
+}

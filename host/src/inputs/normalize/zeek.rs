@@ -1,0 +1,471 @@
+//! Zeek `conn.log`, TSV (with its `#separator`/`#fields` header) or JSON
+//! lines, mapped as Sentinel's `ASimNetworkSessionCorelightZeek` parser maps
+//! Corelight's JSON; the differences are deliberate and listed in
+//! docs/NORMALIZERS.md.
+
+use std::borrow::Cow;
+
+use anyhow::{bail, Result};
+use asim_rule_core::{IpPrefix, Timestamp};
+
+use super::{FieldIssues, Mapped};
+use crate::inputs::{
+    records::{self, Fields, OnRecord},
+    time, InputFile,
+};
+
+/// The Zeek fields the mapping reads.
+const RAW: [&str; 19] = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+    "local_orig",
+    "local_resp",
+    "orig_pkts",
+    "resp_pkts",
+    "community_id",
+    "_system_name",
+    "_write_ts",
+];
+
+/// The ASIM columns a conn record gives, in the order [`map`] fills them.
+pub const COLUMNS: [&str; 30] = [
+    "TimeGenerated",
+    "EventStartTime",
+    "EventEndTime",
+    "EventCount",
+    "EventType",
+    "EventProduct",
+    "EventVendor",
+    "EventSchema",
+    "EventSchemaVersion",
+    "EventResult",
+    "EventResultDetails",
+    "EventOriginalResultDetails",
+    "EventSeverity",
+    "EventOriginalUid",
+    "SrcIpAddr",
+    "SrcPortNumber",
+    "DstIpAddr",
+    "DstPortNumber",
+    "NetworkProtocol",
+    "NetworkApplicationProtocol",
+    "NetworkDirection",
+    "NetworkDuration",
+    "SrcBytes",
+    "DstBytes",
+    "NetworkBytes",
+    "SrcPackets",
+    "DstPackets",
+    "NetworkPackets",
+    "NetworkSessionId",
+    "Dvc",
+];
+
+/// `conn_state` → EventResult, EventResultDetails, EventOriginalResultDetails,
+/// EventSeverity, as the parser's lookup table has them.
+const CONN_STATES: [(&str, &str, &str, &str, &str); 13] = [
+    (
+        "S0",
+        "Success",
+        "",
+        "Connection attempt seen, no reply",
+        "Informational",
+    ),
+    (
+        "S1",
+        "Success",
+        "",
+        "Connection established, not terminated",
+        "Informational",
+    ),
+    (
+        "SF",
+        "Success",
+        "Terminated",
+        "Normal establishment and termination",
+        "Informational",
+    ),
+    (
+        "REJ",
+        "Failure",
+        "Rejected",
+        "Connection attempt rejected",
+        "Low",
+    ),
+    (
+        "S2",
+        "Failure",
+        "Terminated",
+        "Connection established and close attempt by originator seen (but no reply from responder)",
+        "Low",
+    ),
+    (
+        "S3",
+        "Failure",
+        "Terminated",
+        "Connection established and close attempt by responder seen (but no reply from originator)",
+        "Low",
+    ),
+    (
+        "RSTO",
+        "Failure",
+        "Reset",
+        "Connection established, originator aborted (sent a RST)",
+        "Low",
+    ),
+    ("RSTR", "Failure", "Reset", "Responder sent a RST", "Low"),
+    (
+        "RSTOS0",
+        "Failure",
+        "Reset",
+        "Originator sent a SYN followed by a RST, no SYN-ACK from the responder",
+        "Low",
+    ),
+    (
+        "RSTRH",
+        "Failure",
+        "Reset",
+        "Responder sent a SYN ACK followed by a RST, no SYN from the originator",
+        "Low",
+    ),
+    (
+        "SH",
+        "Failure",
+        "Timeout",
+        "Originator sent a SYN followed by a FIN, no SYN ACK from the responder",
+        "Low",
+    ),
+    (
+        "SHR",
+        "Failure",
+        "Timeout",
+        "Responder sent a SYN ACK followed by a FIN, no SYN from the originator",
+        "Low",
+    ),
+    (
+        "OTH",
+        "Success",
+        "",
+        "No SYN seen, just midstream traffic",
+        "Informational",
+    ),
+];
+
+/// A TSV `conn.log`: the header says the separator, the unset and empty
+/// markers and the field order; `#` lines after it (`#close`) are skipped.
+pub fn read_tsv(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    let mapped = Mapped::new(&COLUMNS, wanted);
+    let mut header = Header::default();
+    let mut positions: Option<Vec<Option<usize>>> = None;
+    records::for_each_line(input, reader, |number, line| {
+        if let Some(directive) = line.strip_prefix('#') {
+            header.read(directive);
+            if directive.starts_with("fields") {
+                positions = Some(
+                    RAW.iter()
+                        .map(|name| header.fields.iter().position(|field| field == name))
+                        .collect(),
+                );
+            }
+            return Ok(());
+        }
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let Some(positions) = &positions else {
+            bail!(
+                "{}:{number}: a Zeek TSV record before the #fields header",
+                input.name
+            );
+        };
+        let values: Vec<&str> = line.split(header.separator.as_str()).collect();
+        if values.len() != header.fields.len() {
+            let reason = format!(
+                "{} fields where the header names {}",
+                values.len(),
+                header.fields.len()
+            );
+            return on_record(number, Err(reason));
+        }
+        let raw: Vec<Option<Cow<str>>> = positions
+            .iter()
+            .map(|position| {
+                let value = (*position).map(|at| values[at])?;
+                if value == header.unset {
+                    None
+                } else if value == header.empty {
+                    Some(Cow::Borrowed(""))
+                } else {
+                    Some(Cow::Borrowed(value))
+                }
+            })
+            .collect();
+        deliver(number, &raw, &mapped, issues, on_record)
+    })
+}
+
+/// The TSV header's settings.
+struct Header {
+    separator: String,
+    unset: String,
+    empty: String,
+    fields: Vec<String>,
+}
+
+impl Default for Header {
+    fn default() -> Header {
+        Header {
+            separator: "\t".into(),
+            unset: "-".into(),
+            empty: "(empty)".into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+impl Header {
+    /// Takes in one `#` line (without the `#`).
+    fn read(&mut self, directive: &str) {
+        if let Some(separator) = directive.strip_prefix("separator ") {
+            self.separator = unescape(separator.trim());
+            return;
+        }
+        let mut parts = directive.split(self.separator.as_str());
+        match parts.next() {
+            Some("unset_field") => self.unset = parts.next().unwrap_or("-").to_owned(),
+            Some("empty_field") => self.empty = parts.next().unwrap_or("(empty)").to_owned(),
+            Some("fields") => self.fields = parts.map(str::to_owned).collect(),
+            _ => {}
+        }
+    }
+}
+
+/// `\x09` → a tab: how Zeek writes its separator.
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("\\x") {
+        out.push_str(&rest[..at]);
+        let code = rest
+            .get(at + 2..at + 4)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match code {
+            Some(code) => {
+                out.push(char::from(code));
+                rest = &rest[at + 4..];
+            }
+            None => {
+                out.push_str("\\x");
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// JSON lines as Zeek's JSON writer (and Corelight) emit them.
+pub fn read_json(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    let mapped = Mapped::new(&COLUMNS, wanted);
+    let on_raw = &mut |number: u64, raw: Result<&Fields, String>| match raw {
+        Ok(raw) => deliver(number, raw, &mapped, issues, on_record),
+        Err(reason) => on_record(number, Err(reason)),
+    };
+    records::read_from(input, reader, &RAW, on_raw)
+}
+
+fn deliver(
+    number: u64,
+    raw: &[Option<Cow<str>>],
+    mapped: &Mapped,
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    match map(raw, issues) {
+        Ok(mut values) => on_record(number, Ok(&mapped.pick(&mut values))),
+        Err(reason) => on_record(number, Err(reason)),
+    }
+}
+
+/// One conn record (values in [`RAW`] order) as ASIM values (in [`COLUMNS`]
+/// order), or why it cannot be a session: no readable `ts`.
+pub fn map<'a>(
+    raw: &[Option<Cow<'a, str>>],
+    issues: &mut FieldIssues,
+) -> Result<Vec<Option<Cow<'a, str>>>, String> {
+    let field = |name: &str| {
+        RAW.iter()
+            .position(|raw_name| *raw_name == name)
+            .and_then(|at| raw[at].as_deref())
+            .filter(|value| !value.is_empty())
+    };
+    let start =
+        epoch_or_rfc3339(field("ts").ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
+    let duration = field("duration").and_then(|text| text.parse::<f64>().ok());
+    if field("duration").is_some() && duration.is_none() {
+        issues.count("NetworkDuration");
+    }
+    // Plain Zeek has no `_write_ts`: the record was written when the
+    // connection ended, `ts + duration`.
+    let end = match field("_write_ts").map(epoch_or_rfc3339) {
+        Some(Ok(time)) => time,
+        _ => start + duration.map_or(0, |seconds| (seconds * 1e6).round() as i64),
+    };
+    let state = field("conn_state").and_then(|state| {
+        let found = CONN_STATES.iter().find(|(name, ..)| *name == state);
+        if found.is_none() {
+            issues.count("EventResult");
+        }
+        found
+    });
+    let direction = match (flag(field("local_orig")), flag(field("local_resp"))) {
+        (Some(false), Some(true)) => Some("Inbound"),
+        (Some(true), Some(false)) => Some("Outbound"),
+        (Some(_), Some(_)) => Some("Local"),
+        _ => None,
+    };
+    let mut address = |name: &str, column: &'static str| {
+        let text = field(name)?;
+        match IpPrefix::parse_address(text) {
+            Some(_) => Some(Cow::Owned(text.to_owned())),
+            None => {
+                issues.count(column);
+                None
+            }
+        }
+    };
+    let src = address("id.orig_h", "SrcIpAddr");
+    let dst = address("id.resp_h", "DstIpAddr");
+    let mut count = |name: &str, column: &'static str| {
+        let text = field(name)?;
+        match text.parse::<u64>() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                issues.count(column);
+                None
+            }
+        }
+    };
+    let src_port = count("id.orig_p", "SrcPortNumber");
+    let dst_port = count("id.resp_p", "DstPortNumber");
+    let src_bytes = count("orig_bytes", "SrcBytes");
+    let dst_bytes = count("resp_bytes", "DstBytes");
+    let src_packets = count("orig_pkts", "SrcPackets");
+    let dst_packets = count("resp_pkts", "DstPackets");
+    let sum = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_add(b?));
+    let number = |value: Option<u64>| value.map(|value| Cow::Owned(value.to_string()));
+    let text = |value: Option<&str>| value.map(|value| Cow::Owned(value.to_owned()));
+    let fixed = |value: &'static str| Some(Cow::Borrowed(value));
+    let end_text = Some(Cow::Owned(time::format(end)));
+    Ok(vec![
+        end_text.clone(),
+        Some(Cow::Owned(time::format(start))),
+        end_text,
+        fixed("1"),
+        fixed("Flow"),
+        fixed("Zeek"),
+        fixed("Corelight"),
+        fixed("NetworkSession"),
+        fixed("0.2.4"),
+        state.map(|s| Cow::Borrowed(s.1)),
+        state.and_then(|s| (!s.2.is_empty()).then_some(Cow::Borrowed(s.2))),
+        state.map(|s| Cow::Borrowed(s.3)),
+        state.map(|s| Cow::Borrowed(s.4)),
+        text(field("uid")),
+        src,
+        number(src_port),
+        dst,
+        number(dst_port),
+        field("proto").map(|proto| Cow::Owned(proto.to_ascii_uppercase())),
+        text(field("service")),
+        direction.map(Cow::Borrowed),
+        duration.map(|seconds| Cow::Owned(((seconds * 1000.0).round() as i64).to_string())),
+        number(src_bytes),
+        number(dst_bytes),
+        number(sum(src_bytes, dst_bytes)),
+        number(src_packets),
+        number(dst_packets),
+        number(sum(src_packets, dst_packets)),
+        text(field("community_id")),
+        text(field("_system_name")),
+    ])
+}
+
+/// `T`/`F` (TSV) or `true`/`false` (JSON).
+fn flag(text: Option<&str>) -> Option<bool> {
+    match text? {
+        "T" | "true" => Some(true),
+        "F" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Zeek's epoch seconds with a fraction (`1655071198.444458`), or RFC 3339
+/// when Zeek was told to write ISO 8601 times.
+fn epoch_or_rfc3339(text: &str) -> Result<Timestamp, String> {
+    let (seconds, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if digits(seconds) && (fraction.is_empty() || digits(fraction)) {
+        let whole: i64 = seconds
+            .parse()
+            .map_err(|_| format!("not a time: {text:?}"))?;
+        let micros: i64 = format!("{fraction:0<6}")[..6]
+            .parse()
+            .map_err(|_| format!("not a time: {text:?}"))?;
+        return whole
+            .checked_mul(1_000_000)
+            .and_then(|us| us.checked_add(micros))
+            .ok_or_else(|| format!("out of range: {text:?}"));
+    }
+    time::parse(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_times_keep_their_microseconds() {
+        assert_eq!(
+            epoch_or_rfc3339("1655071198.444458"),
+            Ok(1_655_071_198_444_458)
+        );
+        assert_eq!(epoch_or_rfc3339("19.98"), Ok(19_980_000));
+        assert_eq!(epoch_or_rfc3339("1655071198"), Ok(1_655_071_198_000_000));
+        assert_eq!(
+            epoch_or_rfc3339("2022-09-29T14:40:56.755299Z"),
+            Ok(1_664_462_456_755_299)
+        );
+        assert!(epoch_or_rfc3339("-").is_err());
+        assert!(epoch_or_rfc3339("1.2.3").is_err());
+    }
+
+    #[test]
+    fn the_separator_directive_is_unescaped() {
+        assert_eq!(unescape("\\x09"), "\t");
+        assert_eq!(unescape("\\x2c"), ",");
+        assert_eq!(unescape("||"), "||");
+    }
+}
