@@ -6,6 +6,7 @@
 
 mod indicators;
 mod inspect;
+mod normalize;
 mod parity;
 mod replay;
 mod run;

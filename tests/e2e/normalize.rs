@@ -1,0 +1,295 @@
+//! Raw logs in: the Zeek normalizer on the real captures in `../shared/data`,
+//! `normalize`, format recognition, bad records, and the TI rule on a capture.
+
+use std::{collections::HashSet, fs, net::IpAddr};
+
+use serde_json::Value;
+
+use crate::support::{asim_rules, component, json_lines};
+
+fn shared(path: &str) -> String {
+    let path = crate::support::root().join("../shared/data").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests read ../shared/data",
+        path.display()
+    );
+    path.to_str().unwrap().to_owned()
+}
+
+/// `normalize` of `files`: the records and stderr.
+fn normalize(files: &[&str], extra: &[&str]) -> (Vec<Value>, String) {
+    let mut args = vec!["normalize"];
+    args.extend(files);
+    args.extend(extra);
+    let output = asim_rules(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (
+        json_lines(&String::from_utf8(output.stdout).unwrap()),
+        stderr,
+    )
+}
+
+#[test]
+fn every_zeek_capture_normalizes_whole() {
+    // Record counts from SOURCES.md (data lines, without `#` header lines).
+    for (file, records) in [
+        ("zeek/stratosphere-001-njrat-ipv6.conn.log.labeled", 992),
+        ("zeek/stratosphere-002-portscan.conn.json", 4504),
+        ("zeek/stratosphere-008-mixed.conn.log.labeled", 5663),
+        ("zeek/stratosphere-010-mixed.conn.log.labeled", 5347),
+        ("zeek/stratosphere-011-mixed.conn.log.labeled", 9048),
+        ("zeek/stratosphere-012-mixed.conn.log.labeled", 4740),
+    ] {
+        let (rows, stderr) = normalize(&[&shared(file)], &[]);
+        assert_eq!(rows.len(), records, "{file}");
+        let kind = if file.ends_with(".json") {
+            "JSON"
+        } else {
+            "TSV"
+        };
+        assert!(
+            stderr.contains(&format!(
+                "Zeek conn.log ({kind}): {records} records, 0 rejected"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn chosen_zeek_records_map_as_the_sentinel_parser_maps_them() {
+    // 008, first record: ts 1655071198.444458 (2022-06-12T21:59:58.444458Z),
+    // duration 1.135424 s, tcp/ssl, SF, local_orig T, local_resp F, bytes
+    // 1596/4039, packets 14/16. The parser: EventStartTime = ts; proto upper
+    // case; SF → Success/Terminated/Informational; (T, F) → Outbound; sums.
+    // Ours on top: TimeGenerated = EventEndTime = ts + duration (plain Zeek
+    // has no _write_ts), NetworkDuration in milliseconds (1135).
+    let (rows, _) = normalize(
+        &[&shared("zeek/stratosphere-008-mixed.conn.log.labeled")],
+        &[],
+    );
+    let first = &rows[0];
+    for (column, value) in [
+        ("TimeGenerated", Value::from("2022-06-12T21:59:59.579882Z")),
+        ("EventStartTime", "2022-06-12T21:59:58.444458Z".into()),
+        ("EventEndTime", "2022-06-12T21:59:59.579882Z".into()),
+        ("EventProduct", "Zeek".into()),
+        ("EventVendor", "Corelight".into()),
+        ("EventType", "Flow".into()),
+        ("EventResult", "Success".into()),
+        ("EventResultDetails", "Terminated".into()),
+        ("EventSeverity", "Informational".into()),
+        ("EventOriginalUid", "CHLXQF2OBY4onAR0Ug".into()),
+        ("SrcIpAddr", "147.32.81.167".into()),
+        ("SrcPortNumber", 62771.into()),
+        ("DstIpAddr", "40.74.108.123".into()),
+        ("DstPortNumber", 443.into()),
+        ("NetworkProtocol", "TCP".into()),
+        ("NetworkApplicationProtocol", "ssl".into()),
+        ("NetworkDirection", "Outbound".into()),
+        ("NetworkDuration", 1135.into()),
+        ("SrcBytes", 1596.into()),
+        ("DstBytes", 4039.into()),
+        ("NetworkBytes", 5635.into()),
+        ("SrcPackets", 14.into()),
+        ("DstPackets", 16.into()),
+        ("NetworkPackets", 30.into()),
+    ] {
+        assert_eq!(first[column], value, "{column}");
+    }
+    // 002 (JSON), first record: udp/dns to 8.8.8.8, SHR → Failure/Timeout/Low,
+    // local_orig true, local_resp false → Outbound, duration 0.01217 s → 12 ms,
+    // orig_bytes 0 + resp_bytes 111.
+    let (rows, _) = normalize(&[&shared("zeek/stratosphere-002-portscan.conn.json")], &[]);
+    let first = &rows[0];
+    assert_eq!(first["EventResult"], "Failure");
+    assert_eq!(first["EventResultDetails"], "Timeout");
+    assert_eq!(first["EventSeverity"], "Low");
+    assert_eq!(first["NetworkDirection"], "Outbound");
+    assert_eq!(first["NetworkDuration"], 12);
+    assert_eq!(first["NetworkBytes"], 111);
+    assert_eq!(first["NetworkProtocol"], "UDP");
+    assert_eq!(first["EventStartTime"], "2022-09-29T14:40:56.755299Z");
+    // 001, first record: IPv6 ULA addresses, local F/F → Local (the parser's
+    // lookup), timestamps relative to capture start (1970-01-01).
+    let (rows, _) = normalize(
+        &[&shared("zeek/stratosphere-001-njrat-ipv6.conn.log.labeled")],
+        &[],
+    );
+    let first = &rows[0];
+    assert_eq!(first["SrcIpAddr"], "fd2d:ab8c:225:0:81d3:fd3e:7f62:aec8");
+    assert_eq!(first["DstIpAddr"], "fd2d:ab8c:225::1");
+    assert_eq!(first["NetworkDirection"], "Local");
+    assert_eq!(first["TimeGenerated"], "1970-01-01T00:00:20.118466Z");
+}
+
+#[test]
+fn the_format_is_recognised_and_a_wrong_one_is_refused() {
+    let rule = component("ti-map-ip");
+    let capture = shared("zeek/stratosphere-012-mixed.conn.log.labeled");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            "2022-06-23T00:00:00Z",
+        ];
+        args.extend(["--sessions", &capture]);
+        args.extend(extra);
+        asim_rules(&args)
+    };
+    let recognised = run(&[]);
+    let stderr = String::from_utf8_lossy(&recognised.stderr);
+    assert!(recognised.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Zeek conn.log (TSV): 4740 records, 0 rejected"),
+        "{stderr}"
+    );
+    for wrong in ["zeek-json", "asim"] {
+        let refused = run(&["--sessions-format", wrong]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "--sessions-format {wrong} does not fit: the file looks like Zeek conn.log (TSV)"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn unmappable_records_are_named_and_unmappable_fields_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("conn.log");
+    let header = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+        #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\n\
+        #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\n";
+    let records = [
+        "1655071198.5\tC1\t10.0.0.1\t5000\t192.0.2.9\t443\ttcp\t-\t1.0\t10\t20\tSF\tT\tF",
+        "-\tC2\t10.0.0.1\t5000\t192.0.2.9\t443\ttcp\t-\t1.0\t10\t20\tSF\tT\tF",
+        "1655071199.5\tC3\t10.0.0.999\tx\t192.0.2.9\t443\ttcp\t-\t1.0\t10\t20\tXX\tT\tF",
+        "1655071200.5\tC4\t10.0.0.1",
+    ];
+    fs::write(
+        &path,
+        format!(
+            "{header}{}\n#close\t2022-06-13-00-00-00\n",
+            records.join("\n")
+        ),
+    )
+    .unwrap();
+    let (rows, stderr) = normalize(&[path.to_str().unwrap()], &[]);
+    assert_eq!(rows.len(), 2, "{stderr}");
+    assert!(stderr.contains("conn.log:9: ts: missing"), "{stderr}");
+    assert!(
+        stderr.contains("conn.log:11: 3 fields where the header names 14"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "4 records, 2 rejected; fields left empty: EventResult 1, SrcIpAddr 1, SrcPortNumber 1"
+        ),
+        "{stderr}"
+    );
+    assert!(rows[1].get("SrcIpAddr").is_none() && rows[1].get("EventResult").is_none());
+}
+
+/// IPv4 networks of a list file (`#`/`;` comments), as (network, prefix length).
+fn v4_networks(path: &str) -> Vec<(u32, u32)> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(['#', ';']).next()?.split_whitespace().next())
+        .filter_map(|entry| {
+            let (address, len) = entry.split_once('/').unwrap_or((entry, "32"));
+            let address: std::net::Ipv4Addr = address.parse().ok()?;
+            Some((u32::from(address), len.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_ti_rule_on_a_real_capture_finds_what_the_lists_name() {
+    let capture = shared("zeek/stratosphere-011-mixed.conn.log.labeled");
+    let lists = [
+        shared("ti/firehol_level1.netset"),
+        shared("ti/spamhaus_drop.txt"),
+    ];
+    // Expected, worked out here without the host: sessions ending in
+    // [12:00, 13:00) of 2022-06-13, summarised per (source, destination),
+    // whose source or else destination lies in a listed IPv4 network.
+    let networks: Vec<(u32, u32)> = lists.iter().flat_map(|list| v4_networks(list)).collect();
+    let listed = |address: &str| match address.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => networks.iter().any(|&(network, len)| {
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            u32::from(v4) & mask == network & mask
+        }),
+        _ => false,
+    };
+    let (from, to) = (1_655_121_600.0, 1_655_125_200.0);
+    let mut expected = HashSet::new();
+    for line in fs::read_to_string(&capture)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let end = fields[0].parse::<f64>().unwrap() + fields[8].parse::<f64>().unwrap_or(0.0);
+        if end >= from && end < to && (listed(fields[2]) || listed(fields[4])) {
+            expected.insert((fields[2].to_owned(), fields[4].to_owned()));
+        }
+    }
+    assert!(!expected.is_empty());
+    let rule = component("ti-map-ip");
+    let mut args = vec![
+        "run",
+        "--rule",
+        rule.to_str().unwrap(),
+        "--at",
+        "2022-06-13T13:00:00Z",
+    ];
+    args.extend([
+        "--sessions",
+        &capture,
+        "--list-published",
+        "2022-06-12T00:00:00Z",
+    ]);
+    for list in &lists {
+        args.extend(["--indicators", list]);
+    }
+    let output = asim_rules(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let alerts = json_lines(&String::from_utf8(output.stdout).unwrap());
+    let found: HashSet<(String, String)> = alerts
+        .iter()
+        .map(|alert| {
+            let detail = |name: &str| alert["CustomDetails"][name].as_str().unwrap().to_owned();
+            (detail("SrcIpAddr"), detail("DstIpAddr"))
+        })
+        .collect();
+    assert_eq!(found.len(), alerts.len(), "one alert per summary");
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn normalize_writes_to_a_file_and_refuses_asim_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("asim.jsonl");
+    let capture = shared("zeek/stratosphere-012-mixed.conn.log.labeled");
+    let (stdout, _) = normalize(&[&capture], &["--out", out.to_str().unwrap()]);
+    assert!(stdout.is_empty());
+    let written = json_lines(&fs::read_to_string(&out).unwrap());
+    assert_eq!(written.len(), 4740);
+    // The written file reads back as ASIM.
+    let again = asim_rules(&["normalize", out.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already ASIM NetworkSession"));
+}
