@@ -141,7 +141,7 @@ pub fn session_reader(format: Option<SessionFormat>) -> Reader {
     })
 }
 
-fn parse_duration(text: &str) -> Result<i64, String> {
+pub fn parse_duration(text: &str) -> Result<i64, String> {
     indicators::list::parse_duration(text).map_err(|error| error.to_string())
 }
 

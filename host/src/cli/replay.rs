@@ -44,6 +44,10 @@ pub struct ReplayArgs {
     /// Last time an evaluation may happen.
     #[arg(long, value_parser = super::parse_time)]
     pub to: Timestamp,
+    /// How far a row may lag a later row of its file and still be played in
+    /// time order (logs are written when connections end): 5m, 30s, 0s.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
+    pub lateness: i64,
     #[command(flatten)]
     pub alerts: AlertArgs,
 }
@@ -102,6 +106,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                 // Indicator files are small next to sessions and seldom in
                 // time order (STIX bundles, feeds): each is sorted whole.
                 sort: table == Table::Indicators,
+                lateness: args.lateness,
             }
         })
         .collect();

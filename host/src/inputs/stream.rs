@@ -83,6 +83,9 @@ pub struct Group {
     /// Read each file whole and sort its rows by time before playing them:
     /// for inputs that are small and seldom in time order (STIX bundles).
     pub sort: bool,
+    /// How late (µs) a row may come after a later one of its file and still
+    /// be put back in order: logs are written as connections end, not start.
+    pub lateness: i64,
 }
 
 /// What a file's reader thread reports when it ends.
@@ -102,8 +105,81 @@ struct Source {
     group: usize,
     receiver: Receiver<Vec<Row>>,
     chunk: std::vec::IntoIter<Row>,
+    /// Rows read but not yet played, earliest first: the reorder buffer.
+    waiting: BinaryHeap<Reverse<Waiting>>,
+    /// Rows read so far, for ties in `waiting` (file order wins).
+    read: u64,
+    newest: Timestamp,
+    lateness: i64,
+    exhausted: bool,
     last_time: Timestamp,
     thread: Option<JoinHandle<Result<FileReport>>>,
+}
+
+/// A row in a reorder buffer, ordered by time, then by file order.
+struct Waiting {
+    time: Timestamp,
+    order: u64,
+    row: Row,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, other: &Waiting) -> bool {
+        (self.time, self.order) == (other.time, other.order)
+    }
+}
+
+impl Eq for Waiting {}
+
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, other: &Waiting) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiting {
+    fn cmp(&self, other: &Waiting) -> std::cmp::Ordering {
+        (self.time, self.order).cmp(&(other.time, other.order))
+    }
+}
+
+impl Source {
+    /// The next row of the file as read, if any.
+    fn incoming(&mut self) -> Option<Row> {
+        self.chunk.next().or_else(|| loop {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk.into_iter();
+                    if let Some(row) = self.chunk.next() {
+                        break Some(row);
+                    }
+                }
+                Err(_) => break None,
+            }
+        })
+    }
+
+    /// The next row to play: the earliest waiting one once a row `lateness`
+    /// newer has been read (or the file has ended).
+    fn next_in_order(&mut self) -> Option<Row> {
+        loop {
+            let ready = self.waiting.peek().is_some_and(|Reverse(head)| {
+                self.newest.saturating_sub(head.time) >= self.lateness
+            });
+            if ready || self.exhausted {
+                return self.waiting.pop().map(|Reverse(waiting)| waiting.row);
+            }
+            match self.incoming() {
+                Some(row) => {
+                    self.newest = self.newest.max(row.time);
+                    self.read += 1;
+                    let (time, order) = (row.time, self.read);
+                    self.waiting.push(Reverse(Waiting { time, order, row }));
+                }
+                None => self.exhausted = true,
+            }
+        }
+    }
 }
 
 /// The merged stream.
@@ -126,6 +202,7 @@ impl Merged {
                 columns,
                 reader,
                 sort,
+                lateness,
             } = group;
             for input in files {
                 let (sender, receiver) = sync_channel::<Vec<Row>>(CHUNKS_IN_FLIGHT);
@@ -158,6 +235,11 @@ impl Merged {
                     group: index,
                     receiver,
                     chunk: Vec::new().into_iter(),
+                    waiting: BinaryHeap::new(),
+                    read: 0,
+                    newest: Timestamp::MIN,
+                    lateness,
+                    exhausted: false,
                     last_time: Timestamp::MIN,
                     thread: Some(thread),
                 });
@@ -177,22 +259,11 @@ impl Merged {
 
     fn advance(&mut self, index: usize) {
         let source = &mut self.sources[index];
-        let row = source.chunk.next().or_else(|| loop {
-            match source.receiver.recv() {
-                Ok(chunk) => {
-                    source.chunk = chunk.into_iter();
-                    if let Some(row) = source.chunk.next() {
-                        break Some(row);
-                    }
-                }
-                Err(_) => break None,
-            }
-        });
-        if let Some(row) = row {
+        if let Some(row) = source.next_in_order() {
             if row.time < source.last_time {
                 self.out_of_order += 1;
             }
-            source.last_time = row.time;
+            source.last_time = source.last_time.max(row.time);
             self.heads.push(Reverse((row.time, source.group, index)));
             self.pending[index] = Some(row);
         }
@@ -234,5 +305,38 @@ impl Merged {
             }
         }
         Ok(totals)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_up_to_the_lateness_are_put_back_in_order_and_later_ones_stay_late() {
+        let (sender, receiver) = sync_channel(1);
+        let rows = [10, 5, 20, 12, 100, 1].map(|time| Row {
+            time,
+            cells: Vec::new(),
+        });
+        sender.send(rows.into()).unwrap();
+        drop(sender);
+        let mut source = Source {
+            group: 0,
+            receiver,
+            chunk: Vec::new().into_iter(),
+            waiting: BinaryHeap::new(),
+            read: 0,
+            newest: Timestamp::MIN,
+            lateness: 10,
+            exhausted: false,
+            last_time: Timestamp::MIN,
+            thread: None,
+        };
+        let played: Vec<Timestamp> = std::iter::from_fn(|| source.next_in_order())
+            .map(|row| row.time)
+            .collect();
+        // 1 comes 99 after 100 was read: beyond the lateness, so it stays late.
+        assert_eq!(played, [5, 10, 12, 20, 1, 100]);
     }
 }
