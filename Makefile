@@ -10,7 +10,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components host demo test lint bench clean wasm-target
+.PHONY: build components host demo demo-real test lint bench clean wasm-target
 
 build: components host
 
@@ -37,6 +37,25 @@ demo: build
 	  --indicators $(DEMO_DIR)/indicators.jsonl --sessions $(DEMO_DIR)/sessions.jsonl \
 	  --from $(DEMO_FROM) --to $(DEMO_TO) --format table
 
+# Both rules on real Zeek captures and real blocklists from the team's shared
+# data (docs/NORMALIZERS.md); says so and stops when that data is not there.
+SHARED_DATA ?= ../shared/data
+REAL_DIR := demo-real
+demo-real: build
+	@if [ ! -d $(SHARED_DATA)/zeek ] || [ ! -d $(SHARED_DATA)/ti ]; then \
+	  echo "demo-real: $(SHARED_DATA)/zeek and $(SHARED_DATA)/ti are not there (set SHARED_DATA=...); nothing to run"; \
+	  exit 0; \
+	fi; \
+	mkdir -p $(REAL_DIR); \
+	$(BIN) replay $(COMPONENTS:%=--rule %) \
+	  $(patsubst %,--sessions $(SHARED_DATA)/zeek/stratosphere-%-mixed.conn.log.labeled,008 010 011) \
+	  $(patsubst %,--indicators $(SHARED_DATA)/ti/%,firehol_level1.netset spamhaus_drop.txt spamhaus_dropv6.txt) \
+	  --list-published 2022-06-12T00:00:00Z --from 2022-06-12T17:00:00Z --to 2022-06-15T00:00:00Z \
+	  --format table --out $(REAL_DIR)/alerts.txt && \
+	grep -A2 "network-session-anomaly" $(REAL_DIR)/alerts.txt | head -30; \
+	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
+	echo "... every alert: $(REAL_DIR)/alerts.txt"
+
 test: build
 	$(CARGO) test --workspace
 
@@ -51,4 +70,4 @@ bench: components
 
 clean:
 	$(CARGO) clean
-	rm -rf $(DEMO_DIR)
+	rm -rf $(DEMO_DIR) $(REAL_DIR)
