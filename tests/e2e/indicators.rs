@@ -9,18 +9,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::support::{asim_rules, component, generated, json_lines, GENERATED_AT};
-
-/// A file of the team's shared real data.
-fn shared(path: &str) -> String {
-    let path = crate::support::root().join("../shared/data").join(path);
-    assert!(
-        path.exists(),
-        "{} is missing: the tests read ../shared/data beside the repository",
-        path.display()
-    );
-    path.to_str().unwrap().to_owned()
-}
+use crate::support::{asim_rules, component, generated, json_lines, shared, GENERATED_AT};
 
 /// Runs the TI rule at `at` over `sessions` and every `--indicators` file;
 /// returns the alerts and stderr.

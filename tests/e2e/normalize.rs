@@ -5,17 +5,7 @@ use std::{collections::HashSet, fs, net::IpAddr};
 
 use serde_json::Value;
 
-use crate::support::{asim_rules, component, json_lines};
-
-fn shared(path: &str) -> String {
-    let path = crate::support::root().join("../shared/data").join(path);
-    assert!(
-        path.exists(),
-        "{} is missing: the tests read ../shared/data",
-        path.display()
-    );
-    path.to_str().unwrap().to_owned()
-}
+use crate::support::{asim_rules, component, json_lines, shared};
 
 /// `normalize` of `files`: the records and stderr.
 fn normalize(files: &[&str], extra: &[&str]) -> (Vec<Value>, String) {

@@ -23,6 +23,18 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
+/// A file of the team's shared real data, `../shared/data` beside the
+/// repository (CI has it there).
+pub fn shared(path: &str) -> String {
+    let path = root().join("../shared/data").join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests read ../shared/data beside the repository",
+        path.display()
+    );
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
 /// Runs `asim-rules` with `args`.
 pub fn asim_rules(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_asim-rules"))
