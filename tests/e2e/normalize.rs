@@ -283,3 +283,63 @@ fn normalize_writes_to_a_file_and_refuses_asim_input() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already ASIM NetworkSession"));
 }
+
+#[test]
+fn aws_vpc_flow_logs_map_as_the_sentinel_parser_maps_them() {
+    // Record counts: the OK records of each fixture; NODATA and SKIPDATA are
+    // no sessions (the parser keeps `LogStatus == "OK"` only).
+    let (rows, stderr) = normalize(
+        &[&shared("flows/aws-vpcflow_accept-reject-traffic.log")],
+        &[],
+    );
+    assert_eq!(rows.len(), 4, "{stderr}");
+    // Second record: `… 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK`:
+    // REJECT → DvcAction Deny, EventResult Failure, EventSeverity Low;
+    // protocol 6 → TCP; start (epoch seconds) is TimeGenerated/EventStartTime.
+    let rejected = &rows[1];
+    for (column, value) in [
+        ("TimeGenerated", Value::from("2014-12-14T04:06:50Z")),
+        ("EventEndTime", "2014-12-14T04:07:50Z".into()),
+        ("DvcAction", "Deny".into()),
+        ("EventResult", "Failure".into()),
+        ("EventSeverity", "Low".into()),
+        ("NetworkProtocol", "TCP".into()),
+        ("SrcIpAddr", "78.24.182.42".into()),
+        ("DstPortNumber", 3389.into()),
+        ("NetworkBytes", 4249.into()),
+        ("NetworkPackets", 20.into()),
+        ("DvcInboundInterface", "eni-1235b8ca123456789".into()),
+        ("EventProduct", "VPC".into()),
+        ("EventVendor", "AWS".into()),
+    ] {
+        assert_eq!(rejected[column], value, "{column}");
+    }
+    // ICMP (protocol 1) with ports 0.
+    assert_eq!(rows[2]["NetworkProtocol"], "ICMP");
+    // The v3 custom format names its fields, bytes before packets, and adds
+    // vpc-id (→ DvcId and Dvc), type (→ NetworkProtocolVersion) and the
+    // packet-level addresses (→ SrcNatIpAddr, DstNatIpAddr).
+    let (rows, _) = normalize(
+        &[&shared("flows/aws-vpcflow_v3-tcp-flag-sequence.log")],
+        &[],
+    );
+    let v3 = &rows[0];
+    assert_eq!(v3["NetworkBytes"], 568);
+    assert_eq!(v3["NetworkPackets"], 8);
+    assert_eq!(v3["Dvc"], "vpc-abcdefab012345678");
+    assert_eq!(v3["NetworkProtocolVersion"], "IPv4");
+    assert_eq!(v3["SrcNatIpAddr"], "52.213.180.42");
+    // No header line: the default v2 format; IPv6 addresses as written.
+    let (rows, _) = normalize(&[&shared("flows/aws-vpcflow_ipv6.log")], &[]);
+    assert_eq!(
+        rows[0]["SrcIpAddr"],
+        "2001:db8:1234:a100:8d6e:3477:df66:f105"
+    );
+    // `-` placeholders: nothing to map, both records skipped by reason.
+    let (rows, stderr) = normalize(&[&shared("flows/aws-vpcflow_no-data-skip-data.log")], &[]);
+    assert!(rows.is_empty());
+    assert!(
+        stderr.contains("AWS VPC flow log: 0 records, 0 rejected; skipped: NODATA 1, SKIPDATA 1"),
+        "{stderr}"
+    );
+}

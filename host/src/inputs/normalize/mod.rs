@@ -4,6 +4,7 @@
 //! same thing a reader of ASIM files does, the text of the wanted ASIM
 //! columns per record, so rules never see raw logs.
 
+pub mod aws_vpc;
 pub mod zeek;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ pub enum SessionFormat {
     ZeekTsv,
     /// Zeek `conn.log`, JSON lines.
     ZeekJson,
+    /// AWS VPC flow logs (default or custom format).
+    AwsVpc,
 }
 
 impl SessionFormat {
@@ -31,6 +34,7 @@ impl SessionFormat {
             SessionFormat::Asim => "ASIM NetworkSession",
             SessionFormat::ZeekTsv => "Zeek conn.log (TSV)",
             SessionFormat::ZeekJson => "Zeek conn.log (JSON)",
+            SessionFormat::AwsVpc => "AWS VPC flow log",
         }
     }
 
@@ -48,12 +52,13 @@ impl SessionFormat {
         match self {
             SessionFormat::Asim => &[],
             SessionFormat::ZeekTsv | SessionFormat::ZeekJson => &zeek::COLUMNS,
+            SessionFormat::AwsVpc => &aws_vpc::COLUMNS,
         }
     }
 
     /// Recognises the format from the start of the file: Zeek's `#separator`
-    /// header, or a first JSON record with Zeek's `id.orig_h`; anything else
-    /// is taken for ASIM.
+    /// header, a first JSON record with Zeek's `id.orig_h`, a flow log header
+    /// or record; anything else is taken for ASIM.
     pub fn detect(head: &[u8]) -> SessionFormat {
         let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let text = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
@@ -63,31 +68,46 @@ impl SessionFormat {
             Some(line) if line.starts_with('{') && line.contains("\"id.orig_h\"") => {
                 SessionFormat::ZeekJson
             }
+            Some(line) if aws_vpc::looks_like(line) => SessionFormat::AwsVpc,
             _ => SessionFormat::Asim,
         }
     }
 }
 
-/// Fields a normalizer could not map, by ASIM column: left empty and counted.
+/// What a normalizer left out: fields it could not map (left empty), by ASIM
+/// column, and records that are no sessions (skipped), by reason.
 #[derive(Debug, Default)]
-pub struct FieldIssues(pub BTreeMap<&'static str, u64>);
+pub struct FieldIssues {
+    pub empty: BTreeMap<&'static str, u64>,
+    pub skipped: BTreeMap<&'static str, u64>,
+}
 
 impl FieldIssues {
     fn count(&mut self, column: &'static str) {
-        *self.0.entry(column).or_default() += 1;
+        *self.empty.entry(column).or_default() += 1;
     }
 
-    /// ` (fields left empty: SrcPortNumber 3, …)`, or nothing.
+    fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// `; skipped: NODATA 1; fields left empty: SrcPortNumber 3, …`, or nothing.
     pub fn describe(&self) -> String {
-        if self.0.is_empty() {
-            return String::new();
+        let list = |counts: &BTreeMap<&str, u64>| {
+            let items: Vec<String> = counts
+                .iter()
+                .map(|(what, count)| format!("{what} {count}"))
+                .collect();
+            items.join(", ")
+        };
+        let mut text = String::new();
+        if !self.skipped.is_empty() {
+            text.push_str(&format!("; skipped: {}", list(&self.skipped)));
         }
-        let fields: Vec<String> = self
-            .0
-            .iter()
-            .map(|(column, count)| format!("{column} {count}"))
-            .collect();
-        format!("; fields left empty: {}", fields.join(", "))
+        if !self.empty.is_empty() {
+            text.push_str(&format!("; fields left empty: {}", list(&self.empty)));
+        }
+        text
     }
 }
 
@@ -105,6 +125,7 @@ pub fn read(
     match format {
         SessionFormat::Asim => super::records::read_from(input, reader, wanted, on_record),
         SessionFormat::ZeekTsv => zeek::read_tsv(input, reader, wanted, issues, on_record),
+        SessionFormat::AwsVpc => aws_vpc::read(input, reader, wanted, issues, on_record),
         SessionFormat::ZeekJson => {
             // JSON lines whatever the file is called (`conn.log`).
             let input = InputFile {
