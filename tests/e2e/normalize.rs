@@ -343,3 +343,40 @@ fn aws_vpc_flow_logs_map_as_the_sentinel_parser_maps_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn suricata_flow_events_are_sessions_and_other_events_are_skipped() {
+    let eve = shared("suricata/stratosphere-slips-test6-malicious.eve.json");
+    let (rows, stderr) = normalize(&[&eve], &[]);
+    // SOURCES.md: 5 000 events, 3 512 of them flow (745 alert, 680 dns, 56
+    // http, 3 fileinfo, 3 anomaly, 1 tls).
+    assert_eq!(rows.len(), 3512, "{stderr}");
+    assert!(
+        stderr.contains("Suricata EVE: 3512 records, 0 rejected; skipped: alert events 745, anomaly events 3, dns events 680, fileinfo events 3, http events 56, tls events 1"),
+        "{stderr}"
+    );
+    // The first flow event: UDP 192.168.1.132:1900 → 192.168.1.129:44232,
+    // flow.start 16:38:55.855844+0200, flow.end 16:38:56.963027+0200 (so
+    // 14:38 UTC, 1 107 ms), 12 packets and 4 056 bytes to the server, none
+    // back, state new, reason timeout, app_proto `failed` (unknown: empty).
+    let first = &rows[0];
+    for (column, value) in [
+        ("TimeGenerated", Value::from("2021-06-06T14:38:56.963027Z")),
+        ("EventStartTime", "2021-06-06T14:38:55.855844Z".into()),
+        ("NetworkDuration", 1107.into()),
+        ("SrcIpAddr", "192.168.1.132".into()),
+        ("SrcPortNumber", 1900.into()),
+        ("DstIpAddr", "192.168.1.129".into()),
+        ("DstPortNumber", 44232.into()),
+        ("NetworkProtocol", "UDP".into()),
+        ("SrcPackets", 12.into()),
+        ("NetworkBytes", 4056.into()),
+        ("EventOriginalResultDetails", "new, timeout".into()),
+        ("NetworkSessionId", "445348883402532".into()),
+        ("Dvc", "stratosphere.org".into()),
+        ("EventProduct", "Suricata".into()),
+    ] {
+        assert_eq!(first[column], value, "{column}");
+    }
+    assert!(first.get("NetworkApplicationProtocol").is_none());
+}

@@ -38,7 +38,7 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Prints what a rule component declares.
     Inspect(inspect::InspectArgs),
-    /// Writes raw logs (Zeek conn.log, AWS VPC flow logs) as ASIM NetworkSession JSON lines.
+    /// Writes raw logs (Zeek conn.log, AWS VPC flow logs, Suricata EVE) as ASIM NetworkSession JSON lines.
     Normalize(normalize::NormalizeArgs),
     /// Writes synthetic ASIM sessions and indicators with planted incidents.
     Generate(generate::GenerateArgs),

@@ -18,7 +18,7 @@ use crate::inputs::{
 
 #[derive(clap::Args)]
 pub struct NormalizeArgs {
-    /// Raw log files (Zeek conn.log TSV or JSON, AWS VPC flow logs), optionally .gz.
+    /// Raw log files (Zeek conn.log TSV or JSON, AWS VPC flow logs, Suricata EVE), optionally .gz.
     #[arg(required = true, value_name = "IN")]
     pub inputs: Vec<String>,
     /// What the inputs hold; default: recognised from each file.

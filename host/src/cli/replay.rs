@@ -26,7 +26,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Session files, each in time order: ASIM NetworkSession (JSON lines or
-    /// CSV) or raw logs the host normalizes (Zeek conn.log, AWS VPC flow logs); optionally .gz.
+    /// CSV) or raw logs the host normalizes (Zeek conn.log, AWS VPC flow logs, Suricata EVE); optionally .gz.
     #[arg(long, value_name = "FILE", required = true)]
     pub sessions: Vec<String>,
     /// What the session files hold; default: recognised from each file.

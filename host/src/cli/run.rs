@@ -19,7 +19,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Session files: ASIM NetworkSession (JSON lines or CSV) or raw logs the
-    /// host normalizes (Zeek conn.log, AWS VPC flow logs); optionally .gz; - for stdin.
+    /// host normalizes (Zeek conn.log, AWS VPC flow logs, Suricata EVE); optionally .gz; - for stdin.
     #[arg(long, value_name = "FILE")]
     pub sessions: Vec<String>,
     /// What the session files hold; default: recognised from each file.

@@ -12,6 +12,10 @@ pub fn parse(text: &str) -> Result<Timestamp, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp_micros());
     }
+    // An offset without its colon, as Suricata writes it: `+0200`.
+    if let Ok(time) = DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Ok(time.timestamp_micros());
+    }
     if let Ok(time) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
         return Ok(time.and_utc().timestamp_micros());
     }
@@ -55,6 +59,7 @@ mod tests {
             "2026-03-14T12:00:00.000Z",
             "2026-03-14T12:00:00.0000000Z",
             "2026-03-14T13:00:00+01:00",
+            "2026-03-14T14:00:00.000000+0200",
             "2026-03-14T12:00:00",
             "2026-03-14 12:00:00",
             "2026-03-14 12:00:00Z",

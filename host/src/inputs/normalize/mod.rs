@@ -5,6 +5,7 @@
 //! columns per record, so rules never see raw logs.
 
 pub mod aws_vpc;
+pub mod suricata;
 pub mod zeek;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub enum SessionFormat {
     ZeekJson,
     /// AWS VPC flow logs (default or custom format).
     AwsVpc,
+    /// Suricata EVE JSON (flow events).
+    SuricataEve,
 }
 
 impl SessionFormat {
@@ -35,6 +38,7 @@ impl SessionFormat {
             SessionFormat::ZeekTsv => "Zeek conn.log (TSV)",
             SessionFormat::ZeekJson => "Zeek conn.log (JSON)",
             SessionFormat::AwsVpc => "AWS VPC flow log",
+            SessionFormat::SuricataEve => "Suricata EVE",
         }
     }
 
@@ -53,6 +57,7 @@ impl SessionFormat {
             SessionFormat::Asim => &[],
             SessionFormat::ZeekTsv | SessionFormat::ZeekJson => &zeek::COLUMNS,
             SessionFormat::AwsVpc => &aws_vpc::COLUMNS,
+            SessionFormat::SuricataEve => &suricata::COLUMNS,
         }
     }
 
@@ -68,6 +73,7 @@ impl SessionFormat {
             Some(line) if line.starts_with('{') && line.contains("\"id.orig_h\"") => {
                 SessionFormat::ZeekJson
             }
+            Some(line) if suricata::looks_like(line) => SessionFormat::SuricataEve,
             Some(line) if aws_vpc::looks_like(line) => SessionFormat::AwsVpc,
             _ => SessionFormat::Asim,
         }
@@ -126,13 +132,18 @@ pub fn read(
         SessionFormat::Asim => super::records::read_from(input, reader, wanted, on_record),
         SessionFormat::ZeekTsv => zeek::read_tsv(input, reader, wanted, issues, on_record),
         SessionFormat::AwsVpc => aws_vpc::read(input, reader, wanted, issues, on_record),
-        SessionFormat::ZeekJson => {
-            // JSON lines whatever the file is called (`conn.log`).
+        SessionFormat::ZeekJson | SessionFormat::SuricataEve => {
+            // JSON lines whatever the file is called (`conn.log`, `eve.json`).
             let input = InputFile {
                 format: Format::JsonLines,
                 ..input.clone()
             };
-            zeek::read_json(&input, reader, wanted, issues, on_record)
+            match format {
+                SessionFormat::ZeekJson => {
+                    zeek::read_json(&input, reader, wanted, issues, on_record)
+                }
+                _ => suricata::read(&input, reader, wanted, issues, on_record),
+            }
         }
     }
 }

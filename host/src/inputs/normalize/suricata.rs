@@ -1,0 +1,228 @@
+//! Suricata EVE JSON: `flow` events as sessions. Sentinel has no ASIM parser
+//! for Suricata, so the mapping follows the Zeek one by analogy (a flow record
+//! written when the flow ends); docs/NORMALIZERS.md has the table. Other event
+//! types (alert, dns, http, …) are no sessions: counted by type and skipped.
+
+use std::borrow::Cow;
+
+use anyhow::Result;
+use asim_rule_core::IpPrefix;
+use serde::Deserialize;
+
+use super::{FieldIssues, Mapped};
+use crate::inputs::{
+    records::{self, Fields, OnRecord},
+    time, InputFile,
+};
+
+/// The EVE fields the mapping reads (`flow` is an object of its own).
+const RAW: [&str; 11] = [
+    "event_type",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "app_proto",
+    "flow_id",
+    "host",
+    "in_iface",
+    "flow",
+];
+
+/// The ASIM columns a flow event gives, in the order [`map`] fills them.
+pub const COLUMNS: [&str; 26] = [
+    "TimeGenerated",
+    "EventStartTime",
+    "EventEndTime",
+    "EventCount",
+    "EventType",
+    "EventProduct",
+    "EventVendor",
+    "EventSchema",
+    "EventSchemaVersion",
+    "EventOriginalResultDetails",
+    "SrcIpAddr",
+    "SrcPortNumber",
+    "DstIpAddr",
+    "DstPortNumber",
+    "NetworkProtocol",
+    "NetworkApplicationProtocol",
+    "NetworkDuration",
+    "SrcBytes",
+    "DstBytes",
+    "NetworkBytes",
+    "SrcPackets",
+    "DstPackets",
+    "NetworkPackets",
+    "NetworkSessionId",
+    "Dvc",
+    "DvcInboundInterface",
+];
+
+/// The `flow` object of a flow event.
+#[derive(Deserialize)]
+struct Flow {
+    start: Option<String>,
+    end: Option<String>,
+    pkts_toserver: Option<u64>,
+    pkts_toclient: Option<u64>,
+    bytes_toserver: Option<u64>,
+    bytes_toclient: Option<u64>,
+    state: Option<String>,
+    reason: Option<String>,
+}
+
+/// Whether a first JSON record looks like EVE.
+pub fn looks_like(line: &str) -> bool {
+    line.starts_with('{') && line.contains("\"event_type\"") && line.contains("\"src_ip\"")
+}
+
+/// Reads EVE JSON lines, handing each flow event over as a session.
+pub fn read(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    let mapped = Mapped::new(&COLUMNS, wanted);
+    let on_raw = &mut |number: u64, raw: Result<&Fields, String>| {
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
+        match raw[0].as_deref() {
+            Some("flow") => {}
+            Some(other) => {
+                issues.skip(event_type_reason(other));
+                return Ok(());
+            }
+            None => return on_record(number, Err("event_type: missing".into())),
+        }
+        match map(raw, issues) {
+            Ok(mut values) => on_record(number, Ok(&mapped.pick(&mut values))),
+            Err(reason) => on_record(number, Err(reason)),
+        }
+    };
+    records::read_from(input, reader, &RAW, on_raw)
+}
+
+/// The skip reason of an event type, from a fixed set (the counts are keyed
+/// by `&'static str`).
+fn event_type_reason(event_type: &str) -> &'static str {
+    match event_type {
+        "alert" => "alert events",
+        "dns" => "dns events",
+        "http" => "http events",
+        "tls" => "tls events",
+        "fileinfo" => "fileinfo events",
+        "anomaly" => "anomaly events",
+        "stats" => "stats events",
+        _ => "other events",
+    }
+}
+
+/// One flow event (values in [`RAW`] order) as ASIM values (in [`COLUMNS`]
+/// order), or why it cannot be a session: no readable `flow.end`.
+fn map<'a>(
+    raw: &[Option<Cow<'a, str>>],
+    issues: &mut FieldIssues,
+) -> Result<Vec<Option<Cow<'a, str>>>, String> {
+    let field = |name: &str| {
+        RAW.iter()
+            .position(|raw_name| *raw_name == name)
+            .and_then(|at| raw[at].as_deref())
+            .filter(|value| !value.is_empty())
+    };
+    let flow: Flow = serde_json::from_str(field("flow").ok_or("flow: missing")?)
+        .map_err(|why| format!("flow: {why}"))?;
+    let end = time::parse(flow.end.as_deref().ok_or("flow.end: missing")?)
+        .map_err(|why| format!("flow.end: {why}"))?;
+    let start = flow.start.as_deref().map(time::parse).transpose();
+    let start = start.unwrap_or_else(|_| {
+        issues.count("EventStartTime");
+        None
+    });
+    let mut address = |name: &str, column: &'static str| {
+        let text = field(name)?;
+        match IpPrefix::parse_address(text) {
+            Some(_) => Some(Cow::Owned(text.to_owned())),
+            None => {
+                issues.count(column);
+                None
+            }
+        }
+    };
+    let (src, dst) = (
+        address("src_ip", "SrcIpAddr"),
+        address("dest_ip", "DstIpAddr"),
+    );
+    let mut port = |name: &str, column: &'static str| {
+        let text = field(name)?;
+        match text.parse::<u16>() {
+            Ok(port) => Some(Cow::Owned(port.to_string())),
+            Err(_) => {
+                issues.count(column);
+                None
+            }
+        }
+    };
+    let (src_port, dst_port) = (
+        port("src_port", "SrcPortNumber"),
+        port("dest_port", "DstPortNumber"),
+    );
+    let number = |value: Option<u64>| value.map(|value| Cow::Owned(value.to_string()));
+    let sum = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_add(b?));
+    let text = |value: Option<&str>| value.map(|value| Cow::Owned(value.to_owned()));
+    let fixed = |value: &'static str| Some(Cow::Borrowed(value));
+    let end_text = Some(Cow::Owned(time::format(end)));
+    // `failed`: Suricata could not tell the application protocol.
+    let application = field("app_proto").filter(|proto| *proto != "failed");
+    let details = match (&flow.state, &flow.reason) {
+        (Some(state), Some(reason)) => Some(Cow::Owned(format!("{state}, {reason}"))),
+        (Some(only), None) | (None, Some(only)) => Some(Cow::Owned(only.clone())),
+        (None, None) => None,
+    };
+    Ok(vec![
+        end_text.clone(),
+        start.map(|start| Cow::Owned(time::format(start))),
+        end_text,
+        fixed("1"),
+        fixed("Flow"),
+        fixed("Suricata"),
+        fixed("OISF"),
+        fixed("NetworkSession"),
+        fixed("0.2.4"),
+        details,
+        src,
+        src_port,
+        dst,
+        dst_port,
+        field("proto").map(|proto| Cow::Owned(proto.to_ascii_uppercase())),
+        text(application),
+        start.map(|start| Cow::Owned(((end - start) / 1000).to_string())),
+        number(flow.bytes_toserver),
+        number(flow.bytes_toclient),
+        number(sum(flow.bytes_toserver, flow.bytes_toclient)),
+        number(flow.pkts_toserver),
+        number(flow.pkts_toclient),
+        number(sum(flow.pkts_toserver, flow.pkts_toclient)),
+        text(field("flow_id")),
+        text(field("host")),
+        text(field("in_iface")),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eve_is_recognised_from_its_first_record() {
+        assert!(looks_like(
+            r#"{"timestamp":"2021-06-06T15:57:37.272281+0200","event_type":"flow","src_ip":"192.168.1.132"}"#
+        ));
+        assert!(!looks_like(r#"{"ts":1.0,"id.orig_h":"10.0.0.1"}"#));
+    }
+}
