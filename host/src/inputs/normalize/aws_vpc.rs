@@ -6,11 +6,9 @@
 
 use std::borrow::Cow;
 
-use anyhow::Result;
-use asim_rule_core::IpPrefix;
-
-use super::{FieldIssues, Mapped};
+use super::{fixed, number, FieldIssues, Mapped};
 use crate::inputs::{records::OnRecord, InputFile};
+use anyhow::Result;
 
 /// The default (v2) format's fields, for files without a header line.
 const DEFAULT_FIELDS: [&str; 14] = [
@@ -165,40 +163,14 @@ fn map<'a>(
     let start = seconds("start")?.ok_or("start: missing")?;
     let end = seconds("end")?;
     let time = |seconds: i64| Some(Cow::Owned(crate::inputs::time::format(seconds * 1_000_000)));
-    let mut address = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        if IpPrefix::parse_address(text).is_some() {
-            Some(Cow::Borrowed(text))
-        } else {
-            issues.count(column);
-            None
-        }
-    };
-    let (src, dst) = (
-        address("srcaddr", "SrcIpAddr"),
-        address("dstaddr", "DstIpAddr"),
-    );
-    let (src_nat, dst_nat) = (
-        address("pkt-srcaddr", "SrcNatIpAddr"),
-        address("pkt-dstaddr", "DstNatIpAddr"),
-    );
-    let mut number = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        if text.parse::<u64>().is_ok() {
-            Some(Cow::Borrowed(text))
-        } else {
-            issues.count(column);
-            None
-        }
-    };
-    let (src_port, dst_port) = (
-        number("srcport", "SrcPortNumber"),
-        number("dstport", "DstPortNumber"),
-    );
-    let (bytes, packets) = (
-        number("bytes", "NetworkBytes"),
-        number("packets", "NetworkPackets"),
-    );
+    let src = issues.address(field("srcaddr"), "SrcIpAddr");
+    let dst = issues.address(field("dstaddr"), "DstIpAddr");
+    let src_nat = issues.address(field("pkt-srcaddr"), "SrcNatIpAddr");
+    let dst_nat = issues.address(field("pkt-dstaddr"), "DstNatIpAddr");
+    let src_port = issues.whole(field("srcport"), "SrcPortNumber");
+    let dst_port = issues.whole(field("dstport"), "DstPortNumber");
+    let bytes = issues.whole(field("bytes"), "NetworkBytes");
+    let packets = issues.whole(field("packets"), "NetworkPackets");
     let protocol = field("protocol").and_then(|text| {
         let known = text
             .parse::<u8>()
@@ -221,7 +193,6 @@ fn map<'a>(
         Some("egress") => Some("Outbound"),
         _ => None,
     };
-    let fixed = |value: &'static str| Some(Cow::Borrowed(value));
     let raw = |name: &str| field(name).map(Cow::Borrowed);
     Ok(vec![
         time(start),
@@ -240,16 +211,16 @@ fn map<'a>(
         dvc_action.map(Cow::Borrowed),
         action.map(Cow::Borrowed),
         src,
-        src_port,
+        number(src_port),
         dst,
-        dst_port,
+        number(dst_port),
         src_nat,
         dst_nat,
         protocol,
         raw("type"),
         direction.map(Cow::Borrowed),
-        bytes,
-        packets,
+        number(bytes),
+        number(packets),
         raw("interface-id"),
         raw("account-id"),
         raw("vpc-id"),

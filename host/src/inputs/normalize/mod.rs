@@ -8,9 +8,10 @@ pub mod aws_vpc;
 pub mod suricata;
 pub mod zeek;
 
-use std::collections::BTreeMap;
+use std::{borrow::Cow, collections::BTreeMap};
 
 use anyhow::Result;
+use asim_rule_core::IpPrefix;
 
 pub use super::records::Fields;
 use super::{records::OnRecord, Format, InputFile};
@@ -97,6 +98,25 @@ impl FieldIssues {
         *self.skipped.entry(reason).or_default() += 1;
     }
 
+    /// `text` when it is an IP address; else none, counted against `column`.
+    fn address(&mut self, text: Option<&str>, column: &'static str) -> Value {
+        let text = text?;
+        if IpPrefix::parse_address(text).is_some() {
+            return Some(Cow::Owned(text.to_owned()));
+        }
+        self.count(column);
+        None
+    }
+
+    /// `text` as a whole number; else none, counted against `column`.
+    fn whole(&mut self, text: Option<&str>, column: &'static str) -> Option<u64> {
+        let parsed = text?.parse().ok();
+        if parsed.is_none() {
+            self.count(column);
+        }
+        parsed
+    }
+
     /// `; skipped: NODATA 1; fields left empty: SrcPortNumber 3, …`, or nothing.
     pub fn describe(&self) -> String {
         let list = |counts: &BTreeMap<&str, u64>| {
@@ -115,6 +135,29 @@ impl FieldIssues {
         }
         text
     }
+}
+
+/// One ASIM value as a normalizer writes it.
+type Value = Option<Cow<'static, str>>;
+
+/// A number as an ASIM value.
+fn number(value: Option<u64>) -> Value {
+    value.map(|value| Cow::Owned(value.to_string()))
+}
+
+/// A text copied into an ASIM value.
+fn owned(text: Option<&str>) -> Value {
+    text.map(|text| Cow::Owned(text.to_owned()))
+}
+
+/// A constant ASIM value.
+fn fixed(value: &'static str) -> Value {
+    Some(Cow::Borrowed(value))
+}
+
+/// The sum of two counts, none when either is missing (as Kusto's `null + x`).
+fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(a?.saturating_add(b?))
 }
 
 /// Calls `on_record(line, fields)` for every record of a raw log: `fields[i]`

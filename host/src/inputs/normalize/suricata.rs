@@ -6,10 +6,9 @@
 use std::borrow::Cow;
 
 use anyhow::Result;
-use asim_rule_core::IpPrefix;
 use serde::Deserialize;
 
-use super::{FieldIssues, Mapped};
+use super::{fixed, number, owned, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
     time, InputFile,
@@ -144,38 +143,21 @@ fn map<'a>(
         issues.count("EventStartTime");
         None
     });
-    let mut address = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        match IpPrefix::parse_address(text) {
-            Some(_) => Some(Cow::Owned(text.to_owned())),
-            None => {
-                issues.count(column);
-                None
-            }
-        }
-    };
-    let (src, dst) = (
-        address("src_ip", "SrcIpAddr"),
-        address("dest_ip", "DstIpAddr"),
-    );
+    let src = issues.address(field("src_ip"), "SrcIpAddr");
+    let dst = issues.address(field("dest_ip"), "DstIpAddr");
+    // A port is at most 65535.
     let mut port = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        match text.parse::<u16>() {
-            Ok(port) => Some(Cow::Owned(port.to_string())),
-            Err(_) => {
-                issues.count(column);
-                None
-            }
+        let port = issues.whole(field(name), column)?;
+        if port > u64::from(u16::MAX) {
+            issues.count(column);
+            return None;
         }
+        Some(port)
     };
     let (src_port, dst_port) = (
         port("src_port", "SrcPortNumber"),
         port("dest_port", "DstPortNumber"),
     );
-    let number = |value: Option<u64>| value.map(|value| Cow::Owned(value.to_string()));
-    let sum = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_add(b?));
-    let text = |value: Option<&str>| value.map(|value| Cow::Owned(value.to_owned()));
-    let fixed = |value: &'static str| Some(Cow::Borrowed(value));
     let end_text = Some(Cow::Owned(time::format(end)));
     // `failed`: Suricata could not tell the application protocol.
     let application = field("app_proto").filter(|proto| *proto != "failed");
@@ -196,11 +178,11 @@ fn map<'a>(
         fixed("0.2.4"),
         details,
         src,
-        src_port,
+        number(src_port),
         dst,
-        dst_port,
+        number(dst_port),
         field("proto").map(|proto| Cow::Owned(proto.to_ascii_uppercase())),
-        text(application),
+        owned(application),
         start.map(|start| Cow::Owned(((end - start) / 1000).to_string())),
         number(flow.bytes_toserver),
         number(flow.bytes_toclient),
@@ -208,9 +190,9 @@ fn map<'a>(
         number(flow.pkts_toserver),
         number(flow.pkts_toclient),
         number(sum(flow.pkts_toserver, flow.pkts_toclient)),
-        text(field("flow_id")),
-        text(field("host")),
-        text(field("in_iface")),
+        owned(field("flow_id")),
+        owned(field("host")),
+        owned(field("in_iface")),
     ])
 }
 

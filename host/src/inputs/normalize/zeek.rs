@@ -6,9 +6,9 @@
 use std::borrow::Cow;
 
 use anyhow::{bail, Result};
-use asim_rule_core::{IpPrefix, Timestamp};
+use asim_rule_core::Timestamp;
 
-use super::{FieldIssues, Mapped};
+use super::{fixed, number, owned, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
     time, InputFile,
@@ -346,38 +346,14 @@ pub fn map<'a>(
         (Some(_), Some(_)) => Some("Local"),
         _ => None,
     };
-    let mut address = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        match IpPrefix::parse_address(text) {
-            Some(_) => Some(Cow::Owned(text.to_owned())),
-            None => {
-                issues.count(column);
-                None
-            }
-        }
-    };
-    let src = address("id.orig_h", "SrcIpAddr");
-    let dst = address("id.resp_h", "DstIpAddr");
-    let mut count = |name: &str, column: &'static str| {
-        let text = field(name)?;
-        match text.parse::<u64>() {
-            Ok(value) => Some(value),
-            Err(_) => {
-                issues.count(column);
-                None
-            }
-        }
-    };
-    let src_port = count("id.orig_p", "SrcPortNumber");
-    let dst_port = count("id.resp_p", "DstPortNumber");
-    let src_bytes = count("orig_bytes", "SrcBytes");
-    let dst_bytes = count("resp_bytes", "DstBytes");
-    let src_packets = count("orig_pkts", "SrcPackets");
-    let dst_packets = count("resp_pkts", "DstPackets");
-    let sum = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_add(b?));
-    let number = |value: Option<u64>| value.map(|value| Cow::Owned(value.to_string()));
-    let text = |value: Option<&str>| value.map(|value| Cow::Owned(value.to_owned()));
-    let fixed = |value: &'static str| Some(Cow::Borrowed(value));
+    let src = issues.address(field("id.orig_h"), "SrcIpAddr");
+    let dst = issues.address(field("id.resp_h"), "DstIpAddr");
+    let src_port = issues.whole(field("id.orig_p"), "SrcPortNumber");
+    let dst_port = issues.whole(field("id.resp_p"), "DstPortNumber");
+    let src_bytes = issues.whole(field("orig_bytes"), "SrcBytes");
+    let dst_bytes = issues.whole(field("resp_bytes"), "DstBytes");
+    let src_packets = issues.whole(field("orig_pkts"), "SrcPackets");
+    let dst_packets = issues.whole(field("resp_pkts"), "DstPackets");
     let end_text = Some(Cow::Owned(time::format(end)));
     Ok(vec![
         end_text.clone(),
@@ -393,13 +369,13 @@ pub fn map<'a>(
         state.and_then(|s| (!s.2.is_empty()).then_some(Cow::Borrowed(s.2))),
         state.map(|s| Cow::Borrowed(s.3)),
         state.map(|s| Cow::Borrowed(s.4)),
-        text(field("uid")),
+        owned(field("uid")),
         src,
         number(src_port),
         dst,
         number(dst_port),
         field("proto").map(|proto| Cow::Owned(proto.to_ascii_uppercase())),
-        text(field("service")),
+        owned(field("service")),
         direction.map(Cow::Borrowed),
         duration.map(|seconds| Cow::Owned(((seconds * 1000.0).round() as i64).to_string())),
         number(src_bytes),
@@ -408,8 +384,8 @@ pub fn map<'a>(
         number(src_packets),
         number(dst_packets),
         number(sum(src_packets, dst_packets)),
-        text(field("community_id")),
-        text(field("_system_name")),
+        owned(field("community_id")),
+        owned(field("_system_name")),
     ])
 }
 
