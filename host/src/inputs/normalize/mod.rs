@@ -137,6 +137,12 @@ impl FieldIssues {
     }
 }
 
+/// The non-empty value of source field `name` in a record read as `names`.
+fn raw_field<'r>(names: &[&str], raw: &'r [Option<Cow<str>>], name: &str) -> Option<&'r str> {
+    let at = names.iter().position(|known| *known == name)?;
+    raw[at].as_deref().filter(|value| !value.is_empty())
+}
+
 /// One ASIM value as a normalizer writes it.
 type Value = Option<Cow<'static, str>>;
 

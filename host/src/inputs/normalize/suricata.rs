@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{fixed, number, owned, sum, FieldIssues, Mapped};
+use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
     time, InputFile,
@@ -128,12 +128,7 @@ fn map<'a>(
     raw: &[Option<Cow<'a, str>>],
     issues: &mut FieldIssues,
 ) -> Result<Vec<Option<Cow<'a, str>>>, String> {
-    let field = |name: &str| {
-        RAW.iter()
-            .position(|raw_name| *raw_name == name)
-            .and_then(|at| raw[at].as_deref())
-            .filter(|value| !value.is_empty())
-    };
+    let field = |name: &str| raw_field(&RAW, raw, name);
     let flow: Flow = serde_json::from_str(field("flow").ok_or("flow: missing")?)
         .map_err(|why| format!("flow: {why}"))?;
     let end = time::parse(flow.end.as_deref().ok_or("flow.end: missing")?)

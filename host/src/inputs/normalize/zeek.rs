@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 
-use super::{fixed, number, owned, sum, FieldIssues, Mapped};
+use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
     time, InputFile,
@@ -315,12 +315,7 @@ pub fn map<'a>(
     raw: &[Option<Cow<'a, str>>],
     issues: &mut FieldIssues,
 ) -> Result<Vec<Option<Cow<'a, str>>>, String> {
-    let field = |name: &str| {
-        RAW.iter()
-            .position(|raw_name| *raw_name == name)
-            .and_then(|at| raw[at].as_deref())
-            .filter(|value| !value.is_empty())
-    };
+    let field = |name: &str| raw_field(&RAW, raw, name);
     let start =
         epoch_or_rfc3339(field("ts").ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
     let duration = field("duration").and_then(|text| text.parse::<f64>().ok());
