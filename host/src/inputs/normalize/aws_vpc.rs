@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::{fixed, number, FieldIssues, Mapped};
+use super::{fixed, number, protocol_name, FieldIssues, Mapped};
 use crate::inputs::{records::OnRecord, InputFile};
 use anyhow::Result;
 
@@ -60,27 +60,6 @@ pub const COLUMNS: [&str; 30] = [
     "DvcSubscriptionId",
     "DvcId",
     "Dvc",
-];
-
-/// IANA protocol numbers seen in flow logs, named as the parser's table.
-const PROTOCOLS: [(u8, &str); 17] = [
-    (1, "ICMP"),
-    (2, "IGMP"),
-    (4, "IPv4"),
-    (6, "TCP"),
-    (17, "UDP"),
-    (41, "IPv6"),
-    (47, "GRE"),
-    (50, "ESP"),
-    (51, "AH"),
-    (58, "IPv6-ICMP"),
-    (88, "EIGRP"),
-    (89, "OSPFIGP"),
-    (103, "PIM"),
-    (112, "VRRP"),
-    (115, "L2TP"),
-    (132, "SCTP"),
-    (136, "UDPLite"),
 ];
 
 /// Whether `line` looks like a flow log: a header naming `srcaddr` and
@@ -167,19 +146,16 @@ fn map<'a>(
     let dst = issues.address(field("dstaddr"), "DstIpAddr");
     let src_nat = issues.address(field("pkt-srcaddr"), "SrcNatIpAddr");
     let dst_nat = issues.address(field("pkt-dstaddr"), "DstNatIpAddr");
-    let src_port = issues.whole(field("srcport"), "SrcPortNumber");
-    let dst_port = issues.whole(field("dstport"), "DstPortNumber");
+    let src_port = issues.port(field("srcport"), "SrcPortNumber");
+    let dst_port = issues.port(field("dstport"), "DstPortNumber");
     let bytes = issues.whole(field("bytes"), "NetworkBytes");
     let packets = issues.whole(field("packets"), "NetworkPackets");
     let protocol = field("protocol").and_then(|text| {
-        let known = text
-            .parse::<u8>()
-            .ok()
-            .and_then(|code| PROTOCOLS.iter().find(|(number, _)| *number == code));
+        let known = protocol_name(text);
         if known.is_none() {
             issues.count("NetworkProtocol");
         }
-        known.map(|(_, name)| Cow::Borrowed(*name))
+        known.map(Cow::Borrowed)
     });
     let action = field("action");
     let accepted = action == Some("ACCEPT");

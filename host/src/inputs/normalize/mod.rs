@@ -4,7 +4,26 @@
 //! same thing a reader of ASIM files does, the text of the wanted ASIM
 //! columns per record, so rules never see raw logs.
 
+/// An enum whose variants index a list of names, and that list, in one
+/// order: `values[Column::SrcIpAddr as usize]`, no lookup by name per record.
+macro_rules! indexed_names {
+    ($(#[$meta:meta])* $vis:vis enum $enum:ident, $list_vis:vis const $list:ident = [$($name:ident),* $(,)?]) => {
+        $(#[$meta])*
+        #[allow(non_camel_case_types, clippy::enum_variant_names)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        $vis enum $enum { $($name),* }
+        impl From<$enum> for usize {
+            fn from(name: $enum) -> usize {
+                name as usize
+            }
+        }
+        $list_vis const $list: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
 pub mod aws_vpc;
+pub mod common_security_log;
+pub mod nta;
 pub mod suricata;
 pub mod zeek;
 
@@ -14,7 +33,7 @@ use anyhow::Result;
 use asim_rule_core::IpPrefix;
 
 pub use super::records::Fields;
-use super::{records::OnRecord, Format, InputFile};
+use super::{records::OnRecord, time, Format, InputFile};
 
 /// What a session file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +48,10 @@ pub enum SessionFormat {
     AwsVpc,
     /// Suricata EVE JSON (flow events).
     SuricataEve,
+    /// Sentinel `CommonSecurityLog` (CEF): FortiGate, Cisco ASA, Palo Alto.
+    CommonSecurityLog,
+    /// Sentinel `NTANetAnalytics` (Azure NSG / VNet flow traffic analytics).
+    NtaNetAnalytics,
 }
 
 impl SessionFormat {
@@ -40,6 +63,8 @@ impl SessionFormat {
             SessionFormat::ZeekJson => "Zeek conn.log (JSON)",
             SessionFormat::AwsVpc => "AWS VPC flow log",
             SessionFormat::SuricataEve => "Suricata EVE",
+            SessionFormat::CommonSecurityLog => "CommonSecurityLog",
+            SessionFormat::NtaNetAnalytics => "NTANetAnalytics",
         }
     }
 
@@ -59,12 +84,14 @@ impl SessionFormat {
             SessionFormat::ZeekTsv | SessionFormat::ZeekJson => &zeek::COLUMNS,
             SessionFormat::AwsVpc => &aws_vpc::COLUMNS,
             SessionFormat::SuricataEve => &suricata::COLUMNS,
+            SessionFormat::CommonSecurityLog => common_security_log::COLUMNS,
+            SessionFormat::NtaNetAnalytics => nta::COLUMNS,
         }
     }
 
     /// Recognises the format from the start of the file: Zeek's `#separator`
     /// header, a first JSON record with Zeek's `id.orig_h`, a flow log header
-    /// or record; anything else is taken for ASIM.
+    /// or record, a Sentinel table's columns; anything else is taken for ASIM.
     pub fn detect(head: &[u8]) -> SessionFormat {
         let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let text = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
@@ -76,6 +103,8 @@ impl SessionFormat {
             }
             Some(line) if suricata::looks_like(line) => SessionFormat::SuricataEve,
             Some(line) if aws_vpc::looks_like(line) => SessionFormat::AwsVpc,
+            Some(line) if common_security_log::looks_like(line) => SessionFormat::CommonSecurityLog,
+            Some(line) if nta::looks_like(line) => SessionFormat::NtaNetAnalytics,
             _ => SessionFormat::Asim,
         }
     }
@@ -117,6 +146,16 @@ impl FieldIssues {
         parsed
     }
 
+    /// `text` as a port number (at most 65535); else none, counted.
+    fn port(&mut self, text: Option<&str>, column: &'static str) -> Option<u64> {
+        let port = self.whole(text, column)?;
+        if port > u64::from(u16::MAX) {
+            self.count(column);
+            return None;
+        }
+        Some(port)
+    }
+
     /// `; skipped: NODATA 1; fields left empty: SrcPortNumber 3, …`, or nothing.
     pub fn describe(&self) -> String {
         let list = |counts: &BTreeMap<&str, u64>| {
@@ -143,6 +182,100 @@ fn raw_field<'r>(names: &[&str], raw: &'r [Option<Cow<str>>], name: &str) -> Opt
     raw[at].as_deref().filter(|value| !value.is_empty())
 }
 
+/// A record's ASIM values as a normalizer fills them, in its `columns`
+/// order, each column named by the normalizer's `indexed_names!` enum; what
+/// cannot be mapped is left empty and counted in `issues`.
+struct Session<'i> {
+    values: Vec<Value>,
+    columns: &'static [&'static str],
+    issues: &'i mut FieldIssues,
+}
+
+impl Session<'_> {
+    fn new<'i>(columns: &'static [&'static str], issues: &'i mut FieldIssues) -> Session<'i> {
+        Session {
+            values: vec![None; columns.len()],
+            columns,
+            issues,
+        }
+    }
+
+    fn name(&self, column: impl Into<usize>) -> &'static str {
+        self.columns[column.into()]
+    }
+
+    fn set(&mut self, column: impl Into<usize> + Copy, value: Value) {
+        self.values[column.into()] = value;
+    }
+
+    fn get(&self, column: impl Into<usize> + Copy) -> Option<&str> {
+        self.values[column.into()].as_deref()
+    }
+
+    /// A text copied as it is.
+    fn text(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
+        let value = text
+            .filter(|text| !text.is_empty())
+            .map(|text| Cow::Owned(text.to_owned()));
+        self.set(column, value);
+    }
+
+    /// A constant.
+    fn fixed(&mut self, column: impl Into<usize> + Copy, value: &'static str) {
+        self.set(column, fixed(value));
+    }
+
+    /// An IP address, left empty (and counted) when it is none.
+    fn address(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
+        let value = self.issues.address(text, self.name(column));
+        self.set(column, value);
+    }
+
+    /// A port number, left empty (and counted) when it is none.
+    fn port(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) -> Option<u64> {
+        let port = self.issues.port(text, self.name(column));
+        self.set(column, number(port));
+        port
+    }
+
+    /// A whole number, left empty (and counted) when it is none.
+    fn whole(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) -> Option<u64> {
+        let value = self.issues.whole(text, self.name(column));
+        self.set(column, number(value));
+        value
+    }
+
+    /// A duration in seconds as ASIM's milliseconds, left empty (and
+    /// counted) when it is no whole number.
+    fn seconds_as_milliseconds(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
+        let seconds = self.issues.whole(text, self.name(column));
+        self.set(
+            column,
+            number(seconds.map(|seconds| seconds.saturating_mul(1000))),
+        );
+    }
+
+    /// A time, written as RFC 3339, left empty (and counted) when unreadable.
+    fn time(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
+        let Some(text) = text else { return };
+        match time::parse(text) {
+            Ok(time) => self.set(column, Some(Cow::Owned(time::format(time)))),
+            Err(_) => self.issues.count(self.name(column)),
+        }
+    }
+
+    /// The sum of two counts, as Kusto's `a + b` (none when either is).
+    fn sum(&mut self, column: impl Into<usize> + Copy, a: Option<u64>, b: Option<u64>) {
+        self.set(column, number(sum(a, b)));
+    }
+
+    /// `NetworkProtocolVersion` from `DstIpAddr`, as the parsers decide it.
+    fn protocol_version(&mut self, column: impl Into<usize> + Copy, dst: impl Into<usize> + Copy) {
+        let version = protocol_version(self.get(dst));
+        self.set(column, version);
+    }
+}
+
 /// One ASIM value as a normalizer writes it.
 type Value = Option<Cow<'static, str>>;
 
@@ -159,6 +292,50 @@ fn owned(text: Option<&str>) -> Value {
 /// A constant ASIM value.
 fn fixed(value: &'static str) -> Value {
     Some(Cow::Borrowed(value))
+}
+
+/// IANA protocol numbers seen in network logs, named as the ASIM parsers'
+/// tables name them.
+const PROTOCOLS: [(u8, &str); 17] = [
+    (1, "ICMP"),
+    (2, "IGMP"),
+    (4, "IPv4"),
+    (6, "TCP"),
+    (17, "UDP"),
+    (41, "IPv6"),
+    (47, "GRE"),
+    (50, "ESP"),
+    (51, "AH"),
+    (58, "IPv6-ICMP"),
+    (88, "EIGRP"),
+    (89, "OSPFIGP"),
+    (103, "PIM"),
+    (112, "VRRP"),
+    (115, "L2TP"),
+    (132, "SCTP"),
+    (136, "UDPLite"),
+];
+
+/// The name of IANA protocol number `text`, when it is one we name.
+fn protocol_name(text: &str) -> Option<&'static str> {
+    let code = text.parse::<u8>().ok()?;
+    PROTOCOLS
+        .iter()
+        .find(|(number, _)| *number == code)
+        .map(|(_, name)| *name)
+}
+
+/// `IPv4` or `IPv6` by the look of an address, as the parsers decide
+/// `NetworkProtocolVersion` (a `.` or a `:` in it).
+fn protocol_version(address: Option<&str>) -> Value {
+    let address = address?;
+    if address.contains('.') {
+        fixed("IPv4")
+    } else if address.contains(':') {
+        fixed("IPv6")
+    } else {
+        None
+    }
 }
 
 /// The sum of two counts, none when either is missing (as Kusto's `null + x`).
@@ -181,6 +358,10 @@ pub fn read(
         SessionFormat::Asim => super::records::read_from(input, reader, wanted, on_record),
         SessionFormat::ZeekTsv => zeek::read_tsv(input, reader, wanted, issues, on_record),
         SessionFormat::AwsVpc => aws_vpc::read(input, reader, wanted, issues, on_record),
+        SessionFormat::CommonSecurityLog => {
+            common_security_log::read(input, reader, wanted, issues, on_record)
+        }
+        SessionFormat::NtaNetAnalytics => nta::read(input, reader, wanted, issues, on_record),
         SessionFormat::ZeekJson | SessionFormat::SuricataEve => {
             // JSON lines whatever the file is called (`conn.log`, `eve.json`).
             let input = InputFile {

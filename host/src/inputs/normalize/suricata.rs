@@ -140,19 +140,8 @@ fn map<'a>(
     });
     let src = issues.address(field("src_ip"), "SrcIpAddr");
     let dst = issues.address(field("dest_ip"), "DstIpAddr");
-    // A port is at most 65535.
-    let mut port = |name: &str, column: &'static str| {
-        let port = issues.whole(field(name), column)?;
-        if port > u64::from(u16::MAX) {
-            issues.count(column);
-            return None;
-        }
-        Some(port)
-    };
-    let (src_port, dst_port) = (
-        port("src_port", "SrcPortNumber"),
-        port("dest_port", "DstPortNumber"),
-    );
+    let src_port = issues.port(field("src_port"), "SrcPortNumber");
+    let dst_port = issues.port(field("dest_port"), "DstPortNumber");
     let end_text = Some(Cow::Owned(time::format(end)));
     // `failed`: Suricata could not tell the application protocol.
     let application = field("app_proto").filter(|proto| *proto != "failed");

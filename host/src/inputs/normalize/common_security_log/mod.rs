@@ -1,0 +1,245 @@
+//! Sentinel's `CommonSecurityLog` table (CEF), exported as CSV or JSON lines:
+//! one table, many vendors. As Sentinel's `imNetworkSession` unions its
+//! parsers, each record goes to the parser of its `DeviceVendor` and
+//! `DeviceProduct`, which keeps it or says why it is no session: FortiGate
+//! ([`fortigate`]), Cisco ASA ([`cisco_asa`]), Palo Alto PAN-OS CEF and
+//! Cortex Data Lake ([`palo_alto`]). Records of other sources are counted and
+//! skipped.
+
+mod cisco_asa;
+mod fortigate;
+mod palo_alto;
+
+use std::borrow::Cow;
+
+use anyhow::Result;
+
+use super::{FieldIssues, Mapped, Session, Value};
+use crate::inputs::{
+    records::{self, Fields, OnRecord},
+    time, InputFile,
+};
+
+indexed_names! {
+    /// The `CommonSecurityLog` columns the parsers read.
+    enum Raw,
+    const RAW = [
+        TimeGenerated, DeviceVendor, DeviceProduct, DeviceVersion, DeviceEventClassID,
+        DeviceEventCategory, Activity, LogSeverity, OriginalLogSeverity, DeviceAction,
+        Protocol, ApplicationProtocol, SourceIP, SourcePort, DestinationIP,
+        DestinationPort, SourceTranslatedAddress, SourceTranslatedPort,
+        DestinationTranslatedAddress, DestinationTranslatedPort, SentBytes, ReceivedBytes,
+        DeviceInboundInterface, DeviceOutboundInterface, DeviceExternalID, DeviceName,
+        Computer, CommunicationDirection, Message, AdditionalExtensions, Reason, StartTime,
+        EventCount, ExtID, SourceUserName, DestinationUserName, SourceMACAddress,
+        DestinationMACAddress, DeviceCustomString1, DeviceCustomString2,
+        DeviceCustomString4, DeviceCustomString5, DeviceCustomNumber1, DeviceCustomNumber2,
+        DeviceCustomNumber3, FieldDeviceCustomNumber1, FieldDeviceCustomNumber2,
+        FieldDeviceCustomNumber3, DeviceCustomIPv6Address2, DeviceCustomIPv6Address3,
+        FlexNumber1, _ItemId,
+    ]
+}
+
+indexed_names! {
+    /// The ASIM columns the parsers give (each parser fills some of them).
+    enum Column,
+    pub const COLUMNS = [
+        TimeGenerated, EventStartTime, EventEndTime, EventCount, EventType, EventSubType,
+        EventProduct, EventProductVersion, EventVendor, EventSchema, EventSchemaVersion,
+        EventResult, EventResultDetails, EventOriginalResultDetails, EventSeverity,
+        EventOriginalSeverity, EventOriginalType, EventOriginalSubType, EventOriginalUid,
+        EventUid, EventMessage, DvcAction, DvcOriginalAction, Dvc, DvcHostname, DvcId,
+        DvcIdType, DvcIpAddr, DvcInboundInterface, DvcOutboundInterface, SrcIpAddr,
+        SrcPortNumber, SrcNatIpAddr, SrcNatPortNumber, SrcInterfaceName, SrcZone,
+        SrcGeoCountry, SrcUsername, SrcMacAddr, SrcAppName, SrcBytes, SrcPackets, DstIpAddr,
+        DstPortNumber, DstNatIpAddr, DstNatPortNumber, DstInterfaceName, DstZone,
+        DstGeoCountry, DstUsername, DstMacAddr, DstAppName, DstBytes, DstPackets,
+        NetworkProtocol, NetworkProtocolVersion, NetworkDirection,
+        NetworkApplicationProtocol, NetworkDuration, NetworkSessionId, NetworkRuleName,
+        NetworkRuleNumber, NetworkBytes, NetworkPackets, NetworkIcmpType, NetworkIcmpCode,
+        ThreatName, ThreatOriginalRiskLevel,
+    ]
+}
+
+/// Whether the first line (a CSV header or a JSON record) is the table's.
+pub fn looks_like(line: &str) -> bool {
+    line.contains("DeviceVendor") && line.contains("DeviceProduct")
+}
+
+/// Reads `CommonSecurityLog` records, handing each session over as ASIM.
+pub fn read(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+) -> Result<()> {
+    let mapped = Mapped::new(COLUMNS, wanted);
+    let on_raw = &mut |number: u64, raw: Result<&Fields, String>| {
+        let record = match raw {
+            Ok(raw) => Record(raw),
+            Err(reason) => return on_record(number, Err(reason)),
+        };
+        let parser = match Parser::of(&record) {
+            Ok(parser) => parser,
+            Err(reason) => {
+                issues.skip(reason);
+                return Ok(());
+            }
+        };
+        let time = match record.time() {
+            Ok(time) => time,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
+        let mut session = Session::new(COLUMNS, issues);
+        session.set(Column::TimeGenerated, Some(Cow::Owned(time::format(time))));
+        match parser {
+            Parser::FortiGate => fortigate::map(&record, &mut session),
+            Parser::CiscoAsa => cisco_asa::map(&record, &mut session),
+            Parser::PaloAltoCef => palo_alto::map_cef(&record, &mut session),
+            Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, &mut session),
+        }
+        on_record(number, Ok(&mapped.pick(&mut session.values)))
+    };
+    records::read_from(input, reader, RAW, on_raw)
+}
+
+/// Which Sentinel parser takes a record.
+enum Parser {
+    FortiGate,
+    CiscoAsa,
+    PaloAltoCef,
+    PaloAltoCortexDataLake,
+}
+
+impl Parser {
+    /// The parser whose filter keeps `record`, or why none does (each
+    /// parser's `where` clauses).
+    fn of(record: &Record) -> Result<Parser, &'static str> {
+        let field = |raw| record.get(raw).unwrap_or("");
+        match (field(Raw::DeviceVendor), field(Raw::DeviceProduct)) {
+            ("Fortinet", product) if product.starts_with("FortiGate") => {
+                let traffic = has_term(field(Raw::DeviceEventCategory), "traffic")
+                    || field(Raw::AdditionalExtensions).contains("cat=traffic");
+                let dns =
+                    field(Raw::DeviceAction) == "dns" || has_term(field(Raw::Activity), "dns");
+                if traffic && !dns {
+                    Ok(Parser::FortiGate)
+                } else {
+                    Err("FortiGate events other than traffic")
+                }
+            }
+            ("Cisco", "ASA") if cisco_asa::is_session(field(Raw::DeviceEventClassID)) => {
+                Ok(Parser::CiscoAsa)
+            }
+            ("Cisco", "ASA") => Err("Cisco ASA events of no session"),
+            ("Palo Alto Networks", "PAN-OS") if field(Raw::Activity) == "TRAFFIC" => {
+                Ok(Parser::PaloAltoCef)
+            }
+            ("Palo Alto Networks", "LF") if field(Raw::DeviceEventClassID) == "TRAFFIC" => {
+                Ok(Parser::PaloAltoCortexDataLake)
+            }
+            ("Palo Alto Networks", _) => Err("Palo Alto events other than TRAFFIC"),
+            _ => Err("other CommonSecurityLog sources"),
+        }
+    }
+}
+
+/// One record's raw values, in [`RAW`] order.
+struct Record<'r, 'a>(&'r [Option<Cow<'a, str>>]);
+
+impl Record<'_, '_> {
+    /// The non-empty value of a column.
+    fn get(&self, column: Raw) -> Option<&str> {
+        self.0[column as usize]
+            .as_deref()
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `TimeGenerated`, which every record needs.
+    fn time(&self) -> Result<asim_rule_core::Timestamp, String> {
+        let text = self
+            .get(Raw::TimeGenerated)
+            .ok_or("TimeGenerated: missing")?;
+        time::parse(text).map_err(|why| format!("TimeGenerated: {why}"))
+    }
+
+    /// The value of `key` in `AdditionalExtensions` (`key=value;…`, as
+    /// Kusto's `parse-kv` with `;` and `=` reads it); none when absent or empty.
+    fn extension(&self, key: &str) -> Option<&str> {
+        self.get(Raw::AdditionalExtensions)?
+            .split(';')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+/// `_ASIM_ResolveNetworkProtocol`: an IANA number named, a name upper-cased.
+fn resolve_protocol(protocol: Option<&str>) -> Value {
+    let protocol = protocol?;
+    let name = match super::protocol_name(protocol) {
+        Some(name) => name.to_owned(),
+        None => protocol.to_ascii_uppercase(),
+    };
+    Some(Cow::Owned(name))
+}
+
+/// Kusto's `has`: `term` as a whole word of `text`, ignoring case.
+fn has_term(text: &str, term: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|word| word.eq_ignore_ascii_case(term))
+}
+
+/// A name, with its host name (the first label) when it is a FQDN, as
+/// `_ASIM_ResolveDvcFQDN` splits it: (FQDN, host name).
+fn fqdn_and_host(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('.') {
+        Some((host, _)) => (Some(name), host),
+        None => (None, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_recognised_by_its_columns() {
+        assert!(looks_like(
+            "TenantId,DeviceVendor,DeviceProduct,DeviceVersion"
+        ));
+        assert!(looks_like(
+            r#"{"DeviceVendor":"Fortinet","DeviceProduct":"FortiGate"}"#
+        ));
+        assert!(!looks_like("TimeGenerated,SrcIpAddr,DstIpAddr"));
+    }
+
+    #[test]
+    fn has_matches_whole_words_only() {
+        assert!(has_term("traffic:forward accept", "traffic"));
+        assert!(has_term("Deny udp ... denied udp", "DENIED"));
+        assert!(!has_term("undenied", "denied"));
+    }
+
+    #[test]
+    fn extensions_are_read_by_exact_key() {
+        let raw: Vec<Option<Cow<str>>> = RAW
+            .iter()
+            .map(|name| {
+                (*name == "AdditionalExtensions").then_some({
+                    Cow::Borrowed("FTNTFGTstart=2025-11-05T10:29:58Z;start=x;cat=traffic;empty=")
+                })
+            })
+            .collect();
+        let record = Record(&raw);
+        assert_eq!(record.extension("start"), Some("x"));
+        assert_eq!(
+            record.extension("FTNTFGTstart"),
+            Some("2025-11-05T10:29:58Z")
+        );
+        assert_eq!(record.extension("empty"), None);
+        assert_eq!(record.extension("missing"), None);
+    }
+}
