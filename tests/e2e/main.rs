@@ -10,4 +10,5 @@ mod normalize;
 mod parity;
 mod replay;
 mod run;
+mod sentinel_tables;
 mod support;

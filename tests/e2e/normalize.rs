@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::support::{asim_rules, component, json_lines, shared};
 
 /// `normalize` of `files`: the records and stderr.
-fn normalize(files: &[&str], extra: &[&str]) -> (Vec<Value>, String) {
+pub fn normalize(files: &[&str], extra: &[&str]) -> (Vec<Value>, String) {
     let mut args = vec!["normalize"];
     args.extend(files);
     args.extend(extra);
