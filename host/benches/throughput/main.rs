@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod normalizers;
 mod threat_intel;
 
 use std::{
@@ -390,7 +391,6 @@ fn main() {
         })
         .min()
         .unwrap();
-    zeek_rate(&mut report, &columns, dir.path());
     writeln!(report).unwrap();
     writeln!(
         report,
@@ -505,6 +505,7 @@ fn main() {
         .unwrap();
         fs::remove_dir_all(&out).unwrap();
     }
+    normalizers::report(&mut report, &columns, dir.path(), &binary, &ti_path);
     print!("{report}");
 }
 
@@ -600,58 +601,4 @@ fn duckdb(sessions: &str, indicators: &str, at: &str, threads: u32) -> Result<f6
         .trim()
         .parse()
         .map_err(|_| format!("unexpected output {stdout:?}"))
-}
-
-/// The Zeek TSV normalizer: 1 M conn records (a real Stratosphere capture's,
-/// repeated with shifted times) read into the TI rule's session columns.
-fn zeek_rate(report: &mut String, columns: &[(String, ColumnKind)], dir: &Path) {
-    let capture = root().join("../shared/data/zeek/stratosphere-008-mixed.conn.log.labeled");
-    let Ok(text) = fs::read_to_string(&capture) else {
-        writeln!(
-            report,
-            "Zeek TSV normalizer skipped: {} is not there",
-            capture.display()
-        )
-        .unwrap();
-        return;
-    };
-    let (header, records): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
-    let path = dir.join("conn.log");
-    let mut out = BufWriter::new(fs::File::create(&path).unwrap());
-    for line in header.iter().filter(|l| !l.starts_with("#close")) {
-        writeln!(out, "{line}").unwrap();
-    }
-    for n in 0..SESSIONS {
-        let record = records[n % records.len()];
-        let (ts, rest) = record.split_once('\t').unwrap();
-        let shifted = ts.parse::<f64>().unwrap() + (n / records.len()) as f64 * 86_400.0;
-        writeln!(out, "{shifted:.6}\t{rest}").unwrap();
-    }
-    out.flush().unwrap();
-    let input = InputFile::by_content(path.to_str().unwrap());
-    let best = (0..3)
-        .map(|_| {
-            let started = Instant::now();
-            let records = inputs::read_sessions(
-                &input,
-                None,
-                columns,
-                &mut Rejects::default(),
-                &mut |_, _| Ok(()),
-            )
-            .unwrap();
-            assert_eq!(records as usize, SESSIONS);
-            started.elapsed()
-        })
-        .min()
-        .unwrap();
-    let bytes = fs::metadata(&path).unwrap().len() as f64;
-    writeln!(
-        report,
-        "Zeek TSV normalizer, 1 M conn records ({:.0} MB) into the TI rule's columns: {} rows/s, {:.0} MB/s (one thread)",
-        bytes / 1e6,
-        rate(SESSIONS, best),
-        bytes / best.as_secs_f64() / 1e6
-    )
-    .unwrap();
 }
