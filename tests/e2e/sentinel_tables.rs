@@ -252,8 +252,14 @@ fn every_sample_is_recognised_and_a_wrong_format_refused() {
         (PALO_ALTO_CDL, "CommonSecurityLog"),
         (NSG_FLOWS, "NTANetAnalytics"),
     ] {
-        let (_, stderr) = normalize(&[&shared(file)], &[]);
+        let (rows, stderr) = normalize(&[&shared(file)], &[]);
         assert!(stderr.contains(&format!(": {name}: ")), "{stderr}");
+        // By content, whatever the file is called.
+        let dir = tempfile::tempdir().unwrap();
+        let renamed = dir.path().join("export");
+        fs::copy(shared(file), &renamed).unwrap();
+        let (again, stderr) = normalize(&[renamed.to_str().unwrap()], &[]);
+        assert_eq!(again, rows, "{stderr}");
         let wrong = if name == "NTANetAnalytics" {
             "common-security-log"
         } else {

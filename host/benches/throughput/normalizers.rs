@@ -122,7 +122,7 @@ pub fn report(
         (
             "AWS VPC flow log",
             "flows/aws-vpcflow_accept-reject-traffic.log",
-            |_, _| false,
+            |_, line| line.contains("srcaddr"),
             RECORDS,
         ),
         (

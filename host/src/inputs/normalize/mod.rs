@@ -348,7 +348,7 @@ fn sum(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 /// be mapped.
 pub fn read(
     input: &InputFile,
-    reader: Box<dyn std::io::BufRead>,
+    mut reader: Box<dyn std::io::BufRead>,
     format: SessionFormat,
     wanted: &[&str],
     issues: &mut FieldIssues,
@@ -358,10 +358,21 @@ pub fn read(
         SessionFormat::Asim => super::records::read_from(input, reader, wanted, on_record),
         SessionFormat::ZeekTsv => zeek::read_tsv(input, reader, wanted, issues, on_record),
         SessionFormat::AwsVpc => aws_vpc::read(input, reader, wanted, issues, on_record),
-        SessionFormat::CommonSecurityLog => {
-            common_security_log::read(input, reader, wanted, issues, on_record)
+        SessionFormat::CommonSecurityLog | SessionFormat::NtaNetAnalytics => {
+            // A table export by any name: JSON lines when it starts with `{`.
+            let mut input = input.clone();
+            if input.format == Format::Text {
+                let head = reader.fill_buf()?;
+                let json = head.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+                input.format = if json { Format::JsonLines } else { Format::Csv };
+            }
+            match format {
+                SessionFormat::CommonSecurityLog => {
+                    common_security_log::read(&input, reader, wanted, issues, on_record)
+                }
+                _ => nta::read(&input, reader, wanted, issues, on_record),
+            }
         }
-        SessionFormat::NtaNetAnalytics => nta::read(input, reader, wanted, issues, on_record),
         SessionFormat::ZeekJson | SessionFormat::SuricataEve => {
             // JSON lines whatever the file is called (`conn.log`, `eve.json`).
             let input = InputFile {
@@ -376,6 +387,58 @@ pub fn read(
             }
         }
     }
+}
+
+/// What a table normalizer makes of one record.
+enum Mapping {
+    /// A session: the values its `Session` holds.
+    Session,
+    /// No session, for this (counted) reason.
+    Skip(&'static str),
+    /// Unreadable, for this reason (named with file and line).
+    Reject(String),
+}
+
+/// Reads a table export (CSV or JSON lines) whose records `map` turns into
+/// sessions of `columns`, reading the columns `raw` names.
+fn read_table(
+    input: &InputFile,
+    reader: Box<dyn std::io::BufRead>,
+    (raw, columns): (&[&str], &'static [&'static str]),
+    wanted: &[&str],
+    issues: &mut FieldIssues,
+    on_record: &mut OnRecord,
+    map: impl Fn(&Fields, &mut Session) -> Mapping,
+) -> Result<()> {
+    let mapped = Mapped::new(columns, wanted);
+    let on_raw = &mut |number: u64, fields: Result<&Fields, String>| {
+        let fields = match fields {
+            Ok(fields) => fields,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
+        let mut session = Session::new(columns, issues);
+        match map(fields, &mut session) {
+            Mapping::Session => on_record(number, Ok(&mapped.pick(&mut session.values))),
+            Mapping::Skip(reason) => {
+                issues.skip(reason);
+                Ok(())
+            }
+            Mapping::Reject(reason) => on_record(number, Err(reason)),
+        }
+    };
+    super::records::read_from(input, reader, raw, on_raw)
+}
+
+/// A record's `TimeGenerated` into `session`, or why it has none.
+fn time_generated(
+    text: Option<&str>,
+    session: &mut Session,
+    column: impl Into<usize> + Copy,
+) -> Result<(), String> {
+    let text = text.ok_or("TimeGenerated: missing")?;
+    let time = time::parse(text).map_err(|why| format!("TimeGenerated: {why}"))?;
+    session.set(column, Some(Cow::Owned(time::format(time))));
+    Ok(())
 }
 
 /// The ASIM columns a normalizer writes, and a record's values for them;

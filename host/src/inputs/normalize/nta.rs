@@ -3,14 +3,12 @@
 //! `ASimNetworkSessionNTANetAnalytics` (v0.1.1) does; docs/NORMALIZERS.md
 //! has the table. Records other than `SubType == FlowLog` are skipped.
 
-use std::borrow::Cow;
-
 use anyhow::Result;
 
-use super::{FieldIssues, Mapped, Session};
+use super::{read_table, time_generated, FieldIssues, Mapping, Session};
 use crate::inputs::{
-    records::{self, Fields, OnRecord},
-    time, InputFile,
+    records::{Fields, OnRecord},
+    InputFile,
 };
 
 indexed_names! {
@@ -53,12 +51,7 @@ pub fn read(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mapped = Mapped::new(COLUMNS, wanted);
-    let on_raw = &mut |number: u64, raw: Result<&Fields, String>| {
-        let raw = match raw {
-            Ok(raw) => raw,
-            Err(reason) => return on_record(number, Err(reason)),
-        };
+    let map = |raw: &Fields, session: &mut Session| {
         // Exports write `-` for an empty value.
         let field = |column: Raw| {
             raw[column as usize]
@@ -66,20 +59,25 @@ pub fn read(
                 .filter(|value| !value.is_empty() && *value != "-")
         };
         if field(Raw::SubType) != Some("FlowLog") {
-            issues.skip("records other than FlowLog");
-            return Ok(());
+            return Mapping::Skip("records other than FlowLog");
         }
-        let time = match field(Raw::TimeGenerated).map(time::parse) {
-            Some(Ok(time)) => time,
-            Some(Err(why)) => return on_record(number, Err(format!("TimeGenerated: {why}"))),
-            None => return on_record(number, Err("TimeGenerated: missing".into())),
-        };
-        let mut session = Session::new(COLUMNS, issues);
-        session.set(Column::TimeGenerated, Some(Cow::Owned(time::format(time))));
-        map(&field, &mut session);
-        on_record(number, Ok(&mapped.pick(&mut session.values)))
+        if let Err(reason) =
+            time_generated(field(Raw::TimeGenerated), session, Column::TimeGenerated)
+        {
+            return Mapping::Reject(reason);
+        }
+        map(&field, session);
+        Mapping::Session
     };
-    records::read_from(input, reader, RAW, on_raw)
+    read_table(
+        input,
+        reader,
+        (RAW, COLUMNS),
+        wanted,
+        issues,
+        on_record,
+        map,
+    )
 }
 
 /// Fills `session` from a flow record.

@@ -14,10 +14,10 @@ use std::borrow::Cow;
 
 use anyhow::Result;
 
-use super::{FieldIssues, Mapped, Session, Value};
+use super::{read_table, time_generated, FieldIssues, Mapping, Session, Value};
 use crate::inputs::{
-    records::{self, Fields, OnRecord},
-    time, InputFile,
+    records::{Fields, OnRecord},
+    InputFile,
 };
 
 indexed_names! {
@@ -74,34 +74,36 @@ pub fn read(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mapped = Mapped::new(COLUMNS, wanted);
-    let on_raw = &mut |number: u64, raw: Result<&Fields, String>| {
-        let record = match raw {
-            Ok(raw) => Record(raw),
-            Err(reason) => return on_record(number, Err(reason)),
-        };
+    let map = |fields: &Fields, session: &mut Session| {
+        let record = Record(fields);
         let parser = match Parser::of(&record) {
             Ok(parser) => parser,
-            Err(reason) => {
-                issues.skip(reason);
-                return Ok(());
-            }
+            Err(reason) => return Mapping::Skip(reason),
         };
-        let time = match record.time() {
-            Ok(time) => time,
-            Err(reason) => return on_record(number, Err(reason)),
-        };
-        let mut session = Session::new(COLUMNS, issues);
-        session.set(Column::TimeGenerated, Some(Cow::Owned(time::format(time))));
-        match parser {
-            Parser::FortiGate => fortigate::map(&record, &mut session),
-            Parser::CiscoAsa => cisco_asa::map(&record, &mut session),
-            Parser::PaloAltoCef => palo_alto::map_cef(&record, &mut session),
-            Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, &mut session),
+        if let Err(reason) = time_generated(
+            record.get(Raw::TimeGenerated),
+            session,
+            Column::TimeGenerated,
+        ) {
+            return Mapping::Reject(reason);
         }
-        on_record(number, Ok(&mapped.pick(&mut session.values)))
+        match parser {
+            Parser::FortiGate => fortigate::map(&record, session),
+            Parser::CiscoAsa => cisco_asa::map(&record, session),
+            Parser::PaloAltoCef => palo_alto::map_cef(&record, session),
+            Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, session),
+        }
+        Mapping::Session
     };
-    records::read_from(input, reader, RAW, on_raw)
+    read_table(
+        input,
+        reader,
+        (RAW, COLUMNS),
+        wanted,
+        issues,
+        on_record,
+        map,
+    )
 }
 
 /// Which Sentinel parser takes a record.
@@ -154,14 +156,6 @@ impl Record<'_, '_> {
         self.0[column as usize]
             .as_deref()
             .filter(|value| !value.is_empty())
-    }
-
-    /// `TimeGenerated`, which every record needs.
-    fn time(&self) -> Result<asim_rule_core::Timestamp, String> {
-        let text = self
-            .get(Raw::TimeGenerated)
-            .ok_or("TimeGenerated: missing")?;
-        time::parse(text).map_err(|why| format!("TimeGenerated: {why}"))
     }
 
     /// The value of `key` in `AdditionalExtensions` (`key=value;…`, as
