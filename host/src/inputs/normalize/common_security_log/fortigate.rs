@@ -45,13 +45,13 @@ pub(super) fn map(record: &Record, session: &mut Session) {
         (result, details) = (event_result, event_details);
     }
     // FortiGate logs carry `FTNTFGTname=`; FortiAnalyzer forwards `name=`.
-    let extension = |name: &str| {
+    let extension = |fortigate: &str, plain: &str| {
         record
-            .extension(&format!("FTNTFGT{name}"))
-            .or_else(|| record.extension(name))
+            .extension(fortigate)
+            .or_else(|| record.extension(plain))
     };
     // A UTM verdict of `allow` makes the session a success.
-    if extension("utmaction") == Some("allow") {
+    if extension("FTNTFGTutmaction", "utmaction") == Some("allow") {
         (result, details) = ("Success", "");
     }
     session.text(EventResult, Some(result));
@@ -86,23 +86,29 @@ pub(super) fn map(record: &Record, session: &mut Session) {
     session.text(EventUid, record.get(Raw::_ItemId));
 
     // The session's start when the log has it; the log's time otherwise.
-    session.time(EventStartTime, extension("start"));
+    session.time(EventStartTime, extension("FTNTFGTstart", "start"));
     if session.get(EventStartTime).is_none() {
         let generated = session.get(TimeGenerated).map(str::to_owned);
         session.text(EventStartTime, generated.as_deref());
     }
     let generated = session.get(TimeGenerated).map(str::to_owned);
     session.text(EventEndTime, generated.as_deref());
-    session.text(SrcZone, extension("srcintfrole"));
-    session.text(DstZone, extension("dstintfrole"));
-    session.text(NetworkSessionId, extension("externalID"));
-    session.whole(NetworkRuleNumber, extension("policyid"));
-    session.seconds_as_milliseconds(NetworkDuration, extension("duration"));
-    session.text(SrcGeoCountry, extension("srccountry"));
-    session.text(DstGeoCountry, extension("dstcountry"));
-    session.text(ThreatOriginalRiskLevel, extension("crscore"));
-    let src_packets = session.whole(SrcPackets, extension("sentpkt"));
-    let dst_packets = session.whole(DstPackets, extension("rcvdpkt"));
+    session.text(SrcZone, extension("FTNTFGTsrcintfrole", "srcintfrole"));
+    session.text(DstZone, extension("FTNTFGTdstintfrole", "dstintfrole"));
+    session.text(
+        NetworkSessionId,
+        extension("FTNTFGTexternalID", "externalID"),
+    );
+    session.whole(NetworkRuleNumber, extension("FTNTFGTpolicyid", "policyid"));
+    session.seconds_as_milliseconds(NetworkDuration, extension("FTNTFGTduration", "duration"));
+    session.text(SrcGeoCountry, extension("FTNTFGTsrccountry", "srccountry"));
+    session.text(DstGeoCountry, extension("FTNTFGTdstcountry", "dstcountry"));
+    session.text(
+        ThreatOriginalRiskLevel,
+        extension("FTNTFGTcrscore", "crscore"),
+    );
+    let src_packets = session.whole(SrcPackets, extension("FTNTFGTsentpkt", "sentpkt"));
+    let dst_packets = session.whole(DstPackets, extension("FTNTFGTrcvdpkt", "rcvdpkt"));
     session.sum(NetworkPackets, src_packets, dst_packets);
 
     session.fixed(EventCount, "1");

@@ -75,7 +75,7 @@ pub fn read(
     on_record: &mut OnRecord,
 ) -> Result<()> {
     let map = |fields: &Fields, session: &mut Session| {
-        let record = Record(fields);
+        let record = Record::new(fields);
         let parser = match Parser::of(&record) {
             Ok(parser) => parser,
             Err(reason) => return Mapping::Skip(reason),
@@ -147,23 +147,36 @@ impl Parser {
     }
 }
 
-/// One record's raw values, in [`RAW`] order.
-struct Record<'r, 'a>(&'r [Option<Cow<'a, str>>]);
+/// One record's raw values, in [`RAW`] order, and its extensions.
+struct Record<'r, 'a> {
+    fields: &'r [Option<Cow<'a, str>>],
+    /// `AdditionalExtensions` as Kusto's `parse-kv` with `;` and `=` reads
+    /// it, split once per record: parsers look up a dozen keys.
+    extensions: Vec<(&'r str, &'r str)>,
+}
 
-impl Record<'_, '_> {
+impl<'r, 'a> Record<'r, 'a> {
+    fn new(fields: &'r [Option<Cow<'a, str>>]) -> Record<'r, 'a> {
+        let extensions = fields[Raw::AdditionalExtensions as usize]
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .filter_map(|pair| pair.split_once('='))
+            .collect();
+        Record { fields, extensions }
+    }
+
     /// The non-empty value of a column.
-    fn get(&self, column: Raw) -> Option<&str> {
-        self.0[column as usize]
+    fn get(&self, column: Raw) -> Option<&'r str> {
+        self.fields[column as usize]
             .as_deref()
             .filter(|value| !value.is_empty())
     }
 
-    /// The value of `key` in `AdditionalExtensions` (`key=value;…`, as
-    /// Kusto's `parse-kv` with `;` and `=` reads it); none when absent or empty.
-    fn extension(&self, key: &str) -> Option<&str> {
-        self.get(Raw::AdditionalExtensions)?
-            .split(';')
-            .filter_map(|pair| pair.split_once('='))
+    /// The value of extension `key`; none when absent or empty.
+    fn extension(&self, key: &str) -> Option<&'r str> {
+        self.extensions
+            .iter()
             .find(|(name, _)| *name == key)
             .map(|(_, value)| value.trim())
             .filter(|value| !value.is_empty())
@@ -227,7 +240,7 @@ mod tests {
                 })
             })
             .collect();
-        let record = Record(&raw);
+        let record = Record::new(&raw);
         assert_eq!(record.extension("start"), Some("x"));
         assert_eq!(
             record.extension("FTNTFGTstart"),
