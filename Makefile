@@ -5,12 +5,14 @@ WASM_TARGET := wasm32-unknown-unknown
 # Rule crates under guest-rules/ built as components into target/rules/NAME.wasm.
 RULES := ti-map-ip network-session-anomaly
 COMPONENTS := $(RULES:%=target/rules/%.wasm)
+# A rule that misbehaves on purpose (tests/hostile-rule): the containment tests'.
+HOSTILE := target/hostile/hostile-rule.wasm
 BIN := target/debug/asim-rules
 DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components host demo demo-real test lint bench clean wasm-target
+.PHONY: build components hostile host demo demo-real test lint bench clean wasm-target
 
 build: components host
 
@@ -26,6 +28,12 @@ components: wasm-target
 	  target/debug/componentize target/$(WASM_TARGET)/component/$${rule//-/_}.wasm target/rules/$$rule.wasm || exit 1; \
 	  echo "built target/rules/$$rule.wasm"; \
 	done
+
+hostile: wasm-target
+	$(CARGO) build --profile component --target $(WASM_TARGET) -p hostile-rule
+	$(CARGO) build -p componentize
+	@mkdir -p target/hostile
+	target/debug/componentize target/$(WASM_TARGET)/component/hostile_rule.wasm $(HOSTILE)
 
 host:
 	$(CARGO) build -p asim-rules
@@ -56,13 +64,13 @@ demo-real: build
 	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
 	echo "... every alert: $(REAL_DIR)/alerts.txt"
 
-test: build
+test: build hostile
 	$(CARGO) test --workspace
 
 lint: wasm-target
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p asim-rule-sdk -- -D warnings
+	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p hostile-rule -p asim-rule-sdk -- -D warnings
 
 bench: components
 	$(CARGO) build --release -p asim-rules

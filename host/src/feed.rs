@@ -206,7 +206,7 @@ impl Feed {
                 );
             }
             if target.builder.rows() >= self.batch_rows {
-                send(self.table, &mut rules[target.rule], &mut target.builder)?;
+                send(self.table, &mut rules[target.rule], &mut target.builder);
             }
         }
         if !wanted {
@@ -216,26 +216,32 @@ impl Feed {
     }
 
     /// Sends every partly filled batch.
-    pub fn flush(&mut self, rules: &mut [RuleInstance]) -> Result<()> {
-        (0..rules.len()).try_for_each(|rule| self.flush_rule(rules, rule))
+    pub fn flush(&mut self, rules: &mut [RuleInstance]) {
+        (0..rules.len()).for_each(|rule| self.flush_rule(rules, rule));
     }
 
     /// Sends rule `rule`'s partly filled batch, so it has every row pushed so far.
-    pub fn flush_rule(&mut self, rules: &mut [RuleInstance], rule: usize) -> Result<()> {
+    pub fn flush_rule(&mut self, rules: &mut [RuleInstance], rule: usize) {
         for target in self.targets.iter_mut().filter(|target| target.rule == rule) {
             if target.builder.rows() > 0 {
-                send(self.table, &mut rules[target.rule], &mut target.builder)?;
+                send(self.table, &mut rules[target.rule], &mut target.builder);
             }
         }
-        Ok(())
     }
 }
 
-fn send(table: Table, rule: &mut RuleInstance, builder: &mut BatchBuilder) -> Result<()> {
+/// Hands a batch to a rule. A rule that fails is quarantined by the engine
+/// (its instance keeps the reason, which the schedule reports); a quarantined
+/// rule gets no more batches.
+fn send(table: Table, rule: &mut RuleInstance, builder: &mut BatchBuilder) {
     let batch = builder.take();
-    match table {
+    if rule.quarantine().is_some() {
+        return;
+    }
+    // The error is the instance's quarantine, kept there.
+    let _quarantined = match table {
         Table::Sessions => rule.ingest_sessions(batch),
         Table::Indicators => rule.ingest_indicators(batch),
         Table::Summaries => rule.ingest_summaries(batch),
-    }
+    };
 }

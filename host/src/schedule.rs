@@ -113,9 +113,23 @@ impl<'r> Replay<'r> {
                 return Ok(());
             };
             for feed in &mut self.feeds {
-                feed.flush_rule(self.rules, rule)?;
+                feed.flush_rule(self.rules, rule);
             }
-            let alerts = self.rules[rule].evaluate(tick)?;
+            let next = tick + self.rules[rule].metadata().frequency;
+            self.next_tick[rule] = (next <= self.to).then_some(next);
+            let evaluated = match self.rules[rule].quarantine() {
+                Some(quarantine) => Err(quarantine.clone()),
+                None => self.rules[rule].evaluate(tick),
+            };
+            let alerts = match evaluated {
+                Ok(alerts) => alerts,
+                Err(quarantine) => {
+                    // Contained: this rule is done, the others go on.
+                    eprintln!("asim-rules: tenant {}: {quarantine}", self.tenant);
+                    self.next_tick[rule] = None;
+                    continue;
+                }
+            };
             let evaluation = Evaluation {
                 rule: self.rules[rule].metadata(),
                 at: tick,
@@ -124,8 +138,6 @@ impl<'r> Replay<'r> {
             sink.write(&evaluation, &alerts)?;
             self.evaluations[rule].0 += 1;
             self.evaluations[rule].1 += alerts.len() as u64;
-            let next = tick + self.rules[rule].metadata().frequency;
-            self.next_tick[rule] = (next <= self.to).then_some(next);
         }
     }
 }

@@ -4,6 +4,7 @@
 // A failed expectation in a test or its helpers is a panic by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod containment;
 mod indicators;
 mod inspect;
 mod normalize;

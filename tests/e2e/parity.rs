@@ -6,7 +6,7 @@ use asim_rule_core::{
     Batch, BatchBuilder, Rule,
 };
 use asim_rules::{
-    engine::{RuleHost, DEFAULT_MEMORY_LIMIT},
+    engine::{Budgets, RuleHost},
     inputs::{self, time, InputFile, Rejects},
 };
 use ti_map_ip::TiMapIp;
@@ -59,7 +59,7 @@ fn native_and_component_alerts_are_identical_and_snapshots_interchange() {
     let at = time::parse(GENERATED_AT).unwrap();
 
     let mut native = TiMapIp::configure(&[]).unwrap();
-    let host = RuleHost::new(DEFAULT_MEMORY_LIMIT).unwrap();
+    let host = RuleHost::new(Budgets::default()).unwrap();
     let mut wasm = host
         .load(&component("ti-map-ip"))
         .unwrap()

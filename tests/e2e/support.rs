@@ -23,6 +23,18 @@ pub fn component(name: &str) -> PathBuf {
     path
 }
 
+/// The rule that misbehaves on purpose (`tests/hostile-rule`, built by
+/// `make hostile`, which `make test` runs).
+pub fn hostile() -> PathBuf {
+    let path = root().join("target/hostile/hostile-rule.wasm");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `make hostile` (or run `make test`)",
+        path.display()
+    );
+    path
+}
+
 /// A file of the team's shared real data, `../shared/data` beside the
 /// repository (CI has it there).
 pub fn shared(path: &str) -> String {

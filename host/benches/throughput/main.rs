@@ -24,7 +24,7 @@ use asim_rule_core::{
     Batch, BatchBuilder, Rule, Timestamp,
 };
 use asim_rules::{
-    engine::{LoadedRule, RuleHost, RuleInstance, DEFAULT_MEMORY_LIMIT},
+    engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
     inputs::{self, time, InputFile, Rejects},
 };
 use network_session_anomaly::NetworkSessionAnomaly;
@@ -311,7 +311,7 @@ fn root() -> PathBuf {
 
 fn main() {
     let mut report = String::new();
-    let host = RuleHost::new(DEFAULT_MEMORY_LIMIT).unwrap();
+    let host = RuleHost::new(Budgets::default()).unwrap();
     let load = |name: &str| -> LoadedRule {
         let path = root().join(format!("target/rules/{name}.wasm"));
         assert!(path.exists(), "run `make components` first");

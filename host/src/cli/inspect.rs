@@ -8,7 +8,7 @@ use asim_rule_core::{
     RuleMetadata,
 };
 
-use crate::engine::{RuleHost, DEFAULT_MEMORY_LIMIT};
+use crate::engine::{Budgets, RuleHost};
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -17,7 +17,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    let host = RuleHost::new(DEFAULT_MEMORY_LIMIT)?;
+    let host = RuleHost::new(Budgets::default())?;
     let (_, description) = host.describe(&args.component)?;
     println!("component          {}", args.component.display());
     if description.imports.is_empty() {

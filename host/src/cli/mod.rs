@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand};
 
 use std::sync::Arc;
 
+use crate::engine::{Budgets, RuleInstance};
+
 use crate::inputs::{
     self,
     indicators::{self, ListOptions},
@@ -50,6 +52,21 @@ pub struct SandboxArgs {
     /// Memory one rule instance may use, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = crate::engine::DEFAULT_MEMORY_LIMIT >> 20)]
     pub max_memory_mib: usize,
+    /// Wall time one call into a rule may take, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub max_call_ms: u64,
+    /// Alerts one evaluation may return.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_alerts: usize,
+    /// Text one alert may carry, in KiB.
+    #[arg(long, value_name = "KIB", default_value_t = 64)]
+    pub max_alert_kib: usize,
+    /// Size of a rule's snapshot, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub max_snapshot_mib: usize,
+    /// Data any other call into a rule may hand the host, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    pub max_output_mib: usize,
     /// A rule parameter: RULE.NAME=VALUE, RULE being the rule's short name or id.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE", value_parser = parse_parameter)]
     pub parameters: Vec<(String, String, String)>,
@@ -59,6 +76,39 @@ pub struct SandboxArgs {
     /// Rule components (.wasm).
     #[arg(long = "rule", value_name = "R.wasm", required = true)]
     pub rules: Vec<PathBuf>,
+}
+
+impl SandboxArgs {
+    /// The budgets each rule instance gets; a rule that breaks one is
+    /// quarantined and the others go on.
+    pub fn budgets(&self) -> Budgets {
+        Budgets {
+            memory_bytes: self.max_memory_mib << 20,
+            time_per_call: std::time::Duration::from_millis(self.max_call_ms),
+            alerts_per_evaluation: self.max_alerts,
+            alert_bytes: self.max_alert_kib << 10,
+            snapshot_bytes: self.max_snapshot_mib << 20,
+            output_bytes: self.max_output_mib << 20,
+        }
+    }
+}
+
+/// Fails when a rule was quarantined (each was reported when it happened):
+/// the other rules' alerts are written, but the run was not whole.
+pub fn check_quarantines(rules: &[RuleInstance]) -> anyhow::Result<()> {
+    let quarantined: Vec<String> = rules
+        .iter()
+        .filter_map(|rule| rule.quarantine())
+        .map(ToString::to_string)
+        .collect();
+    if quarantined.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} rule(s) quarantined, the others' alerts written: {}",
+        quarantined.len(),
+        quarantined.join("; ")
+    )
 }
 
 /// Where alerts go and whom they are for; `run` and `replay` share them.

@@ -74,7 +74,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             .map(InputFile::without_progress)
             .collect(),
     ];
-    let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
+    let host = RuleHost::new(args.sandbox.budgets())?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let names: Vec<String> = rules
@@ -169,5 +169,5 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         crate::outputs::peak_memory_note(),
     );
-    Ok(())
+    super::check_quarantines(&rules)
 }

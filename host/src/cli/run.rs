@@ -46,7 +46,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         .iter()
         .map(|name| InputFile::new(name))
         .collect::<Result<Vec<_>>>()?;
-    let host = RuleHost::new(args.sandbox.max_memory_mib << 20)?;
+    let host = RuleHost::new(args.sandbox.budgets())?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let loaded = started.elapsed();
 
@@ -83,7 +83,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                     feed.push(&mut rules, time, cells)
                 })?;
             }
-            feed.flush(&mut rules)?;
+            feed.flush(&mut rules);
         } else if !files.is_empty() {
             eprintln!(
                 "warning: no rule reads {} rows; {} file(s) not read",
@@ -103,7 +103,22 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let mut counts = Vec::new();
     for rule in &mut rules {
-        let alerts = rule.evaluate(args.at)?;
+        // A rule quarantined while reading is not evaluated; the others are.
+        let evaluated = match rule.quarantine() {
+            Some(quarantine) => Err(quarantine.clone()),
+            None => rule.evaluate(args.at),
+        };
+        let alerts = match evaluated {
+            Ok(alerts) => alerts,
+            Err(quarantine) => {
+                eprintln!(
+                    "asim-rules run: tenant {}: {quarantine}",
+                    args.alerts.tenant
+                );
+                counts.push(format!("{} quarantined", rule.metadata().short_name));
+                continue;
+            }
+        };
         let evaluation = Evaluation {
             rule: rule.metadata(),
             at: args.at,
@@ -139,7 +154,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         (started.elapsed() - fed).as_secs_f64(),
         crate::outputs::peak_memory_note(),
     );
-    Ok(())
+    super::check_quarantines(&rules)
 }
 
 /// Loads and configures every `--rule`, giving each its `--param`s.

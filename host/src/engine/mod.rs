@@ -11,13 +11,17 @@
 pub mod bindings;
 mod convert;
 
-use std::path::{Path, PathBuf};
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{anyhow, bail, Context, Result};
-use asim_rule_core::{schema, Alert, Batch, RuleMetadata, Timestamp};
+use asim_rule_core::{schema, Alert, Batch, DetailValue, RuleMetadata, Timestamp};
 use wasmtime::{
     component::{types::ComponentItem, Component, Linker},
-    Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder,
+    Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
 };
 
 use bindings::{Detection, DetectionPre};
@@ -25,6 +29,64 @@ use bindings::{Detection, DetectionPre};
 /// Linear memory one rule instance may grow to, unless configured otherwise.
 /// A day of TI matching over a million sessions an hour stays far below it.
 pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
+
+/// How often the engine's epoch advances: the granularity of the CPU budget.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What one rule instance may use. A rule that exceeds any of them is
+/// quarantined: its instance is dropped and it is called no more.
+#[derive(Clone, Debug)]
+pub struct Budgets {
+    /// Linear memory and tables, in bytes.
+    pub memory_bytes: usize,
+    /// Wall time of one call into the rule (measured in epoch ticks of 10 ms).
+    pub time_per_call: Duration,
+    /// Alerts one evaluation may return.
+    pub alerts_per_evaluation: usize,
+    /// Text one alert may carry (names, description, entities, details), bytes.
+    pub alert_bytes: usize,
+    /// Size of a snapshot, bytes.
+    pub snapshot_bytes: usize,
+    /// Data any other call may hand the host (alerts, counters), bytes:
+    /// wasmtime stops copying past it, so a flood never reaches host memory.
+    pub output_bytes: usize,
+}
+
+impl Default for Budgets {
+    fn default() -> Budgets {
+        Budgets {
+            memory_bytes: DEFAULT_MEMORY_LIMIT,
+            time_per_call: Duration::from_secs(60),
+            alerts_per_evaluation: 100_000,
+            alert_bytes: 64 << 10,
+            snapshot_bytes: 1 << 30,
+            output_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a rule was quarantined: the call and the budget or fault.
+#[derive(Clone, Debug)]
+pub struct Quarantine {
+    /// The rule's short name.
+    pub rule: String,
+    /// The call that failed (`evaluate`, `ingest-sessions`, …).
+    pub call: &'static str,
+    /// What went wrong, naming the budget when one was exceeded.
+    pub reason: String,
+}
+
+impl fmt::Display for Quarantine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rule {} quarantined: {}: {}",
+            self.rule, self.call, self.reason
+        )
+    }
+}
+
+impl std::error::Error for Quarantine {}
 
 /// The interface a rule component must export.
 pub const RULE_INTERFACE: &str = "asim:rules/rule@0.1.0";
@@ -35,6 +97,9 @@ pub const RULE_INTERFACE: &str = "asim:rules/rule@0.1.0";
 pub struct Sandbox {
     limits: StoreLimits,
     memory_bytes: usize,
+    /// Set when the limiter refused to grow memory or a table: a trap that
+    /// follows is the memory budget's doing.
+    refused_growth: bool,
 }
 
 impl ResourceLimiter for Sandbox {
@@ -47,6 +112,8 @@ impl ResourceLimiter for Sandbox {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
             self.memory_bytes += desired.saturating_sub(current);
+        } else {
+            self.refused_growth = true;
         }
         Ok(allowed)
     }
@@ -57,7 +124,9 @@ impl ResourceLimiter for Sandbox {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(current, desired, maximum)
+        let allowed = self.limits.table_growing(current, desired, maximum)?;
+        self.refused_growth |= !allowed;
+        Ok(allowed)
     }
 
     fn instances(&self) -> usize {
@@ -77,7 +146,7 @@ impl ResourceLimiter for Sandbox {
 pub struct RuleHost {
     engine: Engine,
     linker: Linker<Sandbox>,
-    memory_limit: usize,
+    budgets: Budgets,
 }
 
 /// What a component file declares, whether or not it can run here.
@@ -97,25 +166,41 @@ pub struct LoadedRule {
     pre: DetectionPre<Sandbox>,
 }
 
-/// One deployment of a rule, with its own store and state.
+/// One deployment of a rule, with its own store and state; once quarantined,
+/// its store is dropped and every later call is refused.
 pub struct RuleInstance {
-    store: Store<Sandbox>,
-    bindings: Detection,
+    live: Option<(Store<Sandbox>, Detection)>,
     metadata: RuleMetadata,
+    budgets: Budgets,
+    memory_bytes: usize,
+    quarantine: Option<Quarantine>,
 }
 
 impl RuleHost {
-    /// An engine whose instances may each use `memory_limit` bytes of memory.
-    pub fn new(memory_limit: usize) -> Result<RuleHost> {
+    /// An engine whose instances each get `budgets`.
+    pub fn new(budgets: Budgets) -> Result<RuleHost> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
         let engine =
             anyhow_result(Engine::new(&config)).context("starting the WebAssembly engine")?;
+        // The clock of the CPU budget; it stops when the engine is dropped.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("asim-rules-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .context("starting the epoch thread")?;
         let linker = Linker::new(&engine);
         Ok(RuleHost {
             engine,
             linker,
-            memory_limit,
+            budgets,
         })
     }
 
@@ -164,8 +249,13 @@ impl RuleHost {
         let mut store = self.store();
         let bindings = anyhow_result(pre.instantiate(&mut store))
             .with_context(|| format!("{}: instantiating", path.display()))?;
-        let metadata = anyhow_result(bindings.asim_rules_rule().call_metadata(&mut store))
-            .with_context(|| format!("{}: metadata() trapped", path.display()))?;
+        let metadata = bindings
+            .asim_rules_rule()
+            .call_metadata(&mut store)
+            .map_err(|error| {
+                let fault = fault(&error, &store, &self.budgets);
+                anyhow!("{}: metadata() {fault}", path.display())
+            })?;
         let metadata = convert::metadata(metadata)
             .and_then(check_metadata)
             .with_context(|| format!("{}: invalid metadata", path.display()))?;
@@ -178,16 +268,47 @@ impl RuleHost {
 
     fn store(&self) -> Store<Sandbox> {
         let limits = StoreLimitsBuilder::new()
-            .memory_size(self.memory_limit)
+            .memory_size(self.budgets.memory_bytes)
             .instances(1)
             .build();
         let sandbox = Sandbox {
             limits,
             memory_bytes: 0,
+            refused_growth: false,
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| sandbox);
+        store.epoch_deadline_trap();
+        set_deadline(&mut store, &self.budgets);
         store
+    }
+}
+
+/// Arms the CPU budget for the next call.
+fn set_deadline(store: &mut Store<Sandbox>, budgets: &Budgets) {
+    let ticks = budgets.time_per_call.as_millis() / EPOCH_TICK.as_millis();
+    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+}
+
+/// What a failed call means: the budget it broke, or the trap.
+fn fault(error: &wasmtime::Error, store: &Store<Sandbox>, budgets: &Budgets) -> String {
+    // wasmtime's copy limit has no public error type, only this message.
+    let copy_limit = format!("{error:#}").contains("fuel allocated for hostcalls");
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "exceeded the CPU budget ({} ms per call)",
+            budgets.time_per_call.as_millis()
+        ),
+        _ if copy_limit => format!(
+            "handed the host more than its output budget ({} MiB)",
+            store.hostcall_fuel() >> 20
+        ),
+        _ if store.data().refused_growth => format!(
+            "exceeded the memory budget ({} MiB)",
+            budgets.memory_bytes >> 20
+        ),
+        Some(trap) => format!("trapped: {trap}"),
+        None => format!("failed: {error:#}"),
     }
 }
 
@@ -226,17 +347,22 @@ impl LoadedRule {
         let mut store = host.store();
         let bindings = anyhow_result(self.pre.instantiate(&mut store))
             .with_context(|| format!("rule {name}: instantiating"))?;
-        anyhow_result(
-            bindings
-                .asim_rules_rule()
-                .call_configure(&mut store, parameters),
-        )
-        .with_context(|| format!("rule {name}: configure trapped"))?
-        .map_err(|message| anyhow!("rule {name} refused its parameters: {message}"))?;
+        bindings
+            .asim_rules_rule()
+            .call_configure(&mut store, parameters)
+            .map_err(|error| {
+                anyhow!(
+                    "rule {name}: configure {}",
+                    fault(&error, &store, &host.budgets)
+                )
+            })?
+            .map_err(|message| anyhow!("rule {name} refused its parameters: {message}"))?;
         Ok(RuleInstance {
-            store,
-            bindings,
+            live: Some((store, bindings)),
             metadata: self.metadata.clone(),
+            budgets: host.budgets.clone(),
+            memory_bytes: 0,
+            quarantine: None,
         })
     }
 }
@@ -249,82 +375,171 @@ impl RuleInstance {
 
     /// Linear memory the rule has grown to, in bytes (it never shrinks).
     pub fn memory_bytes(&self) -> usize {
-        self.store.data().memory_bytes
+        match &self.live {
+            Some((store, _)) => store.data().memory_bytes,
+            None => self.memory_bytes,
+        }
+    }
+
+    /// Why the rule was taken out of service, if it was.
+    pub fn quarantine(&self) -> Option<&Quarantine> {
+        self.quarantine.as_ref()
     }
 
     /// Feeds session rows.
-    pub fn ingest_sessions(&mut self, batch: Batch) -> Result<()> {
+    pub fn ingest_sessions(&mut self, batch: Batch) -> Result<(), Quarantine> {
         let batch = convert::batch(batch);
-        let result = self
-            .bindings
-            .asim_rules_rule()
-            .call_ingest_sessions(&mut self.store, &batch);
-        self.outcome("ingest-sessions", result)
+        self.call("ingest-sessions", |rule, store| {
+            rule.call_ingest_sessions(store, &batch)
+        })
+        .and_then(|result| self.refused("ingest-sessions", result))
     }
 
     /// Feeds indicator rows.
-    pub fn ingest_indicators(&mut self, batch: Batch) -> Result<()> {
+    pub fn ingest_indicators(&mut self, batch: Batch) -> Result<(), Quarantine> {
         let batch = convert::batch(batch);
-        let result = self
-            .bindings
-            .asim_rules_rule()
-            .call_ingest_indicators(&mut self.store, &batch);
-        self.outcome("ingest-indicators", result)
+        self.call("ingest-indicators", |rule, store| {
+            rule.call_ingest_indicators(store, &batch)
+        })
+        .and_then(|result| self.refused("ingest-indicators", result))
     }
 
     /// Feeds pre-aggregated session counts.
-    pub fn ingest_summaries(&mut self, batch: Batch) -> Result<()> {
+    pub fn ingest_summaries(&mut self, batch: Batch) -> Result<(), Quarantine> {
         let batch = convert::batch(batch);
-        let result = self
-            .bindings
-            .asim_rules_rule()
-            .call_ingest_summaries(&mut self.store, &batch);
-        self.outcome("ingest-summaries", result)
+        self.call("ingest-summaries", |rule, store| {
+            rule.call_ingest_summaries(store, &batch)
+        })
+        .and_then(|result| self.refused("ingest-summaries", result))
     }
 
-    /// Evaluates the rule at `at`.
-    pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>> {
-        let result = self
-            .bindings
-            .asim_rules_rule()
-            .call_evaluate(&mut self.store, at);
-        let alerts = self.outcome("evaluate", result)?;
-        Ok(alerts.into_iter().map(convert::alert).collect())
+    /// Evaluates the rule at `at`, within its alert budgets.
+    pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, Quarantine> {
+        let result = self.call("evaluate", |rule, store| rule.call_evaluate(store, at))?;
+        let alerts = self.refused("evaluate", result)?;
+        let budgets = &self.budgets;
+        if alerts.len() > budgets.alerts_per_evaluation {
+            let reason = format!(
+                "returned {} alerts, over the budget of {} per evaluation",
+                alerts.len(),
+                budgets.alerts_per_evaluation
+            );
+            return Err(self.quarantined("evaluate", reason));
+        }
+        let alerts: Vec<Alert> = alerts.into_iter().map(convert::alert).collect();
+        if let Some(size) = alerts
+            .iter()
+            .map(alert_bytes)
+            .find(|&size| size > budgets.alert_bytes)
+        {
+            let reason = format!(
+                "returned an alert of {size} bytes, over the budget of {} bytes",
+                budgets.alert_bytes
+            );
+            return Err(self.quarantined("evaluate", reason));
+        }
+        Ok(alerts)
     }
 
     /// The rule's counters, by name.
-    pub fn stats(&mut self) -> Result<Vec<(String, u64)>> {
-        let name = &self.metadata.short_name;
-        anyhow_result(self.bindings.asim_rules_rule().call_stats(&mut self.store))
-            .with_context(|| format!("rule {name}: stats trapped"))
+    pub fn stats(&mut self) -> Result<Vec<(String, u64)>, Quarantine> {
+        self.call("stats", |rule, store| rule.call_stats(store))
     }
 
-    /// The rule's state.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>> {
-        let name = &self.metadata.short_name;
-        anyhow_result(
-            self.bindings
-                .asim_rules_rule()
-                .call_snapshot(&mut self.store),
-        )
-        .with_context(|| format!("rule {name}: snapshot trapped"))
+    /// The rule's state, within the snapshot budget.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, Quarantine> {
+        let state = self.call("snapshot", |rule, store| rule.call_snapshot(store))?;
+        if state.len() > self.budgets.snapshot_bytes {
+            let reason = format!(
+                "returned {} MiB, over the snapshot budget of {} MiB",
+                state.len() >> 20,
+                self.budgets.snapshot_bytes >> 20
+            );
+            return Err(self.quarantined("snapshot", reason));
+        }
+        Ok(state)
     }
 
     /// Replaces the rule's state.
-    pub fn restore(&mut self, state: &[u8]) -> Result<()> {
-        let result = self
-            .bindings
-            .asim_rules_rule()
-            .call_restore(&mut self.store, state);
-        self.outcome("restore", result)
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), Quarantine> {
+        self.call("restore", |rule, store| rule.call_restore(store, state))
+            .and_then(|result| self.refused("restore", result))
     }
 
-    fn outcome<T>(&self, call: &str, result: wasmtime::Result<Result<T, String>>) -> Result<T> {
-        let name = &self.metadata.short_name;
-        anyhow_result(result)
-            .with_context(|| format!("rule {name}: {call} trapped"))?
-            .map_err(|message| anyhow!("rule {name}: {call} failed: {message}"))
+    /// One call into the rule, under its CPU budget; a trap or a broken
+    /// budget quarantines it.
+    fn call<T>(
+        &mut self,
+        call: &'static str,
+        run: impl FnOnce(
+            &bindings::exports::asim::rules::rule::Guest,
+            &mut Store<Sandbox>,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, Quarantine> {
+        let Some((store, bindings)) = &mut self.live else {
+            return Err(self.quarantine.clone().unwrap_or_else(|| Quarantine {
+                rule: self.metadata.short_name.clone(),
+                call,
+                reason: "not running".into(),
+            }));
+        };
+        set_deadline(store, &self.budgets);
+        store.set_hostcall_fuel(match call {
+            "snapshot" => self.budgets.snapshot_bytes,
+            _ => self.budgets.output_bytes,
+        });
+        match run(bindings.asim_rules_rule(), store) {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let reason = fault(&error, store, &self.budgets);
+                Err(self.quarantined(call, reason))
+            }
+        }
     }
+
+    /// The rule's own refusal of a call (`result::err`): it quarantines the
+    /// rule as a fault does, with the rule's message.
+    fn refused<T>(
+        &mut self,
+        call: &'static str,
+        result: Result<T, String>,
+    ) -> Result<T, Quarantine> {
+        result.map_err(|message| self.quarantined(call, format!("failed: {message}")))
+    }
+
+    /// Takes the rule out of service: its store (and memory) is dropped.
+    fn quarantined(&mut self, call: &'static str, reason: String) -> Quarantine {
+        self.memory_bytes = self.memory_bytes();
+        self.live = None;
+        let quarantine = Quarantine {
+            rule: self.metadata.short_name.clone(),
+            call,
+            reason,
+        };
+        self.quarantine = Some(quarantine.clone());
+        quarantine
+    }
+}
+
+/// The text an alert carries, in bytes: what the host writes per alert.
+fn alert_bytes(alert: &Alert) -> usize {
+    let details: usize = alert
+        .custom_details
+        .iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    DetailValue::Text(text) => text.len(),
+                    _ => 8,
+                }
+        })
+        .sum();
+    let entities: usize = alert
+        .entities
+        .iter()
+        .map(|entity| format!("{entity:?}").len())
+        .sum();
+    alert.name.len() + alert.description.len() + details + entities
 }
 
 /// wasmtime's own error as an `anyhow::Error`, so context can be added.
