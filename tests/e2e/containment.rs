@@ -3,7 +3,7 @@
 //! reason naming the budget or fault, the host survives within its memory,
 //! and the real rules' alerts are those of a run without it.
 
-use asim_rules::engine::{Budgets, RuleHost};
+use asim_rules::engine::{Budgets, EngineOptions, RuleHost};
 
 use crate::support::{asim_rules, component, generated, hostile, json_lines};
 
@@ -168,4 +168,43 @@ fn a_snapshot_over_its_budget_quarantines_the_rule() {
     let mut fine = rule.instantiate(&host, &[]).unwrap();
     let state = fine.snapshot().unwrap();
     fine.restore(&state).unwrap();
+}
+
+#[test]
+fn a_pooled_host_holds_many_tenants_and_contains_one_of_them() {
+    let host = RuleHost::with_options(
+        Budgets {
+            memory_bytes: 256 << 20,
+            time_per_call: std::time::Duration::from_millis(500),
+            ..Budgets::default()
+        },
+        &EngineOptions {
+            cpu_deadline: true,
+            pooled_instances: Some(2 * 50),
+        },
+    )
+    .unwrap();
+    let ti = host.load(&component("ti-map-ip")).unwrap();
+    let hostile = host.load(&hostile()).unwrap();
+    let looping = [("mode".to_owned(), "loop".to_owned())];
+    let mut tenants: Vec<_> = (0..50)
+        .map(|tenant| {
+            let second = if tenant == 7 {
+                hostile.instantiate(&host, &looping).unwrap()
+            } else {
+                hostile.instantiate(&host, &[]).unwrap()
+            };
+            [ti.instantiate(&host, &[]).unwrap(), second]
+        })
+        .collect();
+    for (tenant, rules) in tenants.iter_mut().enumerate() {
+        assert!(rules[0].evaluate(3_600_000_000).unwrap().is_empty());
+        let second = rules[1].evaluate(3_600_000_000);
+        assert_eq!(second.is_err(), tenant == 7, "tenant {tenant}");
+    }
+    // The pool is full, but the quarantined instance gave its slot back: one
+    // new instance fits, a second does not.
+    let again = hostile.instantiate(&host, &[]).unwrap();
+    assert!(again.quarantine().is_none());
+    assert!(hostile.instantiate(&host, &[]).is_err());
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod normalizers;
+mod sandbox;
 mod threat_intel;
 
 use std::{
@@ -331,10 +332,12 @@ fn main() {
     writeln!(report, "|---|---|---|---|---|---|---|").unwrap();
     let mut jsonl_rows = None;
     let mut session_batches = Vec::new();
+    let mut indicator_batches = Vec::new();
     for batch_rows in [65_536, SESSIONS] {
         let (sessions, indicators, rows, iocs) = ti_data(batch_rows);
         if batch_rows == 65_536 {
             session_batches = sessions.clone();
+            indicator_batches = indicators.clone();
         }
         let label = format!("TI, 1 M sessions in 1 h, 100 k indicators, batches of {batch_rows}");
         let native = phases(
@@ -346,8 +349,12 @@ fn main() {
         compare(&mut report, &label, native, wasm, SESSIONS);
         jsonl_rows = Some((rows, iocs));
     }
+    let mut anomaly_batches = Vec::new();
     for values in [5, 1000] {
         let sessions = anomaly_data(values, 65_536);
+        if values == 5 {
+            anomaly_batches = sessions.clone();
+        }
         let label = format!("anomaly, 1 M sessions over 14 days, {values} values per field");
         let native = phases(
             &|| Deployment::Anomaly(NetworkSessionAnomaly::configure(&[]).unwrap()),
@@ -506,6 +513,11 @@ fn main() {
         fs::remove_dir_all(&out).unwrap();
     }
     normalizers::report(&mut report, &columns, dir.path(), &binary, &ti_path);
+    sandbox::report(
+        &mut report,
+        (&indicator_batches, &session_batches),
+        &anomaly_batches,
+    );
     print!("{report}");
 }
 

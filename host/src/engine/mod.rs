@@ -21,7 +21,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use asim_rule_core::{schema, Alert, Batch, DetailValue, RuleMetadata, Timestamp};
 use wasmtime::{
     component::{types::ComponentItem, Component, Linker},
-    Config, Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    StoreLimits, StoreLimitsBuilder, Trap,
 };
 
 use bindings::{Detection, DetectionPre};
@@ -61,6 +62,26 @@ impl Default for Budgets {
             alert_bytes: 64 << 10,
             snapshot_bytes: 1 << 30,
             output_bytes: 256 << 20,
+        }
+    }
+}
+
+/// How the engine runs instances, besides their budgets.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Arm the CPU budget (epoch interruption); off only to measure its cost.
+    pub cpu_deadline: bool,
+    /// Instances allocated from a pool of this many slots, made once, so that
+    /// instantiating is cheap (many tenants' rules in one process); none:
+    /// each instance allocates its own memory.
+    pub pooled_instances: Option<u32>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            cpu_deadline: true,
+            pooled_instances: None,
         }
     }
 }
@@ -147,6 +168,7 @@ pub struct RuleHost {
     engine: Engine,
     linker: Linker<Sandbox>,
     budgets: Budgets,
+    cpu_deadline: bool,
 }
 
 /// What a component file declares, whether or not it can run here.
@@ -179,28 +201,46 @@ pub struct RuleInstance {
 impl RuleHost {
     /// An engine whose instances each get `budgets`.
     pub fn new(budgets: Budgets) -> Result<RuleHost> {
+        RuleHost::with_options(budgets, &EngineOptions::default())
+    }
+
+    /// An engine whose instances each get `budgets`, run as `options` say.
+    pub fn with_options(budgets: Budgets, options: &EngineOptions) -> Result<RuleHost> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        config.epoch_interruption(true);
+        config.epoch_interruption(options.cpu_deadline);
+        if let Some(slots) = options.pooled_instances {
+            let mut pool = PoolingAllocationConfig::default();
+            // A rule component is one main module plus wit-component's shims.
+            pool.total_component_instances(slots)
+                .total_core_instances(slots.saturating_mul(4))
+                .total_memories(slots)
+                .total_tables(slots.saturating_mul(4))
+                .max_memory_size(budgets.memory_bytes);
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
         let engine =
             anyhow_result(Engine::new(&config)).context("starting the WebAssembly engine")?;
-        // The clock of the CPU budget; it stops when the engine is dropped.
-        let weak = engine.weak();
-        std::thread::Builder::new()
-            .name("asim-rules-epoch".into())
-            .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .context("starting the epoch thread")?;
+        if options.cpu_deadline {
+            // The clock of the CPU budget; it stops when the engine is dropped.
+            let weak = engine.weak();
+            std::thread::Builder::new()
+                .name("asim-rules-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .context("starting the epoch thread")?;
+        }
         let linker = Linker::new(&engine);
         Ok(RuleHost {
             engine,
             linker,
             budgets,
+            cpu_deadline: options.cpu_deadline,
         })
     }
 
@@ -278,8 +318,10 @@ impl RuleHost {
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| sandbox);
-        store.epoch_deadline_trap();
-        set_deadline(&mut store, &self.budgets);
+        if self.cpu_deadline {
+            store.epoch_deadline_trap();
+            set_deadline(&mut store, &self.budgets);
+        }
         store
     }
 }
