@@ -4,7 +4,8 @@
 //! Split by concern: [`inputs`] reads files, [`feed`] routes rows to rules in
 //! batches, [`engine`] is the sandbox, [`schedule`] decides when rules are
 //! evaluated, [`outputs`] writes alerts, [`cli`] is the command line over all
-//! of them, [`generate`] makes demo data.
+//! of them, [`generate`] makes demo data, [`serve`] runs many tenants from a
+//! config.
 
 pub mod cli;
 pub mod engine;
@@ -13,3 +14,4 @@ pub mod generate;
 pub mod inputs;
 pub mod outputs;
 pub mod schedule;
+pub mod serve;

@@ -14,6 +14,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Generate(args) => cli::generate::run(args),
         Command::Normalize(args) => cli::normalize::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Status(args) => cli::serve::status(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,8 +18,8 @@ pub fn first_tick_after(from: Timestamp, frequency: i64) -> Timestamp {
 }
 
 /// Rows played in time order, rules evaluated on their ticks in `(from, to]`.
-pub struct Replay<'r> {
-    rules: &'r mut [RuleInstance],
+pub struct Replay {
+    rules: Vec<RuleInstance>,
     /// One feed per table, in [`Table::ALL`] order.
     feeds: Vec<Feed>,
     next_tick: Vec<Option<Timestamp>>,
@@ -27,24 +27,38 @@ pub struct Replay<'r> {
     tenant: String,
     /// Evaluations and alerts per rule.
     pub evaluations: Vec<(u64, u64)>,
+    /// Each rule's last evaluation time.
+    pub last_evaluated: Vec<Option<Timestamp>>,
 }
 
-impl<'r> Replay<'r> {
+impl Replay {
     /// A replay of `(from, to]`. Each rule is fed from its first tick minus
     /// its lookback; earlier rows could not change any of its evaluations.
     pub fn new(
-        rules: &'r mut [RuleInstance],
+        rules: Vec<RuleInstance>,
         from: Timestamp,
         to: Timestamp,
         tenant: &str,
         batch_rows: usize,
-    ) -> Replay<'r> {
+    ) -> Replay {
         let next_tick: Vec<Option<Timestamp>> = rules
             .iter()
             .map(|rule| {
                 Some(first_tick_after(from, rule.metadata().frequency)).filter(|&tick| tick <= to)
             })
             .collect();
+        Replay::resume(rules, next_tick, to, tenant, batch_rows)
+    }
+
+    /// A replay whose rules' next ticks are known (a restarted `serve`):
+    /// each is fed from that tick minus its lookback.
+    pub fn resume(
+        rules: Vec<RuleInstance>,
+        next_tick: Vec<Option<Timestamp>>,
+        to: Timestamp,
+        tenant: &str,
+        batch_rows: usize,
+    ) -> Replay {
         let feeds = Table::ALL
             .iter()
             .map(|&table| {
@@ -52,11 +66,12 @@ impl<'r> Replay<'r> {
                     let last = to.div_euclid(rule.frequency) * rule.frequency;
                     table.window_over(rule, next_tick[index]?, last)
                 };
-                Feed::new(table, rules, window, batch_rows)
+                Feed::new(table, &rules, window, batch_rows)
             })
             .collect();
         Replay {
             evaluations: vec![(0, 0); rules.len()],
+            last_evaluated: vec![None; rules.len()],
             rules,
             feeds,
             next_tick,
@@ -68,6 +83,34 @@ impl<'r> Replay<'r> {
     /// The feed of `table`.
     pub fn feed(&self, table: Table) -> &Feed {
         &self.feeds[table.index()]
+    }
+
+    /// The rules, in their order.
+    pub fn rules(&self) -> &[RuleInstance] {
+        &self.rules
+    }
+
+    /// The rules, to snapshot them.
+    pub fn rules_mut(&mut self) -> &mut [RuleInstance] {
+        &mut self.rules
+    }
+
+    /// Each rule's next tick; none once it is done or quarantined.
+    pub fn next_ticks(&self) -> &[Option<Timestamp>] {
+        &self.next_tick
+    }
+
+    /// Hands every rule the rows pushed so far (before a snapshot).
+    pub fn flush(&mut self) {
+        for feed in &mut self.feeds {
+            feed.flush(&mut self.rules);
+        }
+    }
+
+    /// Evaluates every tick up to `watermark`: all rows at or before it have
+    /// been played.
+    pub fn advance_to(&mut self, watermark: Timestamp, sink: &mut AlertSink) -> Result<()> {
+        self.evaluate_due(|tick| tick <= watermark, sink)
     }
 
     /// Whether every tick has been evaluated: later rows change nothing.
@@ -88,7 +131,7 @@ impl<'r> Replay<'r> {
             Table::Sessions | Table::Summaries => time >= tick,
         };
         self.evaluate_due(due, sink)?;
-        self.feeds[table.index()].push(self.rules, time, cells)
+        self.feeds[table.index()].push(&mut self.rules, time, cells)
     }
 
     /// Evaluates every tick left, once all rows are played.
@@ -113,7 +156,7 @@ impl<'r> Replay<'r> {
                 return Ok(());
             };
             for feed in &mut self.feeds {
-                feed.flush_rule(self.rules, rule);
+                feed.flush_rule(&mut self.rules, rule);
             }
             let next = tick + self.rules[rule].metadata().frequency;
             self.next_tick[rule] = (next <= self.to).then_some(next);
@@ -138,6 +181,7 @@ impl<'r> Replay<'r> {
             sink.write(&evaluation, &alerts)?;
             self.evaluations[rule].0 += 1;
             self.evaluations[rule].1 += alerts.len() as u64;
+            self.last_evaluated[rule] = Some(tick);
         }
     }
 }

@@ -12,4 +12,5 @@ mod parity;
 mod replay;
 mod run;
 mod sentinel_tables;
+mod serve;
 mod support;

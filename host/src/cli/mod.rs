@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod normalize;
 pub mod replay;
 pub mod run;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -40,10 +41,14 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Prints what a rule component declares.
     Inspect(inspect::InspectArgs),
-    /// Writes raw logs (Zeek conn.log, AWS VPC flow logs, Suricata EVE) as ASIM NetworkSession JSON lines.
+    /// Writes raw logs (Zeek, AWS VPC, Suricata, Sentinel vendor tables) as ASIM NetworkSession JSON lines.
     Normalize(normalize::NormalizeArgs),
     /// Writes synthetic ASIM sessions and indicators with planted incidents.
     Generate(generate::GenerateArgs),
+    /// Runs many tenants' rules from a config, playing their spools as files arrive.
+    Serve(serve::ServeArgs),
+    /// Prints what `serve` reports per tenant and rule.
+    Status(serve::StatusArgs),
 }
 
 /// Options every command that runs rules shares.

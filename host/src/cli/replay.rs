@@ -75,7 +75,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             .collect(),
     ];
     let host = RuleHost::new(args.sandbox.budgets())?;
-    let mut rules = load_rules(&host, &args.sandbox)?;
+    let rules = load_rules(&host, &args.sandbox)?;
     let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let names: Vec<String> = rules
         .iter()
@@ -83,7 +83,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .collect();
 
     let mut replay = Replay::new(
-        &mut rules,
+        rules,
         args.from,
         args.to,
         &args.alerts.tenant,
@@ -169,5 +169,5 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         crate::outputs::peak_memory_note(),
     );
-    super::check_quarantines(&rules)
+    super::check_quarantines(replay.rules())
 }

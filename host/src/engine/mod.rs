@@ -87,12 +87,12 @@ impl Default for EngineOptions {
 }
 
 /// Why a rule was quarantined: the call and the budget or fault.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Quarantine {
     /// The rule's short name.
     pub rule: String,
     /// The call that failed (`evaluate`, `ingest-sessions`, …).
-    pub call: &'static str,
+    pub call: String,
     /// What went wrong, naming the budget when one was exceeded.
     pub reason: String,
 }
@@ -195,6 +195,8 @@ pub struct RuleInstance {
     metadata: RuleMetadata,
     budgets: Budgets,
     memory_bytes: usize,
+    /// Wall time spent in calls into the rule.
+    busy: Duration,
     quarantine: Option<Quarantine>,
 }
 
@@ -286,7 +288,7 @@ impl RuleHost {
                 .and_then(DetectionPre::new),
         )
         .with_context(|| format!("{}: does not implement {RULE_INTERFACE}", path.display()))?;
-        let mut store = self.store();
+        let mut store = self.store(&self.budgets);
         let bindings = anyhow_result(pre.instantiate(&mut store))
             .with_context(|| format!("{}: instantiating", path.display()))?;
         let metadata = bindings
@@ -306,9 +308,9 @@ impl RuleHost {
         })
     }
 
-    fn store(&self) -> Store<Sandbox> {
+    fn store(&self, budgets: &Budgets) -> Store<Sandbox> {
         let limits = StoreLimitsBuilder::new()
-            .memory_size(self.budgets.memory_bytes)
+            .memory_size(budgets.memory_bytes)
             .instances(1)
             .build();
         let sandbox = Sandbox {
@@ -320,7 +322,7 @@ impl RuleHost {
         store.limiter(|sandbox| sandbox);
         if self.cpu_deadline {
             store.epoch_deadline_trap();
-            set_deadline(&mut store, &self.budgets);
+            set_deadline(&mut store, budgets);
         }
         store
     }
@@ -379,31 +381,43 @@ fn check_metadata(metadata: RuleMetadata) -> Result<RuleMetadata> {
 }
 
 impl LoadedRule {
-    /// A fresh deployment configured with `parameters` (name, value).
+    /// A fresh deployment configured with `parameters` (name, value), under
+    /// the host's budgets.
     pub fn instantiate(
         &self,
         host: &RuleHost,
         parameters: &[(String, String)],
     ) -> Result<RuleInstance> {
+        self.instantiate_with(host, parameters, &host.budgets)
+    }
+
+    /// A fresh deployment under `budgets` (a tenant's own); its memory
+    /// budget is capped by the host's.
+    pub fn instantiate_with(
+        &self,
+        host: &RuleHost,
+        parameters: &[(String, String)],
+        budgets: &Budgets,
+    ) -> Result<RuleInstance> {
         let name = &self.metadata.short_name;
-        let mut store = host.store();
+        let budgets = Budgets {
+            memory_bytes: budgets.memory_bytes.min(host.budgets.memory_bytes),
+            ..budgets.clone()
+        };
+        let mut store = host.store(&budgets);
         let bindings = anyhow_result(self.pre.instantiate(&mut store))
             .with_context(|| format!("rule {name}: instantiating"))?;
         bindings
             .asim_rules_rule()
             .call_configure(&mut store, parameters)
-            .map_err(|error| {
-                anyhow!(
-                    "rule {name}: configure {}",
-                    fault(&error, &store, &host.budgets)
-                )
-            })?
+            .map_err(|error| anyhow!("rule {name}: configure {}", fault(&error, &store, &budgets)))?
             .map_err(|message| anyhow!("rule {name} refused its parameters: {message}"))?;
         Ok(RuleInstance {
             live: Some((store, bindings)),
             metadata: self.metadata.clone(),
-            budgets: host.budgets.clone(),
+            budgets,
             memory_bytes: 0,
+            busy: Duration::ZERO,
             quarantine: None,
         })
     }
@@ -426,6 +440,23 @@ impl RuleInstance {
     /// Why the rule was taken out of service, if it was.
     pub fn quarantine(&self) -> Option<&Quarantine> {
         self.quarantine.as_ref()
+    }
+
+    /// Takes the rule out of service for a reason found earlier (a restarted
+    /// host keeps what it quarantined).
+    pub fn keep_quarantined(&mut self, quarantine: Quarantine) {
+        self.live = None;
+        self.quarantine = Some(quarantine);
+    }
+
+    /// The budgets the instance runs under.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// Wall time spent in calls into the rule so far.
+    pub fn busy(&self) -> Duration {
+        self.busy
     }
 
     /// Feeds session rows.
@@ -521,7 +552,7 @@ impl RuleInstance {
         let Some((store, bindings)) = &mut self.live else {
             return Err(self.quarantine.clone().unwrap_or_else(|| Quarantine {
                 rule: self.metadata.short_name.clone(),
-                call,
+                call: call.into(),
                 reason: "not running".into(),
             }));
         };
@@ -530,7 +561,10 @@ impl RuleInstance {
             "snapshot" => self.budgets.snapshot_bytes,
             _ => self.budgets.output_bytes,
         });
-        match run(bindings.asim_rules_rule(), store) {
+        let started = std::time::Instant::now();
+        let result = run(bindings.asim_rules_rule(), store);
+        self.busy += started.elapsed();
+        match result {
             Ok(value) => Ok(value),
             Err(error) => {
                 let reason = fault(&error, store, &self.budgets);
@@ -555,7 +589,7 @@ impl RuleInstance {
         self.live = None;
         let quarantine = Quarantine {
             rule: self.metadata.short_name.clone(),
-            call,
+            call: call.into(),
             reason,
         };
         self.quarantine = Some(quarantine.clone());

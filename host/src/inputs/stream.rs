@@ -44,7 +44,7 @@ pub enum OwnedCell {
 }
 
 impl OwnedCell {
-    fn new(cell: &Cell) -> OwnedCell {
+    pub fn new(cell: &Cell) -> OwnedCell {
         match *cell {
             Cell::Empty => OwnedCell::Empty,
             Cell::Text(text) => OwnedCell::Text(text.into()),

@@ -69,6 +69,29 @@ impl AlertSink {
         })
     }
 
+    /// Alerts appended to `path` (JSON lines), the file first cut back to
+    /// `keep` bytes: what a checkpoint recorded, so alerts written after it
+    /// and before a crash are not written twice.
+    pub fn append(path: &Path, keep: u64) -> Result<AlertSink> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("{}: cannot open", path.display()))?;
+        file.set_len(keep)
+            .with_context(|| format!("{}: cannot cut back to {keep} bytes", path.display()))?;
+        Ok(AlertSink {
+            out: Box::new(BufWriter::new(file)),
+            format: OutputFormat::Jsonl,
+            written: 0,
+        })
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().context("writing alerts")
+    }
+
     /// Writes the alerts of one evaluation.
     pub fn write(&mut self, evaluation: &Evaluation, alerts: &[Alert]) -> Result<()> {
         for alert in alerts {

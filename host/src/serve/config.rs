@@ -1,0 +1,141 @@
+//! `serve`'s configuration file (TOML): the state directory, then one
+//! `[[tenant]]` table per tenant with its spool, alert output, budgets and
+//! `[[tenant.rule]]` entries. Relative paths are relative to the file.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::engine::Budgets;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Checkpoints and the status file.
+    pub state: PathBuf,
+    /// How often spools are looked at, milliseconds.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    #[serde(rename = "tenant")]
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+    /// Where batch files appear: files named `*indicators*` hold indicators,
+    /// `*summaries*` summaries, any other session rows (ASIM or raw logs).
+    pub spool: PathBuf,
+    /// Alerts, appended as JSON lines.
+    pub alerts: PathBuf,
+    /// First instant evaluations follow (ticks after it); default: the
+    /// time of the first row read.
+    pub from: Option<String>,
+    /// How late a row may come and still be seen by its evaluations.
+    #[serde(default = "default_lateness")]
+    pub lateness: String,
+    #[serde(default)]
+    pub budgets: BudgetConfig,
+    #[serde(rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A tenant's budgets; each one left out takes the host's default.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    pub memory_mib: Option<usize>,
+    pub call_ms: Option<u64>,
+    pub alerts: Option<usize>,
+    pub alert_kib: Option<usize>,
+    pub snapshot_mib: Option<usize>,
+    pub output_mib: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub component: PathBuf,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+}
+
+fn default_poll_ms() -> u64 {
+    1000
+}
+
+fn default_lateness() -> String {
+    "5m".into()
+}
+
+impl BudgetConfig {
+    pub fn budgets(&self) -> Budgets {
+        let default = Budgets::default();
+        Budgets {
+            memory_bytes: self
+                .memory_mib
+                .map_or(default.memory_bytes, |mib| mib << 20),
+            time_per_call: self
+                .call_ms
+                .map_or(default.time_per_call, std::time::Duration::from_millis),
+            alerts_per_evaluation: self.alerts.unwrap_or(default.alerts_per_evaluation),
+            alert_bytes: self.alert_kib.map_or(default.alert_bytes, |kib| kib << 10),
+            snapshot_bytes: self
+                .snapshot_mib
+                .map_or(default.snapshot_bytes, |mib| mib << 20),
+            output_bytes: self
+                .output_mib
+                .map_or(default.output_bytes, |mib| mib << 20),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks `path`, resolving its relative paths.
+    pub fn read(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let mut config: Config = toml::from_str(&text)
+            .with_context(|| format!("{}: not a serve config", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        resolve(&mut config.state);
+        let mut names = std::collections::BTreeSet::new();
+        for tenant in &mut config.tenants {
+            if !names.insert(tenant.name.clone()) {
+                bail!("{}: tenant {} is named twice", path.display(), tenant.name);
+            }
+            if tenant.name.is_empty()
+                || tenant.name.contains(['/', '\\'])
+                || tenant.name.starts_with('.')
+            {
+                bail!(
+                    "{}: tenant name {:?} cannot name a directory",
+                    path.display(),
+                    tenant.name
+                );
+            }
+            if tenant.rules.is_empty() {
+                bail!("{}: tenant {} has no rule", path.display(), tenant.name);
+            }
+            resolve(&mut tenant.spool);
+            resolve(&mut tenant.alerts);
+            for rule in &mut tenant.rules {
+                resolve(&mut rule.component);
+            }
+        }
+        if config.tenants.is_empty() {
+            bail!("{}: no [[tenant]]", path.display());
+        }
+        Ok(config)
+    }
+}
