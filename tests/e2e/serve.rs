@@ -206,3 +206,188 @@ fn a_restarted_serve_resumes_where_it_stopped() {
     serve(&config_parts);
     assert_eq!(alerts(parts.path(), "acme"), alerts(whole.path(), "acme"));
 }
+
+/// A small spool for tenant `name`: one listed address, sessions to it in
+/// the hour before 12:00, and a later row that moves the watermark past 12:00.
+fn small_spool(dir: &Path, name: &str) {
+    let spool = dir.join("spool").join(name);
+    fs::create_dir_all(&spool).unwrap();
+    let indicator = r#"{"TimeGenerated":"2026-03-01T00:00:00Z","IndicatorId":"ioc-1","ExpirationDateTime":"2026-04-01T00:00:00Z","Active":true,"NetworkIP":"203.0.113.9","ThreatType":"Botnet","ConfidenceScore":80}"#;
+    fs::write(
+        spool.join("0001-indicators.jsonl"),
+        format!("{indicator}\n"),
+    )
+    .unwrap();
+    let session = |time: &str, src: &str| {
+        format!(
+            r#"{{"TimeGenerated":"{time}","SrcIpAddr":"{src}","DstIpAddr":"203.0.113.9","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}}"#
+        )
+    };
+    let sessions = [
+        session("2026-03-02T11:10:00Z", "10.0.0.1"),
+        session("2026-03-02T11:20:00Z", "10.0.0.2"),
+        session("2026-03-02T11:30:00Z", "10.0.0.1"),
+    ];
+    fs::write(
+        spool.join("0002-sessions.jsonl"),
+        sessions.join("\n") + "\n",
+    )
+    .unwrap();
+    let later = session("2026-03-02T13:00:00Z", "10.0.0.3");
+    fs::write(spool.join("0003-sessions.jsonl"), later + "\n").unwrap();
+}
+
+/// Runs `serve` over tenant `good` (the TI rule) and, when given, tenant
+/// `bad` (the TI rule and the hostile one in `mode`); `good`'s alerts and
+/// the `serve` stderr.
+fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let ti = component("ti-map-ip");
+    let rule = |path: &Path, parameters: &str| {
+        format!(
+            "[[tenant.rule]]\ncomponent = {:?}\n{parameters}\n",
+            path.to_str().unwrap()
+        )
+    };
+    let tenant = |name: &str, budgets: &str| {
+        format!(
+            "[[tenant]]\nname = \"{name}\"\nspool = \"spool/{name}\"\nalerts = \"{name}.jsonl\"\n\
+             from = \"2026-03-02T00:00:00Z\"\nlateness = \"5m\"\n{budgets}\n"
+        )
+    };
+    let mut text = format!(
+        "state = \"state\"\n\n{}{}",
+        tenant("good", ""),
+        rule(&ti, "")
+    );
+    small_spool(dir.path(), "good");
+    if let Some(mode) = bad_mode {
+        let parameters = format!("parameters = {{ mode = \"{mode}\" }}");
+        text += &(tenant("bad", budgets) + &rule(&ti, "") + &rule(&hostile(), &parameters));
+        small_spool(dir.path(), "bad");
+    }
+    let config = dir.path().join("serve.toml");
+    fs::write(&config, text).unwrap();
+    let stderr = serve(&config);
+    let good = fs::read_to_string(dir.path().join("good.jsonl")).unwrap();
+    let state = dir.path().join("state");
+    let status = serde_json::from_str(&success(&[
+        "status",
+        "--state",
+        state.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    (good.lines().map(str::to_owned).collect(), stderr, status)
+}
+
+#[test]
+fn every_hostile_mode_is_contained_to_its_tenant_by_serve() {
+    let (expected, _, _) = good_beside(None, "");
+    assert_eq!(expected.len(), 2, "two sources met the listed address");
+    let cases = [
+        (
+            "loop",
+            "budgets = { call_ms = 500 }",
+            "exceeded the CPU budget (500 ms per call)",
+        ),
+        (
+            "slow",
+            "budgets = { call_ms = 300 }",
+            "exceeded the CPU budget (300 ms per call)",
+        ),
+        (
+            "memory",
+            "budgets = { memory_mib = 256 }",
+            "exceeded the memory budget (256 MiB)",
+        ),
+        ("recursion", "", "trapped: wasm trap: call stack exhausted"),
+        ("trap", "", "trapped: wasm trap: wasm `unreachable`"),
+        (
+            "flood",
+            "budgets = { alerts = 1000 }",
+            "returned 1000000 alerts, over the budget of 1000",
+        ),
+        (
+            "huge-alert",
+            "budgets = { alert_kib = 16 }",
+            "over the budget of 16384 bytes",
+        ),
+        // Checkpoints snapshot every rule.
+        (
+            "snapshot-bomb",
+            "budgets = { snapshot_mib = 64 }",
+            "snapshot: handed the host more than its output budget (64 MiB)",
+        ),
+    ];
+    for (mode, budgets, reason) in cases {
+        let (good, stderr, status) = good_beside(Some(mode), budgets);
+        assert_eq!(good, expected, "{mode}: {stderr}");
+        assert!(
+            stderr.contains("tenant bad: rule hostile quarantined: "),
+            "{mode}: {stderr}"
+        );
+        let hostile = &status["tenants"][1]["rules"][1];
+        assert_eq!(hostile["state"], "quarantined", "{mode}");
+        assert!(
+            hostile["reason"].as_str().unwrap().contains(reason),
+            "{mode}: {hostile}"
+        );
+        // The bad tenant's own TI rule went on.
+        assert_eq!(status["tenants"][1]["rules"][0]["alerts"], 2, "{mode}");
+    }
+}
+
+#[test]
+fn a_component_asking_for_host_capabilities_is_refused_for_its_tenant_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    small_spool(dir.path(), "good");
+    // Each a component importing a WASI interface: files, environment,
+    // sockets, clocks, randomness.
+    let mut text = String::from("state = \"state\"\n\n");
+    text += "[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\nfrom = \"2026-03-02T00:00:00Z\"\n";
+    for (file, import) in [
+        ("files.wasm", "wasi:filesystem/preopens@0.2.0"),
+        ("environment.wasm", "wasi:cli/environment@0.2.0"),
+        ("sockets.wasm", "wasi:sockets/tcp@0.2.0"),
+        ("clock.wasm", "wasi:clocks/wall-clock@0.2.0"),
+        ("random.wasm", "wasi:random/random@0.2.0"),
+    ] {
+        let bytes = wat::parse_str(format!(
+            r#"(component (import "{import}" (instance (export "f" (func (result u32))))))"#
+        ))
+        .unwrap();
+        fs::write(dir.path().join(file), bytes).unwrap();
+        text += &format!("[[tenant.rule]]\ncomponent = \"{file}\"\n");
+    }
+    text += &format!(
+        "[[tenant.rule]]\ncomponent = {:?}\n",
+        component("ti-map-ip").to_str().unwrap()
+    );
+    let config = dir.path().join("serve.toml");
+    fs::write(&config, text).unwrap();
+    let stderr = serve(&config);
+    for import in [
+        "wasi:filesystem/preopens",
+        "wasi:cli/environment",
+        "wasi:sockets/tcp",
+        "wasi:clocks/wall-clock",
+        "wasi:random/random",
+    ] {
+        assert!(
+            stderr.contains(&format!("imports {import}@0.2.0")),
+            "{import}: {stderr}"
+        );
+    }
+    let state = dir.path().join("state");
+    let status: serde_json::Value = serde_json::from_str(&success(&[
+        "status",
+        "--state",
+        state.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(status["tenants"][0]["refused"].as_array().unwrap().len(), 5);
+    // The tenant's real rule runs all the same.
+    assert_eq!(status["tenants"][0]["rules"][0]["alerts"], 2);
+}

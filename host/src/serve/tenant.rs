@@ -419,7 +419,12 @@ impl Tenant {
                 let rule = &mut replay.rules_mut()[index];
                 let snapshot = match rule.quarantine() {
                     Some(_) => None,
-                    None => rule.snapshot().ok(),
+                    None => rule
+                        .snapshot()
+                        .inspect_err(|quarantine| {
+                            eprintln!("asim-rules: tenant {}: {quarantine}", self.name);
+                        })
+                        .ok(),
                 };
                 if let Some(state) = snapshot {
                     let path = self.dir.join(format!("rule-{index}-{generation}.state"));
