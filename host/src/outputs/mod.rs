@@ -49,6 +49,8 @@ pub struct Evaluation<'a> {
 pub struct AlertSink {
     out: Box<dyn Write>,
     format: OutputFormat,
+    /// Whether each evaluation's alerts are written out at once (`serve`).
+    flush_each: bool,
     /// Alerts written so far.
     pub written: u64,
 }
@@ -65,13 +67,15 @@ impl AlertSink {
         Ok(AlertSink {
             out,
             format,
+            flush_each: false,
             written: 0,
         })
     }
 
     /// Alerts appended to `path` (JSON lines), the file first cut back to
     /// `keep` bytes: what a checkpoint recorded, so alerts written after it
-    /// and before a crash are not written twice.
+    /// and before a crash are not written twice. Each evaluation's alerts are
+    /// written out as soon as it ends.
     pub fn append(path: &Path, keep: u64) -> Result<AlertSink> {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -83,6 +87,7 @@ impl AlertSink {
         Ok(AlertSink {
             out: Box::new(BufWriter::new(file)),
             format: OutputFormat::Jsonl,
+            flush_each: true,
             written: 0,
         })
     }
@@ -103,6 +108,9 @@ impl AlertSink {
                 OutputFormat::Table => write_table_row(&mut self.out, evaluation, alert)?,
             }
             self.written += 1;
+        }
+        if self.flush_each {
+            self.out.flush().context("writing alerts")?;
         }
         Ok(())
     }
