@@ -103,6 +103,18 @@ fn serve(config: &Path) -> String {
     stderr
 }
 
+/// What `status --json` says of the state under `dir`.
+fn status_of(dir: &Path) -> serde_json::Value {
+    let state = dir.join("state");
+    serde_json::from_str(&success(&[
+        "status",
+        "--state",
+        state.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap()
+}
+
 /// A tenant's alert lines, without the tenant's name, sorted.
 fn alerts(dir: &Path, tenant: &str) -> Vec<String> {
     let text = fs::read_to_string(dir.join("alerts").join(format!("{tenant}.jsonl"))).unwrap();
@@ -153,18 +165,12 @@ fn tenants_alert_as_replay_does_and_a_hostile_rule_stays_in_its_tenant() {
     assert_eq!(alerts(dir.path(), "evil"), expected);
 
     // Status: per tenant and rule, with the quarantine and its reason.
-    let state = dir.path().join("state");
-    let status: serde_json::Value = serde_json::from_str(&success(&[
-        "status",
-        "--state",
-        state.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let status = status_of(dir.path());
     let evil = &status["tenants"][1];
     assert_eq!(evil["tenant"], "evil");
     assert_eq!(evil["rules"][2]["state"], "quarantined");
     assert_eq!(evil["rules"][0]["state"], "running");
+    let state = dir.path().join("state");
     let table = success(&["status", "--state", state.to_str().unwrap()]);
     assert!(table.contains("quarantined"), "{table}");
     assert!(table.contains("acme"), "{table}");
@@ -270,14 +276,7 @@ fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, s
     fs::write(&config, text).unwrap();
     let stderr = serve(&config);
     let good = fs::read_to_string(dir.path().join("good.jsonl")).unwrap();
-    let state = dir.path().join("state");
-    let status = serde_json::from_str(&success(&[
-        "status",
-        "--state",
-        state.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let status = status_of(dir.path());
     (good.lines().map(str::to_owned).collect(), stderr, status)
 }
 
@@ -379,14 +378,7 @@ fn a_component_asking_for_host_capabilities_is_refused_for_its_tenant_alone() {
             "{import}: {stderr}"
         );
     }
-    let state = dir.path().join("state");
-    let status: serde_json::Value = serde_json::from_str(&success(&[
-        "status",
-        "--state",
-        state.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap();
+    let status = status_of(dir.path());
     assert_eq!(status["tenants"][0]["refused"].as_array().unwrap().len(), 5);
     // The tenant's real rule runs all the same.
     assert_eq!(status["tenants"][0]["rules"][0]["alerts"], 2);
