@@ -334,6 +334,15 @@ fn every_hostile_mode_is_contained_to_its_tenant_by_serve() {
         );
         // The bad tenant's own TI rule went on.
         assert_eq!(status["tenants"][1]["rules"][0]["alerts"], 2, "{mode}");
+        // The host held what the budgets allow (4 GiB where none is set) and
+        // little more: the flood and the bomb stayed in the guest.
+        let peak: u64 = stderr
+            .rsplit("peak memory ")
+            .next()
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|mib| mib.parse().ok())
+            .unwrap_or_else(|| panic!("{mode}: no peak memory in {stderr}"));
+        assert!(peak < 1024, "{mode}: peak memory {peak} MiB");
     }
 }
 

@@ -59,6 +59,11 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         }
         write_status(&config.state, &tenants)?;
         if until_idle && !played {
+            eprintln!(
+                "asim-rules serve: {} tenants idle{}",
+                tenants.len(),
+                crate::outputs::peak_memory_note()
+            );
             return Ok(());
         }
         if !played {
