@@ -351,3 +351,32 @@ fn summarised_history_plus_raw_recent_rows_alert_as_raw_rows_alone() {
         assert_eq!(replayed, raw_only, "replay with {bin}-minute summaries");
     }
 }
+
+#[test]
+fn a_replay_that_ends_before_its_files_counts_the_rows_it_read() {
+    // The data runs to 2026-03-12; the replay stops at 03-02, with most of
+    // the sessions file unread. The summary counts what was read, not 0.
+    let mut args = vec![
+        "replay",
+        "--from",
+        "2026-03-01T00:00:00Z",
+        "--to",
+        "2026-03-02T00:00:00Z",
+    ];
+    let rules = rules();
+    args.extend(rules.iter().map(String::as_str));
+    let (sessions, indicators) = (file("sessions.jsonl"), file("indicators.jsonl"));
+    args.extend(["--sessions", &sessions, "--indicators", &indicators]);
+    let output = asim_rules(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let summary = stderr.lines().last().unwrap();
+    let read: u64 = summary
+        .split(" session rows")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap();
+    // 15 days of 50 000 sessions a day; the first 5 are before 03-02.
+    assert!(read > 200_000 && read < 750_000, "{summary}");
+}

@@ -182,6 +182,18 @@ impl Source {
     }
 }
 
+/// Why a reader stopped before its file ended: nobody reads its rows any more.
+#[derive(Debug)]
+struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reading stopped")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// The merged stream.
 pub struct Merged {
     sources: Vec<Source>,
@@ -211,7 +223,9 @@ impl Merged {
                 let thread = std::thread::spawn(move || {
                     let mut rejects = Rejects::default();
                     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-                    let records = reader(&input, &columns, &mut rejects, &mut |time, cells| {
+                    let mut rows = 0u64;
+                    let read = reader(&input, &columns, &mut rejects, &mut |time, cells| {
+                        rows += 1;
                         chunk.push(Row {
                             time,
                             cells: cells.iter().map(OwnedCell::new).collect(),
@@ -219,10 +233,21 @@ impl Merged {
                         if chunk.len() == CHUNK_ROWS && !sort {
                             let full =
                                 std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-                            sender.send(full).map_err(|_| anyhow!("reading stopped"))?;
+                            sender.send(full).map_err(|_| anyhow!(Stopped))?;
                         }
                         Ok(())
-                    })?;
+                    });
+                    let records = match read {
+                        Ok(records) => records,
+                        // The replay ended before the file: what was read until then.
+                        Err(error) if error.is::<Stopped>() => {
+                            return Ok(FileReport {
+                                records: rows + rejects.count,
+                                rejects,
+                            });
+                        }
+                        Err(error) => return Err(error),
+                    };
                     if sort {
                         // Stable: rows of one instant keep their file order.
                         chunk.sort_by_key(|row| row.time);
