@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 WASM_TARGET := wasm32-unknown-unknown
-# Rule crates under guest-rules/ built as components into target/rules/NAME.wasm.
-RULES := ti-map-ip network-session-anomaly
-COMPONENTS := $(RULES:%=target/rules/%.wasm)
+# Rule crates (guest-rules/, examples/) built as components into target/rules/NAME.wasm.
+RULES := ti-map-ip network-session-anomaly port-scan
+# The two Sentinel rules; port-scan is the SDK example (examples/port-scan).
+SENTINEL_RULES := target/rules/ti-map-ip.wasm target/rules/network-session-anomaly.wasm
 # A rule that misbehaves on purpose (tests/hostile-rule): the containment tests'.
 HOSTILE := target/hostile/hostile-rule.wasm
 BIN := target/debug/asim-rules
@@ -38,12 +39,15 @@ hostile: wasm-target
 host:
 	$(CARGO) build -p asim-rules
 
-# 15 days of traffic; the last day replayed: TI hourly, the anomaly rule daily.
+# 15 days of traffic; the last day replayed: TI hourly, the anomaly rule daily;
+# then the last hour with port-scan (every 10 minutes).
 demo: build
 	$(BIN) generate --out $(DEMO_DIR) --days 15
-	$(BIN) replay $(COMPONENTS:%=--rule %) \
+	$(BIN) replay $(SENTINEL_RULES:%=--rule %) \
 	  --indicators $(DEMO_DIR)/indicators.jsonl --sessions $(DEMO_DIR)/sessions.jsonl \
 	  --from $(DEMO_FROM) --to $(DEMO_TO) --format table
+	$(BIN) replay --rule target/rules/port-scan.wasm --sessions $(DEMO_DIR)/sessions.jsonl \
+	  --from 2026-03-11T23:00:00Z --to $(DEMO_TO) --format table
 
 # Both rules on real Zeek captures and real blocklists from the team's shared
 # data (docs/NORMALIZERS.md); says so and stops when that data is not there.
@@ -55,7 +59,7 @@ demo-real: build
 	  exit 0; \
 	fi; \
 	mkdir -p $(REAL_DIR); \
-	$(BIN) replay $(COMPONENTS:%=--rule %) \
+	$(BIN) replay $(SENTINEL_RULES:%=--rule %) \
 	  $(patsubst %,--sessions $(SHARED_DATA)/zeek/stratosphere-%-mixed.conn.log.labeled,008 010 011) \
 	  $(patsubst %,--indicators $(SHARED_DATA)/ti/%,firehol_level1.netset spamhaus_drop.txt spamhaus_dropv6.txt) \
 	  --list-published 2022-06-12T00:00:00Z --from 2022-06-12T17:00:00Z --to 2022-06-15T00:00:00Z \

@@ -9,6 +9,7 @@ mod indicators;
 mod inspect;
 mod normalize;
 mod parity;
+mod port_scan;
 mod replay;
 mod run;
 mod sentinel_tables;

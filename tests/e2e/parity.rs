@@ -14,7 +14,7 @@ use ti_map_ip::TiMapIp;
 use crate::support::{component, generated, GENERATED_AT};
 
 /// The rows of a generated file as batches of at most 10 000 rows.
-fn batches(
+pub fn batches(
     file: &str,
     columns: &[String],
     kind: fn(&str) -> Option<asim_rule_core::schema::ColumnKind>,
