@@ -12,7 +12,7 @@ use crate::support::{asim_rules, component, generated, hostile, success};
 
 /// Generated data cut into spool files of six hours each
 /// (`NNNN-indicators.jsonl`, `NNNN-sessions.jsonl`, in time order by name),
-/// and a last file with one session far later, whose time moves the
+/// an empty one, and a last file with one session far later, whose time moves the
 /// watermark past the data's end. Returns the files in name order.
 fn spool_files() -> Vec<(String, String)> {
     let origin = asim_rules_time("2026-03-01T00:00:00Z");
@@ -30,6 +30,8 @@ fn spool_files() -> Vec<(String, String)> {
             file.push('\n');
         }
     }
+    // A file with no rows is played (and checkpointed) like any other.
+    chunks.insert("0040-sessions-empty.jsonl".into(), String::new());
     chunks.insert(
         "9999-sessions.jsonl".into(),
         r#"{"TimeGenerated":"2026-03-12T08:00:00Z","SrcIpAddr":"10.0.0.1","DstIpAddr":"10.0.0.2","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}"#.to_owned() + "\n",
@@ -201,6 +203,24 @@ fn a_restarted_serve_resumes_where_it_stopped() {
             alerts(parts.path(), tenant),
             alerts(whole.path(), tenant),
             "{tenant}"
+        );
+        // A file is played whole or still has rows waiting, never both.
+        let checkpoint = parts
+            .path()
+            .join("state")
+            .join(tenant)
+            .join("checkpoint.json");
+        let checkpoint: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(checkpoint).unwrap()).unwrap();
+        let done: Vec<_> = checkpoint["done"].as_array().unwrap().iter().collect();
+        let waiting = checkpoint["open"].as_array().unwrap();
+        assert!(
+            !waiting.is_empty(),
+            "the lateness keeps the last files' rows waiting"
+        );
+        assert!(
+            waiting.iter().all(|file| !done.contains(&file)),
+            "{checkpoint}"
         );
     }
     // Alerts written after the last checkpoint of a killed serve are cut

@@ -348,10 +348,13 @@ impl Tenant {
                 cells,
             }));
         }
-        if !self.open.contains_key(&file) {
+        if self.open.contains_key(&file) {
+            self.state.open.insert(name.to_owned());
+        } else {
+            // Every row of it was played already (or it has none).
+            self.state.open.remove(name);
             self.state.done.insert(name.to_owned());
         }
-        self.state.open.insert(name.to_owned());
         Ok(())
     }
 
