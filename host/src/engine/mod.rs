@@ -613,7 +613,14 @@ fn alert_bytes(alert: &Alert) -> usize {
     let entities: usize = alert
         .entities
         .iter()
-        .map(|entity| format!("{entity:?}").len())
+        .map(|entity| {
+            let properties: usize = entity
+                .properties
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum();
+            entity.kind.len() + properties
+        })
         .sum();
     alert.name.len() + alert.description.len() + details + entities
 }
