@@ -13,7 +13,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host demo demo-real test lint bench clean wasm-target
+.PHONY: build components hostile host example-hosts demo demo-real test lint bench clean wasm-target
 
 build: components host
 
@@ -38,6 +38,30 @@ hostile: wasm-target
 
 host:
 	$(CARGO) build -p asim-rules
+
+# Third-party hosts (examples/python-host, examples/js-host): wasmtime from PyPI
+# in a virtual environment, jco from npm, and every rule transpiled to JS.
+PYTHON_HOST_ENV := target/python-host
+JS_HOST := examples/js-host
+example-hosts: components $(PYTHON_HOST_ENV)/installed $(JS_HOST)/node_modules/installed
+	@for rule in $(RULES); do \
+	  $(JS_HOST)/node_modules/.bin/jco transpile target/rules/$$rule.wasm --instantiation async \
+	    --no-typescript -o target/js-rules/$$rule > /dev/null || exit 1; \
+	  echo "transpiled target/js-rules/$$rule/$$rule.js"; \
+	done
+
+$(PYTHON_HOST_ENV)/installed: examples/python-host/requirements.txt
+	@command -v python3 >/dev/null || { echo "example-hosts: python3 is required" >&2; exit 1; }
+	python3 -m venv $(PYTHON_HOST_ENV)
+	$(PYTHON_HOST_ENV)/bin/pip install --quiet --retries 2 --timeout 30 -r $< || { \
+	  echo "example-hosts: pip could not install $$(tr '\n' ' ' < $<)from PyPI: is the registry reachable (or PIP_INDEX_URL set)?" >&2; exit 1; }
+	@touch $@
+
+$(JS_HOST)/node_modules/installed: $(JS_HOST)/package-lock.json
+	@command -v npm >/dev/null || { echo "example-hosts: Node.js and npm are required" >&2; exit 1; }
+	cd $(JS_HOST) && npm ci --no-audit --no-fund --fetch-retries 2 || { \
+	  echo "example-hosts: npm could not install @bytecodealliance/jco from the npm registry: is it reachable?" >&2; exit 1; }
+	@touch $@
 
 # 15 days of traffic; the last day replayed: TI hourly, the anomaly rule daily;
 # then the last hour with port-scan (every 10 minutes).
@@ -68,13 +92,15 @@ demo-real: build
 	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
 	echo "... every alert: $(REAL_DIR)/alerts.txt"
 
-test: build hostile
+test: build hostile example-hosts
 	$(CARGO) test --workspace
 
 lint: wasm-target
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p hostile-rule -p asim-rule-sdk -- -D warnings
+	python3 -m py_compile examples/python-host/asim_host.py
+	node --check examples/js-host/host.mjs
 
 bench: components
 	$(CARGO) build --release -p asim-rules

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod containment;
+mod example_hosts;
 mod indicators;
 mod inspect;
 mod normalize;

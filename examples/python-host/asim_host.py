@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Runs asim-rules rule components from Python, with the `wasmtime` package.
+
+    python asim_host.py AT INDICATORS.jsonl SESSIONS.jsonl RULE.wasm...
+
+Loads each rule component, feeds it the indicator and session rows its windows
+at AT want (ASIM / Sentinel JSON lines), evaluates it once at AT and prints the
+alerts as JSON lines, the records `asim-rules run` prints. docs/CONTRACT.md is
+the recipe this follows, step by step.
+"""
+
+import ipaddress
+import itertools
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+
+import wasmtime
+from wasmtime.component import Component, Linker, Record, Variant
+
+INTERFACE = "asim:rules/rule@0.1.0"
+CALLS = ("metadata", "configure", "ingest-sessions", "ingest-indicators", "evaluate")
+BATCH_ROWS = 65_536
+
+# Column kinds (guest-rules/core/src/schema.rs); every other column is text.
+# An address column refuses a text that is not an address; a network column
+# also takes CIDR networks.
+IP_ADDRESS = {"SrcIpAddr", "DstIpAddr", "DvcIpAddr", "SrcNatIpAddr", "DstNatIpAddr"}
+IP_NETWORK = {"NetworkIP", "NetworkDestinationIP", "NetworkSourceIP",
+              "EmailSourceIpAddress", "NetworkCidrBlock"}
+INTEGER = {"SrcPortNumber", "DstPortNumber", "SrcNatPortNumber", "DstNatPortNumber",
+           "EventCount", "NetworkBytes", "SrcBytes", "DstBytes", "NetworkPackets",
+           "SrcPackets", "DstPackets", "NetworkDuration", "NetworkIcmpCode",
+           "NetworkRuleNumber", "ThreatSeverity"}
+REAL = {"ConfidenceScore"}
+BOOLEAN = {"Active"}
+TIME = {"EventStartTime", "EventEndTime", "ExpirationDateTime"}
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MICROSECOND = timedelta(microseconds=1)
+ISO_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?")
+IPV4_MAPPED = 0xFFFF << 32
+NOT_AN_ADDRESS = 255
+
+
+class RowError(ValueError):
+    """A row that cannot be read; reported and skipped."""
+
+
+def parse_time(text):
+    """Microseconds since the epoch of an RFC 3339 / ISO 8601 time (no offset: UTC)."""
+    match = ISO_TIME.fullmatch(text.strip())
+    if not match:
+        raise RowError(f"not a time: {text!r}")
+    date, clock, fraction, offset = match.groups()
+    zone = "+00:00" if offset in (None, "Z") else offset
+    when = datetime.fromisoformat(f"{date}T{clock or '00:00:00'}{zone}")
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    return (when - EPOCH) // MICROSECOND + micros
+
+
+def format_time(micros):
+    """RFC 3339 UTC with Z, with fractional seconds only when there are any."""
+    when = EPOCH + micros * MICROSECOND
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    if micros % 1_000_000 == 0:
+        return text + "Z"
+    if micros % 1000 == 0:
+        return f"{text}.{when.microsecond // 1000:03}Z"
+    return f"{text}.{when.microsecond:06}Z"
+
+
+def parse_ip(text, network):
+    """(128-bit address, prefix length) of an address or, for a network column,
+    a CIDR network; IPv4 mapped into IPv6, host bits cleared."""
+    text = text.strip()
+    try:
+        if network and "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            addr, length = net.network_address, net.prefixlen
+        else:
+            addr = ipaddress.ip_address(text)
+            length = addr.max_prefixlen
+        if addr.version == 6 and "%" in text:
+            raise ValueError("zone ids are not addresses")
+    except ValueError:
+        kind = "an IP address or network" if network else "an IP address"
+        raise RowError(f"not {kind}: {text!r}") from None
+    if addr.version == 4:
+        return IPV4_MAPPED | int(addr), length + 96
+    return int(addr), length
+
+
+def as_text(value):
+    """A JSON value as the text `asim-rules` reads it from; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def cell(name, value):
+    """A typed cell of column `name`: text, (text, address, length), a number, a
+    boolean or a time; None (or "" for text) when empty."""
+    text = as_text(value)
+    if text is None or not text.strip():
+        return ("", 0, NOT_AN_ADDRESS) if name in IP_ADDRESS | IP_NETWORK else (
+            None if name in INTEGER | REAL | BOOLEAN | TIME else "")
+    if name in IP_ADDRESS or name in IP_NETWORK:
+        return (text, *parse_ip(text, name in IP_NETWORK))
+    if name in INTEGER:
+        try:
+            return int(text.strip())
+        except ValueError:
+            number = float(text)
+            if number.is_integer() and abs(number) < 9e15:
+                return int(number)
+            raise RowError(f"not a whole number: {text!r}") from None
+    if name in REAL:
+        return float(text)
+    if name in BOOLEAN:
+        flag = text.strip().lower()
+        if flag not in ("true", "1", "false", "0"):
+            raise RowError(f"not true or false: {text!r}")
+        return flag in ("true", "1")
+    if name in TIME:
+        return parse_time(text)
+    return text
+
+
+def record(**fields):
+    """A WIT record: field names in kebab case, as the component declares them."""
+    value = Record()
+    for name, field in fields.items():
+        setattr(value, name.replace("_", "-"), field)
+    return value
+
+
+def dictionary(texts):
+    """Distinct texts in order of first appearance, concatenated, their ends, row codes."""
+    codes_of = {}
+    codes = [codes_of.setdefault(text, len(codes_of)) for text in texts]
+    ends = list(itertools.accumulate(len(text.encode()) for text in codes_of))
+    return "".join(codes_of), ends, codes
+
+
+def column_values(name, cells):
+    if name in IP_ADDRESS or name in IP_NETWORK:
+        parsed = {text: (addr, length) for text, addr, length in cells}
+        strings, ends, codes = dictionary(text for text, _, _ in cells)
+        return Variant("ip", record(
+            strings=strings, ends=ends, codes=codes,
+            addr_hi=[parsed[text][0] >> 64 for text in parsed],
+            addr_lo=[parsed[text][0] & (2**64 - 1) for text in parsed],
+            prefix_len=bytes(parsed[text][1] for text in parsed)))
+    for kinds, tag in ((INTEGER, "integer"), (REAL, "real"), (BOOLEAN, "boolean"), (TIME, "time")):
+        if name in kinds:
+            return Variant(tag, cells)
+    strings, ends, codes = dictionary(cells)
+    return Variant("text", record(strings=strings, ends=ends, codes=codes))
+
+
+def batch(columns, rows):
+    """A WIT batch of `rows` (time, {column: cell}) with `columns`, in that order."""
+    return record(time_generated=[time for time, _ in rows],
+                  columns=[record(name=name, values=column_values(name, [cells[name] for _, cells in rows]))
+                           for name in columns])
+
+
+def read_rows(path, columns):
+    """(TimeGenerated, {column: cell}) of every readable row of a JSON lines file;
+    a bad row is reported on stderr with its file and line, and skipped."""
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise RowError("not a JSON object")
+                time = as_text(row.get("TimeGenerated"))
+                if time is None:
+                    raise RowError("TimeGenerated: missing")
+                yield parse_time(time), {name: cell(name, row.get(name)) for name in columns}
+            except (RowError, ValueError) as error:
+                print(f"{path}:{number}: row skipped: {error}", file=sys.stderr)
+
+
+class RuleError(RuntimeError):
+    """The rule refused a call (its err(message))."""
+
+
+class Rule:
+    """One deployment of a rule component: its own store and instance."""
+
+    def __init__(self, engine, path):
+        component = Component.from_file(engine, path)
+        self.store = wasmtime.Store(engine)
+        # The linker defines nothing: a rule component imports nothing.
+        instance = Linker(engine).instantiate(self.store, component)
+        interface = instance.get_export_index(self.store, INTERFACE)
+        if interface is None:
+            raise SystemExit(f"{path}: does not implement {INTERFACE}")
+        self.functions = {
+            name: instance.get_func(self.store, instance.get_export_index(self.store, name, interface))
+            for name in CALLS}
+        self.path = path
+
+    def call(self, name, *args):
+        function = self.functions[name]
+        result = function(self.store, *args)
+        function.post_return(self.store)
+        # A result<T, string> comes back as T, or as the message when it erred.
+        if isinstance(result, str):
+            raise RuleError(f"{self.path}: {name}: {result}")
+        return result
+
+
+def windows(metadata, at):
+    """(call, columns, first time in, whether `at` itself is in) of each table it reads."""
+    yield "ingest-sessions", metadata["session-columns"], at - metadata["session-lookback"], False
+    if metadata["indicator-lookback"] is not None:
+        yield ("ingest-indicators", metadata["indicator-columns"],
+               at - metadata["indicator-lookback"], True)
+
+
+def detail(value):
+    if value.tag == "time":
+        return format_time(value.payload)
+    # A whole real prints as Kusto prints it: 80, not 80.0.
+    if value.tag == "real" and value.payload.is_integer() and abs(value.payload) < 2**53:
+        return int(value.payload)
+    return value.payload
+
+
+def alert_record(metadata, at, alert):
+    return {
+        "RuleId": metadata["id"], "RuleName": metadata["name"], "RuleVersion": metadata["version"],
+        "AlertName": alert.name, "Description": alert.description,
+        "Severity": metadata["severity"].capitalize(),
+        "Tactics": metadata["tactics"], "Techniques": metadata["techniques"],
+        "StartTime": format_time(alert.__dict__["start-time"]),
+        "EndTime": format_time(alert.__dict__["end-time"]),
+        "EvaluatedAt": format_time(at),
+        "Entities": [{"Type": entity.kind, **dict(entity.properties)} for entity in alert.entities],
+        "CustomDetails": {name: detail(value) for name, value in alert.__dict__["custom-details"]},
+        "Tenant": "default",
+    }
+
+
+def main(argv):
+    if len(argv) < 4:
+        raise SystemExit(__doc__)
+    at, indicators, sessions, *paths = argv
+    at = parse_time(at)
+    engine = wasmtime.Engine()
+    rules = []
+    for path in paths:
+        rule = Rule(engine, path)
+        rule.call("configure", [])
+        # Read after configure: a lookback may depend on a parameter.
+        rules.append((rule, rule.call("metadata").__dict__))
+    files = {"ingest-sessions": sessions, "ingest-indicators": indicators}
+    for call in ("ingest-indicators", "ingest-sessions"):
+        wanted = [(rule, window) for rule, metadata in rules
+                  for window in windows(metadata, at) if window[0] == call]
+        if not wanted:
+            continue
+        # Each file is read once, with every column some rule declared.
+        columns = list(dict.fromkeys(name for _, (_, names, _, _) in wanted for name in names))
+        rows = list(read_rows(files[call], columns))
+        for rule, (_, names, first, at_included) in wanted:
+            in_window = [row for row in rows
+                         if first <= row[0] < at or (at_included and row[0] == at)]
+            for start in range(0, len(in_window), BATCH_ROWS):
+                rule.call(call, batch(names, in_window[start:start + BATCH_ROWS]))
+    out = sys.stdout
+    for rule, metadata in rules:
+        for alert in rule.call("evaluate", at):
+            out.write(json.dumps(alert_record(metadata, at, alert), separators=(",", ":"),
+                                 ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except (RuleError, RowError, OSError, wasmtime.WasmtimeError) as error:
+        raise SystemExit(f"asim_host: {error}")

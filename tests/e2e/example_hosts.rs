@@ -1,0 +1,135 @@
+//! The Python (wasmtime from PyPI) and Node (jco) example hosts print, alert
+//! for alert, what `asim-rules run` prints on the same generated inputs, and
+//! report a bad row by file and line as it does. `make example-hosts` (which
+//! `make test` runs) installs what they need.
+
+use std::{collections::BTreeSet, path::PathBuf, process::Command, sync::OnceLock};
+
+use crate::support::{component, json_lines, root, success, GENERATED_AT};
+
+const RULES: [&str; 3] = ["ti-map-ip", "network-session-anomaly", "port-scan"];
+
+/// Indicators and sessions of fifteen generated days, the sessions with two
+/// bad rows appended (lines 3 and 4 after the generated ones).
+struct Inputs {
+    _dir: tempfile::TempDir,
+    indicators: String,
+    sessions: String,
+    bad_lines: [usize; 2],
+}
+
+fn inputs() -> &'static Inputs {
+    static INPUTS: OnceLock<Inputs> = OnceLock::new();
+    INPUTS.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        success(&["generate", "--out", out, "--sessions-per-day", "20000"]);
+        let sessions = dir.path().join("sessions.jsonl");
+        let mut text = std::fs::read_to_string(&sessions).unwrap();
+        let generated = text.lines().count();
+        text.push_str("{\"TimeGenerated\": \"yesterday\", \"SrcIpAddr\": \"10.0.0.1\"}\n");
+        text.push_str(
+            "{\"TimeGenerated\": \"2026-03-11T23:30:00Z\", \"SrcIpAddr\": \"10.0.0.300\"}\n",
+        );
+        std::fs::write(&sessions, text).unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        Inputs {
+            indicators: path("indicators.jsonl"),
+            sessions: path("sessions.jsonl"),
+            bad_lines: [generated + 1, generated + 2],
+            _dir: dir,
+        }
+    })
+}
+
+/// `asim-rules run`'s alerts on [`inputs`], every rule at once.
+fn expected() -> &'static Vec<serde_json::Value> {
+    static EXPECTED: OnceLock<Vec<serde_json::Value>> = OnceLock::new();
+    EXPECTED.get_or_init(|| {
+        let inputs = inputs();
+        let rules: Vec<String> = RULES
+            .iter()
+            .map(|rule| component(rule).to_str().unwrap().to_owned())
+            .collect();
+        let mut args = vec!["run", "--at", GENERATED_AT];
+        args.extend(["--indicators", &inputs.indicators]);
+        args.extend(["--sessions", &inputs.sessions]);
+        rules.iter().for_each(|rule| args.extend(["--rule", rule]));
+        let alerts = json_lines(&success(&args));
+        let alerting: BTreeSet<&str> = alerts
+            .iter()
+            .map(|alert| alert["RuleId"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            alerting.len(),
+            RULES.len(),
+            "the planted incidents make every rule alert"
+        );
+        alerts
+    })
+}
+
+/// Something an example host needs, or how to get it.
+fn installed(path: PathBuf) -> String {
+    assert!(
+        path.exists(),
+        "{} is missing: run `make example-hosts` (`make test` does), which installs \
+         wasmtime from PyPI and jco from npm",
+        path.display()
+    );
+    path.to_str().unwrap().to_owned()
+}
+
+/// Runs an example host: `program args... AT INDICATORS SESSIONS rules...`.
+fn run_host(program: &str, args: &[String], rules: &[String]) {
+    let inputs = inputs();
+    let output = Command::new(program)
+        .args(args)
+        .args([GENERATED_AT, &inputs.indicators, &inputs.sessions])
+        .args(rules)
+        .output()
+        .unwrap_or_else(|error| panic!("{program} does not start: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {stderr}"
+    );
+    for line in inputs.bad_lines {
+        let place = format!("{}:{line}:", inputs.sessions);
+        assert!(stderr.contains(&place), "{place} reported: {stderr}");
+    }
+    let alerts = json_lines(&String::from_utf8(output.stdout).unwrap());
+    assert_eq!(alerts.len(), expected().len());
+    for (alert, expected) in alerts.iter().zip(expected()) {
+        assert_eq!(alert, expected);
+    }
+}
+
+#[test]
+fn the_python_host_alerts_as_run_does() {
+    let python = installed(root().join("target/python-host/bin/python"));
+    let script = root().join("examples/python-host/asim_host.py");
+    let rules: Vec<String> = RULES
+        .iter()
+        .map(|rule| component(rule).to_str().unwrap().to_owned())
+        .collect();
+    run_host(&python, &[script.to_str().unwrap().to_owned()], &rules);
+}
+
+#[test]
+fn the_node_host_alerts_as_run_does() {
+    let rules: Vec<String> = RULES
+        .iter()
+        .map(|rule| installed(transpiled(rule)))
+        .collect();
+    let script = root().join("examples/js-host/host.mjs");
+    run_host("node", &[script.to_str().unwrap().to_owned()], &rules);
+}
+
+/// A rule as `jco transpile` wrote it.
+fn transpiled(rule: &str) -> PathBuf {
+    root()
+        .join("target/js-rules")
+        .join(rule)
+        .join(format!("{rule}.js"))
+}
