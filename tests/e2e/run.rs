@@ -402,3 +402,32 @@ fn a_component_without_the_contract_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_parameter_that_lengthens_the_lookback_is_fed_the_longer_window() {
+    // Fifteen generated days: a 14-day lookback leaves the first day out, a
+    // 21-day one (the metadata read after configure) takes every row.
+    let outside = |days: &str| {
+        let param = format!("network-session-anomaly.lookback-days={days}");
+        let anomaly = component("network-session-anomaly");
+        let sessions = generated_file("sessions.jsonl");
+        let output = asim_rules(&[
+            "run",
+            "--rule",
+            anomaly.to_str().unwrap(),
+            "--param",
+            &param,
+            "--sessions",
+            &sessions,
+            "--at",
+            GENERATED_AT,
+        ]);
+        assert!(output.status.success());
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let (_, after) = stderr.split_once("session rows (").unwrap();
+        let count = after.split(", ").nth(1).unwrap().split(' ').next().unwrap();
+        count.parse::<u64>().unwrap()
+    };
+    assert!(outside("14") > 10_000);
+    assert_eq!(outside("21"), 0);
+}

@@ -412,9 +412,17 @@ impl LoadedRule {
             .call_configure(&mut store, parameters)
             .map_err(|error| anyhow!("rule {name}: configure {}", fault(&error, &store, &budgets)))?
             .map_err(|message| anyhow!("rule {name} refused its parameters: {message}"))?;
+        // Read again: a lookback may depend on a parameter.
+        let metadata = bindings
+            .asim_rules_rule()
+            .call_metadata(&mut store)
+            .map_err(|error| anyhow!("rule {name}: metadata {}", fault(&error, &store, &budgets)))?;
+        let metadata = convert::metadata(metadata)
+            .and_then(check_metadata)
+            .with_context(|| format!("rule {name}: invalid metadata after configure"))?;
         Ok(RuleInstance {
             live: Some((store, bindings)),
-            metadata: self.metadata.clone(),
+            metadata,
             budgets,
             memory_bytes: 0,
             busy: Duration::ZERO,
