@@ -100,6 +100,11 @@ impl Replay {
         &self.next_tick
     }
 
+    /// Sets rule `index`'s next tick (a swapped-in build's schedule).
+    pub fn set_next_tick(&mut self, index: usize, tick: Option<Timestamp>) {
+        self.next_tick[index] = tick;
+    }
+
     /// Hands every rule the rows pushed so far (before a snapshot).
     pub fn flush(&mut self) {
         for feed in &mut self.feeds {

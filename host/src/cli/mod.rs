@@ -49,6 +49,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Prints what `serve` reports per tenant and rule.
     Status(serve::StatusArgs),
+    /// Asks a running `serve` to swap a tenant's rule for another build or parameters.
+    Swap(serve::SwapArgs),
 }
 
 /// Options every command that runs rules shares.

@@ -416,7 +416,9 @@ impl LoadedRule {
         let metadata = bindings
             .asim_rules_rule()
             .call_metadata(&mut store)
-            .map_err(|error| anyhow!("rule {name}: metadata {}", fault(&error, &store, &budgets)))?;
+            .map_err(|error| {
+                anyhow!("rule {name}: metadata {}", fault(&error, &store, &budgets))
+            })?;
         let metadata = convert::metadata(metadata)
             .and_then(check_metadata)
             .with_context(|| format!("rule {name}: invalid metadata after configure"))?;

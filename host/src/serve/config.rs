@@ -24,7 +24,7 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
     pub name: String,
@@ -41,12 +41,16 @@ pub struct TenantConfig {
     pub lateness: String,
     #[serde(default)]
     pub budgets: BudgetConfig,
+    /// Evaluations a swapped-in build must pass before it is trusted; until
+    /// then a failure rolls the rule back to the build it replaced.
+    #[serde(default = "default_probation")]
+    pub probation: u64,
     #[serde(rename = "rule")]
     pub rules: Vec<RuleConfig>,
 }
 
 /// A tenant's budgets; each one left out takes the host's default.
-#[derive(Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
     pub memory_mib: Option<usize>,
@@ -57,7 +61,7 @@ pub struct BudgetConfig {
     pub output_mib: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     pub component: PathBuf,
@@ -67,6 +71,10 @@ pub struct RuleConfig {
 
 fn default_poll_ms() -> u64 {
     1000
+}
+
+fn default_probation() -> u64 {
+    2
 }
 
 fn default_lateness() -> String {

@@ -4,9 +4,14 @@
 //! rule that breaks a budget is quarantined for its tenant alone.
 
 pub mod config;
+pub mod deploy;
 mod tenant;
 
-use std::{collections::BTreeMap, fs, path::Path, time::Duration};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    time::{Duration, Instant, SystemTime},
+};
 
 use anyhow::{Context, Result};
 
@@ -43,18 +48,27 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         },
         &options,
     )?;
-    let mut loaded = BTreeMap::new();
+    let mut loaded = tenant::Loaded::new();
     let mut tenants = config
         .tenants
         .iter()
         .map(|tenant| Tenant::start(tenant, &config.state, &host, &mut loaded))
         .collect::<Result<Vec<_>>>()?;
     write_status(&config.state, &tenants)?;
+    let mut watch = Watch::new(path, &config);
     loop {
+        if let Some(changed) = watch.changed() {
+            match changed {
+                Ok(changed) => reconfigure(&mut tenants, &changed),
+                Err(error) => {
+                    eprintln!("asim-rules serve: {error:#}; the running configuration stays")
+                }
+            }
+        }
         let mut played = false;
         for tenant in &mut tenants {
             played |= tenant
-                .poll()
+                .poll(&host, &mut loaded)
                 .with_context(|| format!("tenant {}", tenant.name))?;
         }
         write_status(&config.state, &tenants)?;
@@ -68,6 +82,99 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         }
         if !played {
             std::thread::sleep(Duration::from_millis(config.poll_ms));
+        }
+    }
+}
+
+/// How long the configuration and component files must stay unchanged
+/// before a change is taken: a file being copied is not read half-written.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// Watches the configuration file and the component files it names.
+struct Watch {
+    config: PathBuf,
+    files: Vec<PathBuf>,
+    seen: Vec<Option<(SystemTime, u64)>>,
+    taken: Vec<Option<(SystemTime, u64)>>,
+    changed_at: Instant,
+}
+
+impl Watch {
+    fn new(config: &Path, read: &Config) -> Watch {
+        let files = watched(config, read);
+        let seen = stat(&files);
+        Watch {
+            config: config.to_owned(),
+            files,
+            taken: seen.clone(),
+            seen,
+            changed_at: Instant::now(),
+        }
+    }
+
+    /// The configuration read again, once a change has settled.
+    fn changed(&mut self) -> Option<Result<Config>> {
+        let now = stat(&self.files);
+        if now != self.seen {
+            self.seen = now;
+            self.changed_at = Instant::now();
+            return None;
+        }
+        if self.seen == self.taken || self.changed_at.elapsed() < SETTLE {
+            return None;
+        }
+        self.taken = self.seen.clone();
+        let config = Config::read(&self.config);
+        if let Ok(config) = &config {
+            self.files = watched(&self.config, config);
+            self.seen = stat(&self.files);
+            self.taken = self.seen.clone();
+        }
+        Some(config)
+    }
+}
+
+fn watched(config: &Path, read: &Config) -> Vec<PathBuf> {
+    let components = read
+        .tenants
+        .iter()
+        .flat_map(|tenant| tenant.rules.iter().map(|rule| rule.component.clone()));
+    std::iter::once(config.to_owned())
+        .chain(components)
+        .collect()
+}
+
+fn stat(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|file| {
+            let metadata = fs::metadata(file).ok()?;
+            Some((metadata.modified().ok()?, metadata.len()))
+        })
+        .collect()
+}
+
+/// Hands each running tenant its entry of the new configuration.
+fn reconfigure(tenants: &mut [Tenant], config: &Config) {
+    for tenant in tenants.iter_mut() {
+        match config
+            .tenants
+            .iter()
+            .find(|entry| entry.name == tenant.name)
+        {
+            Some(entry) => tenant.reconfigure(entry),
+            None => eprintln!(
+                "asim-rules serve: tenant {} is no longer configured: it runs until serve restarts",
+                tenant.name
+            ),
+        }
+    }
+    for entry in &config.tenants {
+        if !tenants.iter().any(|tenant| tenant.name == entry.name) {
+            eprintln!(
+                "asim-rules serve: tenant {} is new: it starts when serve restarts",
+                entry.name
+            );
         }
     }
 }

@@ -10,6 +10,12 @@
 //! before the watermark skipped) and the length of the alert file (cut back
 //! to it after a restart, so alerts written after the checkpoint are not
 //! written twice).
+//!
+//! Swaps happen between files, right after a checkpoint: the new build is
+//! validated, given the old one's state (or a state rebuilt from the spool
+//! files its lookback covers), written into a new checkpoint, and the tenant
+//! is reloaded from it. The checkpoint before the swap is kept as the
+//! rollback point until the new build has passed its probation.
 
 use std::{
     cmp::Reverse,
@@ -23,10 +29,13 @@ use anyhow::{Context, Result};
 use asim_rule_core::{schema::ColumnKind, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::config::TenantConfig;
+use super::{
+    config::TenantConfig,
+    deploy::{self, Deployment, RuleRecord, Swap, SwapAnswer},
+};
 use crate::{
     engine::{Budgets, LoadedRule, Quarantine, RuleHost, RuleInstance},
-    feed::{Feed, Table},
+    feed::{Feed, Table, Window},
     inputs::{
         self,
         indicators::{self, list::ListOptions},
@@ -34,8 +43,11 @@ use crate::{
         InputFile, Rejects,
     },
     outputs::AlertSink,
-    schedule::Replay,
+    schedule::{first_tick_after, Replay},
 };
+
+/// Loaded components by path, shared by every tenant.
+pub type Loaded = BTreeMap<PathBuf, Result<LoadedRule, String>>;
 
 /// Rows per batch handed to a rule.
 const BATCH_ROWS: usize = 65_536;
@@ -95,11 +107,15 @@ struct Checkpoint {
     rows_in: u64,
     late_rows: u64,
     rejected_rows: u64,
+    /// Each rule's builds, in the order of the rules.
+    records: Vec<RuleRecord>,
 }
 
 /// A tenant's rules, spool, clock and checkpoint.
 pub struct Tenant {
     pub name: String,
+    config: TenantConfig,
+    state_dir: PathBuf,
     spool: PathBuf,
     dir: PathBuf,
     alerts_path: PathBuf,
@@ -109,7 +125,10 @@ pub struct Tenant {
     replay: Option<Replay>,
     /// Components the tenant's config names that could not be loaded.
     pub refused: Vec<(PathBuf, String)>,
-    components: Vec<PathBuf>,
+    /// Each rule's builds, in the order of the rules.
+    records: Vec<RuleRecord>,
+    /// Whether the configuration may name other builds than those running.
+    check_config: bool,
     columns: Vec<Vec<(String, ColumnKind)>>,
     readers: Vec<Reader>,
     sink: AlertSink,
@@ -134,40 +153,55 @@ fn table_of(name: &str) -> Table {
 
 impl Tenant {
     /// Loads the tenant's rules (`loaded` caches components across tenants)
-    /// and resumes from its checkpoint when there is one.
+    /// and resumes from its checkpoint when there is one. Each rule runs the
+    /// build its record names (the configured one the first time).
     pub fn start(
         config: &TenantConfig,
         state_dir: &Path,
         host: &RuleHost,
-        loaded: &mut BTreeMap<PathBuf, Result<LoadedRule, String>>,
+        loaded: &mut Loaded,
     ) -> Result<Tenant> {
         let tenant = &config.name;
         let dir = state_dir.join(tenant);
         fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
         let budgets = config.budgets.budgets();
+        let state = read_checkpoint(&dir, config)?;
+        let store = dir.join("components");
         let mut rules = Vec::new();
+        let mut records = Vec::new();
         let mut refused = Vec::new();
-        let mut components = Vec::new();
-        for rule in &config.rules {
-            let component = loaded.entry(rule.component.clone()).or_insert_with(|| {
-                host.load(&rule.component)
-                    .map_err(|error| format!("{error:#}"))
-            });
-            let parameters: Vec<(String, String)> = rule
-                .parameters
-                .iter()
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect();
-            let instance = match component {
-                Ok(component) => component
-                    .instantiate_with(host, &parameters, &budgets)
+        for (entry, rule) in config.rules.iter().enumerate() {
+            let record = match state.records.iter().find(|record| record.entry == entry) {
+                Some(record) => Ok(record.clone()),
+                None => deploy::configured(&store, rule)
+                    .map(|configured| RuleRecord {
+                        entry,
+                        current: Deployment {
+                            source: rule.component.clone(),
+                            digest: configured.0.clone(),
+                            parameters: configured.1.clone(),
+                            version: String::new(),
+                            since: None,
+                        },
+                        configured,
+                        previous: None,
+                        probation_until: None,
+                        last_swap: None,
+                    })
                     .map_err(|error| format!("{error:#}")),
-                Err(error) => Err(error.clone()),
             };
+            let instance = record.and_then(|record| {
+                instantiate(host, loaded, &store, &record.current, &budgets)
+                    .map(|instance| (record, instance))
+            });
             match instance {
-                Ok(instance) => {
+                Ok((mut record, instance)) => {
+                    record
+                        .current
+                        .version
+                        .clone_from(&instance.metadata().version);
                     rules.push(instance);
-                    components.push(rule.component.clone());
+                    records.push(record);
                 }
                 Err(reason) => {
                     eprintln!("asim-rules serve: tenant {tenant}: rule refused: {reason}");
@@ -192,29 +226,13 @@ impl Tenant {
             })
             .collect();
 
-        let checkpoint_path = dir.join("checkpoint.json");
-        let state: Checkpoint = match fs::read(&checkpoint_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{}: unreadable checkpoint", checkpoint_path.display()))?,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Checkpoint {
-                from: config
-                    .from
-                    .as_deref()
-                    .map(inputs::time::parse)
-                    .transpose()
-                    .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?,
-                ..Checkpoint::default()
-            },
-            Err(error) => {
-                return Err(error)
-                    .with_context(|| format!("{}: cannot read", checkpoint_path.display()))
-            }
-        };
         let sink = AlertSink::append(&config.alerts, state.alert_bytes)?;
         let lateness = crate::cli::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
         let mut tenant = Tenant {
             name: tenant.clone(),
+            config: config.clone(),
+            state_dir: state_dir.to_owned(),
             spool: config.spool.clone(),
             dir,
             alerts_path: config.alerts.clone(),
@@ -222,7 +240,8 @@ impl Tenant {
             idle_rules: None,
             replay: None,
             refused,
-            components,
+            records,
+            check_config: true,
             columns,
             readers,
             sink,
@@ -232,7 +251,8 @@ impl Tenant {
             state,
             budgets,
         };
-        if tenant.state.generation == 0 {
+        if tenant.state.watermark.is_none() {
+            // Nothing played yet: there is no state to restore.
             tenant.idle_rules = Some(rules);
         } else {
             tenant.resume(rules)?;
@@ -272,13 +292,34 @@ impl Tenant {
         Ok(())
     }
 
+    /// The rule at `index`, running or waiting for the first rows.
+    fn rule(&self, index: usize) -> &RuleInstance {
+        match (&self.replay, &self.idle_rules) {
+            (Some(replay), _) => &replay.rules()[index],
+            (None, Some(rules)) => &rules[index],
+            (None, None) => unreachable!("a tenant has its rules idle or running"),
+        }
+    }
+
+    /// The rule at `index`, to call or replace it.
+    fn rule_mut(&mut self, index: usize) -> &mut RuleInstance {
+        match (&mut self.replay, &mut self.idle_rules) {
+            (Some(replay), _) => &mut replay.rules_mut()[index],
+            (None, Some(rules)) => &mut rules[index],
+            (None, None) => unreachable!("a tenant has its rules idle or running"),
+        }
+    }
+
     fn state_file(&self, rule: usize, generation: u64) -> PathBuf {
         self.dir.join(format!("rule-{rule}-{generation}.state"))
     }
 
-    /// Plays the spool's new files in name order, checkpointing after each;
-    /// whether there was any.
-    pub fn poll(&mut self) -> Result<bool> {
+    /// Plays the spool's new files in name order, checkpointing after each,
+    /// with swaps between files; whether there was anything to do.
+    pub fn poll(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<bool> {
+        if self.swap_next(host, loaded)? {
+            return Ok(true);
+        }
         let mut names: Vec<String> = match fs::read_dir(&self.spool) {
             Ok(entries) => entries
                 .filter_map(|entry| entry.ok())
@@ -297,7 +338,15 @@ impl Tenant {
         for name in &names {
             self.read_file(name)?;
             self.release()?;
+            if let Some((rule, reason)) = self.failed_probation() {
+                self.roll_back(rule, &reason, host, loaded)?;
+                return Ok(true);
+            }
+            self.end_probations();
             self.checkpoint()?;
+            if self.swap_next(host, loaded)? {
+                return Ok(true);
+            }
         }
         Ok(!names.is_empty())
     }
@@ -441,20 +490,428 @@ impl Tenant {
             self.state.evaluations.clone_from(&replay.evaluations);
             self.state.last_evaluated.clone_from(&replay.last_evaluated);
         }
+        self.state.records.clone_from(&self.records);
         self.sink.flush()?;
         self.state.alert_bytes = fs::metadata(&self.alerts_path)
             .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
             .len();
         self.state.generation = generation;
-        let path = self.dir.join("checkpoint.json");
-        let temporary = self.dir.join("checkpoint.json.tmp");
-        fs::write(&temporary, serde_json::to_vec_pretty(&self.state)?)
-            .with_context(|| format!("{}: cannot write", temporary.display()))?;
-        fs::rename(&temporary, &path)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        for index in 0..self.components.len() {
+        write_checkpoint(&self.dir, &self.state)?;
+        for index in 0..self.records.len() {
             let _ = fs::remove_file(self.state_file(index, generation - 1));
         }
+        if self
+            .records
+            .iter()
+            .all(|record| record.probation_until.is_none())
+        {
+            // No build on probation: the rollback point is not needed.
+            let _ = fs::remove_dir_all(self.dir.join(ROLLBACK_DIR));
+        }
+        Ok(())
+    }
+
+    /// Takes the configuration anew (it or a component file changed): a
+    /// rule entry that names another build is swapped at the next boundary.
+    pub fn reconfigure(&mut self, config: &TenantConfig) {
+        self.config = config.clone();
+        self.check_config = true;
+    }
+
+    /// The swaps asked for: configuration entries that name another build
+    /// (when it may have changed), then `asim-rules swap` requests, oldest first.
+    fn wanted_swaps(&mut self) -> Result<Vec<Swap>> {
+        let store = self.dir.join("components");
+        let mut swaps = Vec::new();
+        if std::mem::take(&mut self.check_config) {
+            for (index, record) in self.records.iter().enumerate() {
+                let Some(rule) = self.config.rules.get(record.entry) else {
+                    continue;
+                };
+                match deploy::configured(&store, rule) {
+                    Ok(configured) if configured != record.configured => swaps.push(Swap {
+                        rule: index,
+                        target: Deployment {
+                            source: rule.component.clone(),
+                            digest: configured.0.clone(),
+                            parameters: configured.1.clone(),
+                            version: String::new(),
+                            since: None,
+                        },
+                        request: None,
+                        configured: Some(configured),
+                    }),
+                    Ok(_) => {}
+                    Err(error) => eprintln!(
+                        "asim-rules serve: tenant {}: {error:#}; the running build stays",
+                        self.name
+                    ),
+                }
+            }
+        }
+        for (path, request) in deploy::requests(&self.dir)? {
+            let swap = request.and_then(|request| {
+                let index = self
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(index, _)| index)
+                    .find(|&index| {
+                        let metadata = self.rule(index).metadata();
+                        metadata.id == request.rule || metadata.short_name == request.rule
+                    })
+                    .with_context(|| {
+                        format!("tenant {} has no rule {}", self.name, request.rule)
+                    })?;
+                let current = &self.records[index].current;
+                let (source, digest) = match &request.component {
+                    Some(component) => (component.clone(), deploy::keep(&store, component)?),
+                    None => (current.source.clone(), current.digest.clone()),
+                };
+                Ok(Swap {
+                    rule: index,
+                    target: Deployment {
+                        source,
+                        digest,
+                        parameters: request
+                            .parameters
+                            .clone()
+                            .unwrap_or_else(|| current.parameters.clone()),
+                        version: String::new(),
+                        since: None,
+                    },
+                    request: Some(path.clone()),
+                    configured: None,
+                })
+            });
+            match swap {
+                Ok(swap) => swaps.push(swap),
+                Err(error) => deploy::answer(
+                    &path,
+                    &SwapAnswer {
+                        applied: false,
+                        outcome: format!("refused: {error:#}"),
+                    },
+                )?,
+            }
+        }
+        Ok(swaps)
+    }
+
+    /// Makes the first swap asked for that changes something, answering
+    /// those before it; whether the tenant was reloaded with a new build.
+    fn swap_next(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<bool> {
+        for swap in self.wanted_swaps()? {
+            let rule = self.rule(swap.rule).metadata().short_name.clone();
+            // Whether the rule now runs what was asked, and whether it changed.
+            let (runs, applied, outcome) = if self.records[swap.rule]
+                .current
+                .same_build(&swap.target)
+            {
+                (true, false, format!("rule {rule}: that build already runs"))
+            } else {
+                match self.prepare(swap.rule, &swap.target, host, loaded) {
+                    Ok((instance, how)) => (true, true, self.commit(&swap, instance, &how)?),
+                    Err(reason) => (false, false, format!("rule {rule}: swap refused: {reason}")),
+                }
+            };
+            eprintln!("asim-rules serve: tenant {}: {outcome}", self.name);
+            if !applied {
+                let record = &mut self.records[swap.rule];
+                if let Some(configured) = &swap.configured {
+                    // Not retried until the configuration changes again.
+                    record.configured.clone_from(configured);
+                    record.last_swap = Some(outcome.clone());
+                    self.checkpoint()?;
+                }
+            }
+            if let Some(request) = &swap.request {
+                deploy::answer(
+                    request,
+                    &SwapAnswer {
+                        applied: runs,
+                        outcome,
+                    },
+                )?;
+            }
+            if applied {
+                self.reload(host, loaded)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// A new build for rule `index`, validated and holding the state the
+    /// running build has (carried by snapshot/restore, or rebuilt from the
+    /// spool), and how the state was obtained; or why it cannot run.
+    fn prepare(
+        &mut self,
+        index: usize,
+        target: &Deployment,
+        host: &RuleHost,
+        loaded: &mut Loaded,
+    ) -> Result<(RuleInstance, String), String> {
+        let store = self.dir.join("components");
+        let budgets = self.budgets.clone();
+        let running_id = self.rule(index).metadata().id.clone();
+        let path = deploy::kept(&store, &target.digest);
+        let component = loaded
+            .entry(path.clone())
+            .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
+            .as_ref()
+            .map_err(|error| format!("{}: {error}", target.source.display()))?;
+        if component.metadata.id != running_id {
+            return Err(format!(
+                "{} is rule {}, not {running_id}",
+                target.source.display(),
+                component.metadata.id
+            ));
+        }
+        let parameters: Vec<(String, String)> = target
+            .parameters
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let new = || {
+            component
+                .instantiate_with(host, &parameters, &budgets)
+                .map_err(|error| format!("{error:#}"))
+        };
+        // A smoke evaluation on an empty instance: a build that cannot
+        // evaluate at all never gets the state.
+        let mut smoke = new()?;
+        let smoke_at = first_tick_after(
+            self.state.watermark.or(self.state.from).unwrap_or(0),
+            smoke.metadata().frequency,
+        );
+        smoke
+            .evaluate(smoke_at)
+            .map_err(|quarantine| format!("smoke evaluation: {quarantine}"))?;
+        let mut instance = new()?;
+        let Some(replay) = self.replay.as_mut() else {
+            return Ok((instance, "no state yet".into()));
+        };
+        replay.flush();
+        let running = &mut replay.rules_mut()[index];
+        let looks_further = Table::ALL.iter().any(|table| {
+            table.lookback(instance.metadata()).unwrap_or(0)
+                > table.lookback(running.metadata()).unwrap_or(0)
+        });
+        let carried = if running.quarantine().is_some() {
+            Err("the running build is quarantined".to_owned())
+        } else if looks_further {
+            Err("the new build looks further back than the running one kept".to_owned())
+        } else {
+            running
+                .snapshot()
+                .and_then(|state| instance.restore(&state))
+                .map_err(|quarantine| quarantine.to_string())
+        };
+        match carried {
+            Ok(()) => Ok((instance, "state carried over".into())),
+            Err(reason) => {
+                let mut fresh = new()?;
+                let rows = self.rebuild(&mut fresh).map_err(|error| {
+                    format!("its state cannot be carried over ({reason}) nor rebuilt: {error:#}")
+                })?;
+                Ok((
+                    fresh,
+                    format!("state rebuilt from {rows} retained rows ({reason})"),
+                ))
+            }
+        }
+    }
+
+    /// Feeds `rule` the rows of the retained spool files its next evaluation
+    /// reads, up to the watermark (later rows come as usual); the rows fed.
+    fn rebuild(&self, rule: &mut RuleInstance) -> Result<u64> {
+        let watermark = self.state.watermark.context("no rows were played")?;
+        let next = first_tick_after(watermark, rule.metadata().frequency);
+        let mut fed = 0;
+        for table in Table::ALL {
+            let Some(lookback) = table.lookback(rule.metadata()) else {
+                continue;
+            };
+            let window = Window {
+                from: next - lookback,
+                to: watermark,
+                to_inclusive: true,
+            };
+            let rules = std::slice::from_mut(rule);
+            let mut feed = Feed::new(table, rules, |_, _| Some(window), BATCH_ROWS);
+            let columns = feed.columns().to_vec();
+            let reader = Arc::clone(&self.readers[table.index()]);
+            let names = self.state.done.iter().chain(&self.state.open);
+            let mut rows = 0;
+            for name in names.filter(|name| table_of(name) == table) {
+                let path = self.spool.join(name);
+                anyhow::ensure!(path.exists(), "spool file {name} is gone");
+                let input = InputFile::by_content(path.to_str().unwrap_or(name)).without_progress();
+                rows += reader(
+                    &input,
+                    &columns,
+                    &mut Rejects::default(),
+                    &mut |time, cells| feed.push(rules, time, cells),
+                )?;
+            }
+            feed.flush(rules);
+            fed += rows - feed.outside_windows;
+        }
+        if let Some(quarantine) = rule.quarantine() {
+            anyhow::bail!("{quarantine}");
+        }
+        Ok(fed)
+    }
+
+    /// Puts `instance` in place of rule `swap.rule` and checkpoints, after
+    /// keeping the checkpoint before it as the rollback point; what was done.
+    fn commit(&mut self, swap: &Swap, instance: RuleInstance, how: &str) -> Result<String> {
+        let index = swap.rule;
+        if self.state.generation == 0 {
+            self.checkpoint()?;
+        }
+        // One rollback point: a build still on probation is trusted now.
+        for record in &mut self.records {
+            record.probation_until = None;
+        }
+        self.keep_rollback_point()?;
+        let evaluations = self
+            .replay
+            .as_ref()
+            .map_or(0, |replay| replay.evaluations[index].0);
+        let frequency = instance.metadata().frequency;
+        let version = instance.metadata().version.clone();
+        *self.rule_mut(index) = instance;
+        // Ticks up to the watermark were evaluated; the new build's
+        // schedule goes on from there (its frequency may differ).
+        if let (Some(replay), Some(watermark)) = (self.replay.as_mut(), self.state.watermark) {
+            replay.set_next_tick(index, Some(first_tick_after(watermark, frequency)));
+        }
+        let short_name = self.rule(index).metadata().short_name.clone();
+        let record = &mut self.records[index];
+        let outcome = format!(
+            "rule {}: {} ({}) replaced by {} ({}): {how}",
+            short_name, record.current.version, record.current.digest, version, swap.target.digest
+        );
+        let previous = std::mem::replace(
+            &mut record.current,
+            Deployment {
+                version,
+                since: Some(deploy::now()),
+                ..swap.target.clone()
+            },
+        );
+        record.previous = Some(previous);
+        record.probation_until = Some(evaluations + self.config.probation);
+        record.last_swap = Some(outcome.clone());
+        if let Some(configured) = &swap.configured {
+            record.configured.clone_from(configured);
+        }
+        self.checkpoint()?;
+        Ok(outcome)
+    }
+
+    /// Copies the checkpoint and its snapshots aside (nothing was played
+    /// since it was written).
+    fn keep_rollback_point(&self) -> Result<()> {
+        let rollback = self.dir.join(ROLLBACK_DIR);
+        let _ = fs::remove_dir_all(&rollback);
+        fs::create_dir_all(&rollback)
+            .with_context(|| format!("{}: cannot create", rollback.display()))?;
+        for index in 0..self.records.len() {
+            let state = self.state_file(index, self.state.generation);
+            if state.exists() {
+                let copy = rollback.join(format!("rule-{index}.state"));
+                fs::copy(&state, &copy)
+                    .with_context(|| format!("{}: cannot write", copy.display()))?;
+            }
+        }
+        let checkpoint = self.dir.join("checkpoint.json");
+        let copy = rollback.join("checkpoint.json");
+        fs::copy(&checkpoint, &copy)
+            .with_context(|| format!("{}: cannot write", copy.display()))?;
+        Ok(())
+    }
+
+    /// A rule on probation that failed, and why.
+    fn failed_probation(&self) -> Option<(usize, String)> {
+        let replay = self.replay.as_ref()?;
+        self.records.iter().enumerate().find_map(|(index, record)| {
+            record.probation_until?;
+            let quarantine = replay.rules()[index].quarantine()?;
+            Some((index, quarantine.to_string()))
+        })
+    }
+
+    /// Ends the probation of builds that passed their evaluations.
+    fn end_probations(&mut self) {
+        let Some(replay) = self.replay.as_ref() else {
+            return;
+        };
+        for (index, record) in self.records.iter_mut().enumerate() {
+            if record
+                .probation_until
+                .is_some_and(|until| replay.evaluations[index].0 >= until)
+            {
+                record.probation_until = None;
+            }
+        }
+    }
+
+    /// Goes back to the rollback point with the build rule `index` had
+    /// before: its state, the other rules', the alert file's length; the
+    /// files played since are played again by that build.
+    fn roll_back(
+        &mut self,
+        index: usize,
+        reason: &str,
+        host: &RuleHost,
+        loaded: &mut Loaded,
+    ) -> Result<()> {
+        let rollback = self.dir.join(ROLLBACK_DIR);
+        let path = rollback.join("checkpoint.json");
+        let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let mut state: Checkpoint = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: unreadable checkpoint", path.display()))?;
+        let failed = &self.records[index];
+        let outcome = format!(
+            "rolled back from {} ({}) to {} ({}): {reason}",
+            failed.current.version,
+            failed.current.digest,
+            state.records[index].current.version,
+            state.records[index].current.digest
+        );
+        eprintln!(
+            "asim-rules serve: tenant {}: rule {index}: {outcome}",
+            self.name
+        );
+        let record = &mut state.records[index];
+        // The configuration that asked for the failed build is not retried.
+        record.configured.clone_from(&failed.configured);
+        record.last_swap = Some(outcome);
+        let generation = self.state.generation + 1;
+        state.generation = generation;
+        for rule in 0..state.records.len() {
+            let kept = rollback.join(format!("rule-{rule}.state"));
+            if kept.exists() {
+                let state_file = self.state_file(rule, generation);
+                fs::copy(&kept, &state_file)
+                    .with_context(|| format!("{}: cannot write", state_file.display()))?;
+            }
+        }
+        write_checkpoint(&self.dir, &state)?;
+        for rule in 0..self.records.len() {
+            let _ = fs::remove_file(self.state_file(rule, generation - 1));
+        }
+        let _ = fs::remove_dir_all(&rollback);
+        self.reload(host, loaded)
+    }
+
+    /// Starts the tenant again from its checkpoint.
+    fn reload(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<()> {
+        let config = self.config.clone();
+        *self = Tenant::start(&config, &self.state_dir.clone(), host, loaded)?;
         Ok(())
     }
 
@@ -469,7 +926,7 @@ impl Tenant {
                     let (evaluations, alerts) = replay.evaluations[index];
                     rule_status(
                         rule,
-                        &self.components[index],
+                        &self.records[index],
                         evaluations,
                         alerts,
                         replay.last_evaluated[index],
@@ -479,7 +936,7 @@ impl Tenant {
             (None, Some(rules)) => rules
                 .iter()
                 .enumerate()
-                .map(|(index, rule)| rule_status(rule, &self.components[index], 0, 0, None))
+                .map(|(index, rule)| rule_status(rule, &self.records[index], 0, 0, None))
                 .collect(),
             (None, None) => Vec::new(),
         };
@@ -506,9 +963,64 @@ impl Tenant {
     }
 }
 
+/// Where the checkpoint before a swap waits while the new build is on probation.
+const ROLLBACK_DIR: &str = "rollback";
+
+/// The tenant's checkpoint, or a fresh one.
+fn read_checkpoint(dir: &Path, config: &TenantConfig) -> Result<Checkpoint> {
+    let path = dir.join("checkpoint.json");
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: unreadable checkpoint", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint {
+            from: config
+                .from
+                .as_deref()
+                .map(inputs::time::parse)
+                .transpose()
+                .map_err(|why| anyhow::anyhow!("tenant {}: from: {why}", config.name))?,
+            ..Checkpoint::default()
+        }),
+        Err(error) => Err(error).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// Writes a checkpoint atomically.
+fn write_checkpoint(dir: &Path, state: &Checkpoint) -> Result<()> {
+    let path = dir.join("checkpoint.json");
+    let temporary = dir.join("checkpoint.json.tmp");
+    fs::write(&temporary, serde_json::to_vec_pretty(state)?)
+        .with_context(|| format!("{}: cannot write", temporary.display()))?;
+    fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// A deployment of the kept component `deployment` names, under `budgets`.
+fn instantiate(
+    host: &RuleHost,
+    loaded: &mut Loaded,
+    store: &Path,
+    deployment: &Deployment,
+    budgets: &Budgets,
+) -> Result<RuleInstance, String> {
+    let path = deploy::kept(store, &deployment.digest);
+    let component = loaded
+        .entry(path.clone())
+        .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
+        .as_ref()
+        .map_err(|error| format!("{}: {error}", deployment.source.display()))?;
+    let parameters: Vec<(String, String)> = deployment
+        .parameters
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    component
+        .instantiate_with(host, &parameters, budgets)
+        .map_err(|error| format!("{error:#}"))
+}
+
 fn rule_status(
     rule: &RuleInstance,
-    component: &Path,
+    record: &RuleRecord,
     evaluations: u64,
     alerts: u64,
     last: Option<Timestamp>,
@@ -517,7 +1029,14 @@ fn rule_status(
     serde_json::json!({
         "rule": metadata.short_name,
         "version": metadata.version,
-        "component": component.display().to_string(),
+        "component": record.current.source.display().to_string(),
+        "digest": record.current.digest,
+        "parameters": record.current.parameters,
+        "swapped_at": record.current.since,
+        "previous_version": record.previous.as_ref().map(|previous| &previous.version),
+        "previous_component": record.previous.as_ref().map(|previous| previous.source.display().to_string()),
+        "on_probation": record.probation_until.is_some(),
+        "last_swap": record.last_swap,
         "state": if rule.quarantine().is_some() { "quarantined" } else { "running" },
         "reason": rule.quarantine().map(ToString::to_string),
         "evaluations": evaluations,

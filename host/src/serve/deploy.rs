@@ -1,0 +1,205 @@
+//! Which build of each rule a tenant runs, and how it changes while `serve`
+//! runs. Every component a tenant runs is first copied into the tenant's
+//! state directory under its digest, so a replaced file, a restart or a
+//! rollback always gets the bytes that were validated. Swap requests come
+//! from `asim-rules swap` (a file in the tenant's `swaps/` directory) or from
+//! an edited configuration or component file.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::config::RuleConfig;
+
+/// Where `asim-rules swap` leaves requests, inside a tenant's state directory.
+pub const SWAPS_DIR: &str = "swaps";
+/// Where `serve` answers them, one file per request, under the same name.
+pub const ANSWERS_DIR: &str = "swaps/done";
+
+/// FNV-1a (64 bits) of a component's bytes, in hex: names the kept copy.
+/// Not a defence against a forged collision: the state directory and the
+/// components are the operator's.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Copies the component at `source` into `store`, named by its digest, and
+/// returns the digest.
+pub fn keep(store: &Path, source: &Path) -> Result<String> {
+    let bytes = fs::read(source).with_context(|| format!("{}: cannot read", source.display()))?;
+    let digest = digest(&bytes);
+    let copy = kept(store, &digest);
+    if !copy.exists() {
+        fs::create_dir_all(store).with_context(|| format!("{}: cannot create", store.display()))?;
+        let temporary = copy.with_extension("tmp");
+        fs::write(&temporary, &bytes)
+            .with_context(|| format!("{}: cannot write", temporary.display()))?;
+        fs::rename(&temporary, &copy)
+            .with_context(|| format!("{}: cannot write", copy.display()))?;
+    }
+    Ok(digest)
+}
+
+/// The kept copy of the component with `digest`.
+pub fn kept(store: &Path, digest: &str) -> PathBuf {
+    store.join(format!("{digest}.wasm"))
+}
+
+/// One build of a rule with its parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The file it was taken from.
+    pub source: PathBuf,
+    /// Its digest (see [`digest`]).
+    pub digest: String,
+    pub parameters: BTreeMap<String, String>,
+    /// The rule's version (`metadata().version`).
+    pub version: String,
+    /// When it was swapped in (wall clock, RFC 3339); none for the first.
+    pub since: Option<String>,
+}
+
+impl Deployment {
+    /// Whether it runs the same bytes with the same parameters as `other`.
+    pub fn same_build(&self, other: &Deployment) -> bool {
+        self.digest == other.digest && self.parameters == other.parameters
+    }
+}
+
+/// A tenant-rule's history: what runs, what ran before, and what the
+/// configuration said when it was last applied.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RuleRecord {
+    /// The rule's position among the tenant's `[[tenant.rule]]` entries.
+    pub entry: usize,
+    /// The entry's component digest and parameters when last applied: an
+    /// edit of either (or of the file) is a swap.
+    pub configured: (String, BTreeMap<String, String>),
+    pub current: Deployment,
+    /// The build it replaced, kept (with its state, while on probation) for
+    /// rollback.
+    pub previous: Option<Deployment>,
+    /// The evaluation count the current build must reach before it is
+    /// trusted; until then a failure rolls it back.
+    pub probation_until: Option<u64>,
+    /// What the last swap did.
+    pub last_swap: Option<String>,
+}
+
+/// A request of `asim-rules swap`: the rule (id or short name), the new
+/// component (none: the current one) and parameters (none: the current ones).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SwapRequest {
+    pub rule: String,
+    pub component: Option<PathBuf>,
+    pub parameters: Option<BTreeMap<String, String>>,
+}
+
+/// `serve`'s answer to a request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SwapAnswer {
+    pub applied: bool,
+    pub outcome: String,
+}
+
+/// A change to make: which rule, to what, and where it came from.
+pub struct Swap {
+    pub rule: usize,
+    pub target: Deployment,
+    /// The request file to answer, when it came from `asim-rules swap`.
+    pub request: Option<PathBuf>,
+    /// What the configuration now says, when it came from there.
+    pub configured: Option<(String, BTreeMap<String, String>)>,
+}
+
+/// A configuration entry's digest and parameters, its component kept.
+pub fn configured(store: &Path, rule: &RuleConfig) -> Result<(String, BTreeMap<String, String>)> {
+    Ok((keep(store, &rule.component)?, rule.parameters.clone()))
+}
+
+/// The requests waiting in `dir/swaps`, oldest first.
+pub fn requests(dir: &Path) -> Result<Vec<(PathBuf, Result<SwapRequest>)>> {
+    let swaps = dir.join(SWAPS_DIR);
+    let mut names: Vec<PathBuf> = match fs::read_dir(&swaps) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => {
+            return Err(error).with_context(|| format!("{}: cannot list", swaps.display()))
+        }
+    };
+    names.sort();
+    Ok(names
+        .into_iter()
+        .map(|path| {
+            let request = fs::read(&path)
+                .with_context(|| format!("{}: cannot read", path.display()))
+                .and_then(|bytes| {
+                    serde_json::from_slice(&bytes)
+                        .with_context(|| format!("{}: not a swap request", path.display()))
+                });
+            (path, request)
+        })
+        .collect())
+}
+
+/// Answers a request: the answer under the request's name in `swaps/done`,
+/// then the request removed (a crash between the two answers it again).
+pub fn answer(request: &Path, answer: &SwapAnswer) -> Result<()> {
+    let Some((dir, name)) = request.parent().zip(request.file_name()) else {
+        return Ok(());
+    };
+    let done = dir.join("done");
+    fs::create_dir_all(&done).with_context(|| format!("{}: cannot create", done.display()))?;
+    let path = done.join(name);
+    fs::write(&path, serde_json::to_vec_pretty(answer)?)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    fs::remove_file(request).with_context(|| format!("{}: cannot remove", request.display()))
+}
+
+/// Wall-clock now, RFC 3339.
+pub fn now() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() * 1_000_000);
+    crate::inputs::time::format(i64::try_from(micros).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_fnv1a() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(digest(b""), "cbf29ce484222325");
+        assert_eq!(digest(b"a"), "af63dc4c8601ec8c");
+        assert_eq!(digest(b"foobar"), "85944171f73967e8");
+    }
+
+    #[test]
+    fn a_kept_component_is_named_by_its_digest_and_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("rule.wasm");
+        fs::write(&source, b"first").unwrap();
+        let store = dir.path().join("components");
+        let first = keep(&store, &source).unwrap();
+        assert_eq!(fs::read(kept(&store, &first)).unwrap(), b"first");
+        fs::write(&source, b"second").unwrap();
+        let second = keep(&store, &source).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(fs::read(kept(&store, &first)).unwrap(), b"first");
+        assert_eq!(fs::read(kept(&store, &second)).unwrap(), b"second");
+    }
+}
