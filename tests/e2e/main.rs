@@ -16,3 +16,4 @@ mod run;
 mod sentinel_tables;
 mod serve;
 mod support;
+mod swap;

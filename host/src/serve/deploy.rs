@@ -68,6 +68,16 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// `version (digest, name=value ...)`, for messages.
+    pub fn describe(&self) -> String {
+        let parameters: String = self
+            .parameters
+            .iter()
+            .map(|(name, value)| format!(", {name}={value}"))
+            .collect();
+        format!("{} ({}{parameters})", self.version, self.digest)
+    }
+
     /// Whether it runs the same bytes with the same parameters as `other`.
     pub fn same_build(&self, other: &Deployment) -> bool {
         self.digest == other.digest && self.parameters == other.parameters
@@ -133,6 +143,11 @@ pub fn requests(dir: &Path) -> Result<Vec<(PathBuf, Result<SwapRequest>)>> {
             .filter_map(|entry| entry.ok())
             .map(|entry| entry.path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            // `asim-rules swap` writes `.NAME` and renames it when complete.
+            .filter(|path| {
+                path.file_name()
+                    .is_some_and(|name| !name.to_string_lossy().starts_with('.'))
+            })
             .collect(),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(error) => {

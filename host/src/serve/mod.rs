@@ -39,7 +39,8 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         .unwrap_or(Budgets::default().memory_bytes);
     let options = EngineOptions {
         cpu_deadline: true,
-        pooled_instances: Some(u32::try_from(rules + 1).unwrap_or(u32::MAX)),
+        // A swap holds a second instance of a rule beside the running one.
+        pooled_instances: Some(u32::try_from(rules + 2).unwrap_or(u32::MAX)),
     };
     let host = RuleHost::with_options(
         Budgets {

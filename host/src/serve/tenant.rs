@@ -688,6 +688,7 @@ impl Tenant {
         smoke
             .evaluate(smoke_at)
             .map_err(|quarantine| format!("smoke evaluation: {quarantine}"))?;
+        drop(smoke);
         let mut instance = new()?;
         let Some(replay) = self.replay.as_mut() else {
             return Ok((instance, "no state yet".into()));
@@ -711,8 +712,9 @@ impl Tenant {
         match carried {
             Ok(()) => Ok((instance, "state carried over".into())),
             Err(reason) => {
+                drop(instance);
                 let mut fresh = new()?;
-                let rows = self.rebuild(&mut fresh).map_err(|error| {
+                let rows = self.rebuild(index, &mut fresh).map_err(|error| {
                     format!("its state cannot be carried over ({reason}) nor rebuilt: {error:#}")
                 })?;
                 Ok((
@@ -723,11 +725,29 @@ impl Tenant {
         }
     }
 
-    /// Feeds `rule` the rows of the retained spool files its next evaluation
-    /// reads, up to the watermark (later rows come as usual); the rows fed.
-    fn rebuild(&self, rule: &mut RuleInstance) -> Result<u64> {
+    /// The next tick of rule `index` run at `frequency`: the running one's
+    /// at the same frequency, else the first after the watermark (every
+    /// tick up to it was evaluated) and after `from`; none before any rows.
+    fn next_tick(&self, index: usize, frequency: i64) -> Option<Timestamp> {
+        let replay = self.replay.as_ref()?;
+        let running = &replay.rules()[index];
+        match replay.next_ticks()[index] {
+            Some(next) if running.metadata().frequency == frequency => Some(next),
+            _ => {
+                let after = self.state.watermark.max(self.state.from)?;
+                Some(first_tick_after(after, frequency))
+            }
+        }
+    }
+
+    /// Feeds `rule` (to replace rule `index`) the rows of the retained spool
+    /// files its next evaluation reads, up to the watermark (later rows come
+    /// as usual); the rows fed.
+    fn rebuild(&self, index: usize, rule: &mut RuleInstance) -> Result<u64> {
         let watermark = self.state.watermark.context("no rows were played")?;
-        let next = first_tick_after(watermark, rule.metadata().frequency);
+        let next = self
+            .next_tick(index, rule.metadata().frequency)
+            .context("no rows were played")?;
         let mut fed = 0;
         for table in Table::ALL {
             let Some(lookback) = table.lookback(rule.metadata()) else {
@@ -782,26 +802,24 @@ impl Tenant {
             .map_or(0, |replay| replay.evaluations[index].0);
         let frequency = instance.metadata().frequency;
         let version = instance.metadata().version.clone();
+        let next = self.next_tick(index, frequency);
         *self.rule_mut(index) = instance;
-        // Ticks up to the watermark were evaluated; the new build's
-        // schedule goes on from there (its frequency may differ).
-        if let (Some(replay), Some(watermark)) = (self.replay.as_mut(), self.state.watermark) {
-            replay.set_next_tick(index, Some(first_tick_after(watermark, frequency)));
+        if let (Some(replay), Some(next)) = (self.replay.as_mut(), next) {
+            replay.set_next_tick(index, Some(next));
         }
         let short_name = self.rule(index).metadata().short_name.clone();
         let record = &mut self.records[index];
+        let current = Deployment {
+            version,
+            since: Some(deploy::now()),
+            ..swap.target.clone()
+        };
         let outcome = format!(
-            "rule {}: {} ({}) replaced by {} ({}): {how}",
-            short_name, record.current.version, record.current.digest, version, swap.target.digest
+            "rule {short_name}: {} replaced by {}: {how}",
+            record.current.describe(),
+            current.describe()
         );
-        let previous = std::mem::replace(
-            &mut record.current,
-            Deployment {
-                version,
-                since: Some(deploy::now()),
-                ..swap.target.clone()
-            },
-        );
+        let previous = std::mem::replace(&mut record.current, current);
         record.previous = Some(previous);
         record.probation_until = Some(evaluations + self.config.probation);
         record.last_swap = Some(outcome.clone());
@@ -876,14 +894,13 @@ impl Tenant {
             .with_context(|| format!("{}: unreadable checkpoint", path.display()))?;
         let failed = &self.records[index];
         let outcome = format!(
-            "rolled back from {} ({}) to {} ({}): {reason}",
-            failed.current.version,
-            failed.current.digest,
-            state.records[index].current.version,
-            state.records[index].current.digest
+            "rolled back from {} to {}: {reason}",
+            failed.current.describe(),
+            state.records[index].current.describe()
         );
+        let rule = &self.rule(index).metadata().short_name;
         eprintln!(
-            "asim-rules serve: tenant {}: rule {index}: {outcome}",
+            "asim-rules serve: tenant {}: rule {rule}: {outcome}",
             self.name
         );
         let record = &mut state.records[index];
@@ -954,6 +971,7 @@ impl Tenant {
             "late_rows": self.state.late_rows,
             "rejected_rows": self.state.rejected_rows,
             "files_played": self.state.done.len(),
+            "files_waiting": self.state.open.len(),
             "rows_waiting": self.waiting.len(),
             "rules": rules,
             "refused": refused,

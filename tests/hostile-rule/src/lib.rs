@@ -35,9 +35,12 @@ pub enum Mode {
     SnapshotBomb,
     /// Works, slowly: about a second of computing per evaluation.
     Slow,
+    /// Panics in `evaluate` once it holds sessions: passes a smoke
+    /// evaluation on an empty instance, fails on real data.
+    TrapOnData,
 }
 
-const MODES: [(&str, Mode); 9] = [
+const MODES: [(&str, Mode); 10] = [
     ("fine", Mode::Fine),
     ("loop", Mode::Loop),
     ("memory", Mode::Memory),
@@ -47,12 +50,15 @@ const MODES: [(&str, Mode); 9] = [
     ("huge-alert", Mode::HugeAlert),
     ("snapshot-bomb", Mode::SnapshotBomb),
     ("slow", Mode::Slow),
+    ("trap-on-data", Mode::TrapOnData),
 ];
 
 /// The hostile rule's deployment.
 pub struct HostileRule {
     mode: Mode,
     sessions: u64,
+    /// The first byte of its snapshots; `restore` refuses another.
+    state_format: u8,
 }
 
 impl Rule for HostileRule {
@@ -72,29 +78,47 @@ impl Rule for HostileRule {
             indicator_lookback: None,
             indicator_columns: Vec::new(),
             summary_columns: Vec::new(),
-            parameters: vec![ParameterSpec {
-                name: "mode".into(),
-                description: "fine, loop, memory, recursion, trap, flood, huge-alert, \
-                              snapshot-bomb or slow"
-                    .into(),
-                default_value: "fine".into(),
-            }],
+            parameters: vec![
+                ParameterSpec {
+                    name: "mode".into(),
+                    description: "fine, loop, memory, recursion, trap, flood, huge-alert, \
+                                  snapshot-bomb, slow or trap-on-data"
+                        .into(),
+                    default_value: "fine".into(),
+                },
+                ParameterSpec {
+                    name: "state-format".into(),
+                    description: "the snapshot format it writes and reads, 0 to 255".into(),
+                    default_value: "1".into(),
+                },
+            ],
         }
     }
 
     fn configure(parameters: &[(String, String)]) -> Result<Self, String> {
-        let mut mode = Mode::Fine;
+        let mut rule = HostileRule {
+            mode: Mode::Fine,
+            sessions: 0,
+            state_format: 1,
+        };
         for (name, value) in parameters {
-            if name != "mode" {
-                return Err(format!("unknown parameter {name}"));
+            match name.as_str() {
+                "mode" => {
+                    rule.mode = MODES
+                        .iter()
+                        .find(|(known, _)| known == value)
+                        .map(|(_, mode)| *mode)
+                        .ok_or_else(|| format!("unknown mode {value}"))?;
+                }
+                "state-format" => {
+                    rule.state_format = value
+                        .parse()
+                        .map_err(|_| format!("state-format {value}: not 0 to 255"))?;
+                }
+                _ => return Err(format!("unknown parameter {name}")),
             }
-            mode = MODES
-                .iter()
-                .find(|(known, _)| known == value)
-                .map(|(_, mode)| *mode)
-                .ok_or_else(|| format!("unknown mode {value}"))?;
         }
-        Ok(HostileRule { mode, sessions: 0 })
+        Ok(rule)
     }
 
     fn ingest_sessions(&mut self, sessions: Batch) -> Result<(), String> {
@@ -122,6 +146,9 @@ impl Rule for HostileRule {
             Mode::Recursion => Ok(vec![alert(at, depth(std::hint::black_box(0)).to_string())]),
             #[expect(clippy::panic, reason = "trapping is this mode's purpose")]
             Mode::Trap => panic!("hostile rule: trap on purpose"),
+            Mode::TrapOnData if self.sessions == 0 => Ok(vec![alert(at, String::new())]),
+            #[expect(clippy::panic, reason = "trapping is this mode's purpose")]
+            Mode::TrapOnData => panic!("hostile rule: trap on data, on purpose"),
             Mode::Flood => Ok((0..1_000_000).map(|_| alert(at, String::new())).collect()),
             Mode::HugeAlert => Ok(vec![alert(at, "x".repeat(64 << 20))]),
             Mode::Slow => {
@@ -137,12 +164,21 @@ impl Rule for HostileRule {
     fn snapshot(&self) -> Vec<u8> {
         match self.mode {
             Mode::SnapshotBomb => vec![7; 256 << 20],
-            _ => self.sessions.to_le_bytes().to_vec(),
+            _ => std::iter::once(self.state_format)
+                .chain(self.sessions.to_le_bytes())
+                .collect(),
         }
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), String> {
-        let bytes: [u8; 8] = state.try_into().map_err(|_| "not a hostile snapshot")?;
+        let (&format, sessions) = state.split_first().ok_or("not a hostile snapshot")?;
+        if format != self.state_format {
+            return Err(format!(
+                "snapshot format version {format} is not the format this build reads ({})",
+                self.state_format
+            ));
+        }
+        let bytes: [u8; 8] = sessions.try_into().map_err(|_| "not a hostile snapshot")?;
         self.sessions = u64::from_le_bytes(bytes);
         Ok(())
     }
