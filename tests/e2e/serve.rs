@@ -117,12 +117,20 @@ fn status_of(dir: &Path) -> serde_json::Value {
     .unwrap()
 }
 
-/// A tenant's alert lines, without the tenant's name, sorted.
+/// A tenant's alert lines, without the tenant's name and the `AlertId`
+/// `serve` adds (each one distinct), sorted.
 fn alerts(dir: &Path, tenant: &str) -> Vec<String> {
     let text = fs::read_to_string(dir.join("alerts").join(format!("{tenant}.jsonl"))).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
     let mut lines: Vec<String> = text
         .lines()
-        .map(|line| line.replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\""))
+        .map(|line| {
+            let (line, id) = line
+                .split_once(",\"AlertId\":")
+                .expect("serve's alerts have an id");
+            assert!(ids.insert(id.to_owned()), "alert ids are distinct: {id}");
+            format!("{line}}}").replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\"")
+        })
         .collect();
     lines.sort();
     lines

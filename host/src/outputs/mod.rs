@@ -49,7 +49,8 @@ pub struct Evaluation<'a> {
 pub struct AlertSink {
     out: Box<dyn Write>,
     format: OutputFormat,
-    /// Whether each evaluation's alerts are written out at once (`serve`).
+    /// Whether each evaluation's alerts are written out at once and carry
+    /// an `AlertId` (`serve`).
     flush_each: bool,
     /// Alerts written so far.
     pub written: u64,
@@ -102,7 +103,13 @@ impl AlertSink {
         for alert in alerts {
             match self.format {
                 OutputFormat::Jsonl => {
-                    serde_json::to_writer(&mut self.out, &AlertRecord { evaluation, alert })?;
+                    let id = self.flush_each.then(|| alert_id(evaluation, alert));
+                    let record = AlertRecord {
+                        evaluation,
+                        alert,
+                        id,
+                    };
+                    serde_json::to_writer(&mut self.out, &record)?;
                     writeln!(self.out)?;
                 }
                 OutputFormat::Table => write_table_row(&mut self.out, evaluation, alert)?,
@@ -121,16 +128,50 @@ impl AlertSink {
     }
 }
 
-/// An alert as `host-cli.md` lists its fields, in that order.
+/// An alert as `host-cli.md` lists its fields, in that order, and its id.
 struct AlertRecord<'a> {
     evaluation: &'a Evaluation<'a>,
     alert: &'a Alert,
+    id: Option<String>,
+}
+
+/// A deterministic id of an alert: FNV-1a (128 bits) of the tenant, the rule
+/// id, the evaluation time and the alert's content (not the rule's version),
+/// so the same alert written again, by a restart or another build, has the
+/// same id and a consumer can drop repeats.
+pub fn alert_id(evaluation: &Evaluation, alert: &Alert) -> String {
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    let mut add = |text: &str| {
+        for byte in text.bytes().chain([0]) {
+            hash = (hash ^ u128::from(byte)).wrapping_mul(PRIME);
+        }
+    };
+    add(evaluation.tenant);
+    add(&evaluation.rule.id);
+    add(&evaluation.at.to_string());
+    add(&alert.name);
+    add(&alert.description);
+    add(&alert.start_time.to_string());
+    add(&alert.end_time.to_string());
+    for entity in &alert.entities {
+        add(&entity.kind);
+        for (name, value) in &entity.properties {
+            add(name);
+            add(value);
+        }
+    }
+    for (name, value) in &alert.custom_details {
+        add(name);
+        add(&format!("{value:?}"));
+    }
+    format!("{hash:032x}")
 }
 
 impl Serialize for AlertRecord<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (rule, alert) = (self.evaluation.rule, self.alert);
-        let mut map = serializer.serialize_map(Some(14))?;
+        let mut map = serializer.serialize_map(Some(14 + usize::from(self.id.is_some())))?;
         map.serialize_entry("RuleId", &rule.id)?;
         map.serialize_entry("RuleName", &rule.name)?;
         map.serialize_entry("RuleVersion", &rule.version)?;
@@ -146,6 +187,9 @@ impl Serialize for AlertRecord<'_> {
         map.serialize_entry("Entities", &entities)?;
         map.serialize_entry("CustomDetails", &Details(&alert.custom_details))?;
         map.serialize_entry("Tenant", self.evaluation.tenant)?;
+        if let Some(id) = &self.id {
+            map.serialize_entry("AlertId", id)?;
+        }
         map.end()
     }
 }
@@ -238,6 +282,49 @@ mod tests {
     use super::*;
     use asim_rule_core::Severity;
 
+    fn rule(version: &str) -> RuleMetadata {
+        RuleMetadata {
+            id: "id".into(),
+            short_name: "r".into(),
+            name: "Rule".into(),
+            version: version.into(),
+            description: String::new(),
+            severity: Severity::High,
+            tactics: vec![],
+            techniques: vec![],
+            frequency: 1,
+            session_lookback: 1,
+            session_columns: vec![],
+            indicator_lookback: None,
+            indicator_columns: vec![],
+            summary_columns: vec![],
+            parameters: vec![],
+        }
+    }
+
+    #[test]
+    fn an_alert_id_follows_tenant_rule_tick_and_content_not_the_version() {
+        let alert = |address: &str| Alert {
+            name: "n".into(),
+            description: "d".into(),
+            start_time: 0,
+            end_time: 1,
+            entities: vec![Entity::ip(address)],
+            custom_details: vec![("Score".into(), DetailValue::Real(2.5))],
+        };
+        let (old, new) = (rule("1.0.0"), rule("1.0.1"));
+        let id = |rule: &RuleMetadata, tenant: &str, at: Timestamp, address: &str| {
+            let evaluation = Evaluation { rule, at, tenant };
+            alert_id(&evaluation, &alert(address))
+        };
+        let first = id(&old, "a", 10, "198.51.100.7");
+        assert_eq!(first.len(), 32);
+        assert_eq!(first, id(&new, "a", 10, "198.51.100.7"));
+        assert_ne!(first, id(&old, "b", 10, "198.51.100.7"));
+        assert_ne!(first, id(&old, "a", 11, "198.51.100.7"));
+        assert_ne!(first, id(&old, "a", 10, "198.51.100.8"));
+    }
+
     #[test]
     fn records_keep_the_documented_field_order_and_number_types() {
         let rule = RuleMetadata {
@@ -277,6 +364,7 @@ mod tests {
         let json = serde_json::to_string(&AlertRecord {
             evaluation: &evaluation,
             alert: &alert,
+            id: None,
         })
         .unwrap();
         assert_eq!(

@@ -602,9 +602,10 @@ impl Tenant {
     /// those before it; whether the tenant was reloaded with a new build.
     fn swap_next(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<bool> {
         for swap in self.wanted_swaps()? {
+            let started = std::time::Instant::now();
             let rule = self.rule(swap.rule).metadata().short_name.clone();
             // Whether the rule now runs what was asked, and whether it changed.
-            let (runs, applied, outcome) = if self.records[swap.rule]
+            let (runs, applied, mut outcome) = if self.records[swap.rule]
                 .current
                 .same_build(&swap.target)
             {
@@ -615,6 +616,11 @@ impl Tenant {
                     Err(reason) => (false, false, format!("rule {rule}: swap refused: {reason}")),
                 }
             };
+            if applied {
+                self.reload(host, loaded)?;
+                // How long the tenant's processing stood still for it.
+                outcome += &format!("; paused {} ms", started.elapsed().as_millis());
+            }
             eprintln!("asim-rules serve: tenant {}: {outcome}", self.name);
             if !applied {
                 let record = &mut self.records[swap.rule];
@@ -635,7 +641,6 @@ impl Tenant {
                 )?;
             }
             if applied {
-                self.reload(host, loaded)?;
                 return Ok(true);
             }
         }
