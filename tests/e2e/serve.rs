@@ -3,47 +3,27 @@
 //! to its tenant, and a restart that resumes from the checkpoint.
 
 use std::{
-    collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
 };
 
-use crate::support::{asim_rules, component, generated, hostile, success};
+use crate::support::{
+    asim_rules, component, generated, hostile, late_session, six_hour_spool, success,
+};
 
 /// Generated data cut into spool files of six hours each
 /// (`NNNN-indicators.jsonl`, `NNNN-sessions.jsonl`, in time order by name),
 /// an empty one, and a last file with one session far later, whose time moves the
 /// watermark past the data's end. Returns the files in name order.
 fn spool_files() -> Vec<(String, String)> {
-    let origin = asim_rules_time("2026-03-01T00:00:00Z");
-    let mut chunks: BTreeMap<String, String> = BTreeMap::new();
-    for table in ["indicators", "sessions"] {
-        let text = fs::read_to_string(generated().join(format!("{table}.jsonl"))).unwrap();
-        for line in text.lines() {
-            let row: serde_json::Value = serde_json::from_str(line).unwrap();
-            let time = asim_rules_time(row["TimeGenerated"].as_str().unwrap());
-            let chunk = (time - origin).max(0) / (6 * 3600);
-            let file = chunks
-                .entry(format!("{chunk:04}-{table}.jsonl"))
-                .or_default();
-            file.push_str(line);
-            file.push('\n');
-        }
-    }
+    let mut chunks = six_hour_spool(generated(), "2026-03-01T00:00:00Z");
     // A file with no rows is played (and checkpointed) like any other.
     chunks.insert("0040-sessions-empty.jsonl".into(), String::new());
     chunks.insert(
         "9999-sessions.jsonl".into(),
-        r#"{"TimeGenerated":"2026-03-12T08:00:00Z","SrcIpAddr":"10.0.0.1","DstIpAddr":"10.0.0.2","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}"#.to_owned() + "\n",
+        late_session("2026-03-12T08:00:00Z"),
     );
     chunks.into_iter().collect()
-}
-
-/// Seconds since the epoch of an RFC 3339 time (whole seconds suffice here).
-fn asim_rules_time(text: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .timestamp()
 }
 
 /// A config with tenant `acme` (both rules) and tenant `evil` (both rules

@@ -94,3 +94,39 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).expect("each line is JSON"))
         .collect()
 }
+
+/// The generated `indicators.jsonl` and `sessions.jsonl` in `dir` cut into
+/// spool files of six hours counted from `origin` (earlier rows in the first):
+/// `NNNN-indicators.jsonl`, `NNNN-sessions.jsonl`, in time order by name.
+pub fn six_hour_spool(dir: &Path, origin: &str) -> std::collections::BTreeMap<String, String> {
+    let origin = seconds(origin);
+    let mut chunks = std::collections::BTreeMap::<String, String>::new();
+    for table in ["indicators", "sessions"] {
+        let text = std::fs::read_to_string(dir.join(format!("{table}.jsonl"))).unwrap();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let time = seconds(row["TimeGenerated"].as_str().unwrap());
+            let chunk = (time - origin).max(0) / (6 * 3600);
+            let file = chunks
+                .entry(format!("{chunk:04}-{table}.jsonl"))
+                .or_default();
+            file.push_str(line);
+            file.push('\n');
+        }
+    }
+    chunks
+}
+
+/// One session row at `time`, to move a watermark past the data.
+pub fn late_session(time: &str) -> String {
+    format!(
+        r#"{{"TimeGenerated":"{time}","SrcIpAddr":"10.0.0.1","DstIpAddr":"10.0.0.2","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}}"#
+    ) + "\n"
+}
+
+/// Seconds since the epoch of an RFC 3339 time (whole seconds suffice here).
+pub fn seconds(text: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp()
+}

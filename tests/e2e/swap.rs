@@ -12,7 +12,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::{asim_rules, component, hostile, success};
+use crate::support::{
+    asim_rules, component, hostile, late_session, seconds, six_hour_spool, success,
+};
 
 /// Generated days cut into spool files of six hours each, in time order by
 /// name, and a last session far later that moves the watermark past the end.
@@ -22,31 +24,13 @@ fn stream() -> &'static [(String, String)] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap();
         success(&["generate", "--out", out, "--sessions-per-day", "8000"]);
-        let origin = seconds("2026-02-25T00:00:00Z");
-        let mut chunks = std::collections::BTreeMap::<String, String>::new();
-        for table in ["indicators", "sessions"] {
-            let text = fs::read_to_string(dir.path().join(format!("{table}.jsonl"))).unwrap();
-            for line in text.lines() {
-                let row: serde_json::Value = serde_json::from_str(line).unwrap();
-                let time = seconds(row["TimeGenerated"].as_str().unwrap());
-                let chunk = (time - origin).max(0) / (6 * 3600);
-                let file = chunks.entry(format!("{chunk:04}-{table}.jsonl")).or_default();
-                file.push_str(line);
-                file.push('\n');
-            }
-        }
+        let mut chunks = six_hour_spool(dir.path(), "2026-02-25T00:00:00Z");
         chunks.insert(
             "9999-sessions.jsonl".into(),
-            r#"{"TimeGenerated":"2026-03-13T08:00:00Z","SrcIpAddr":"10.0.0.1","DstIpAddr":"10.0.0.2","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}"#.to_owned() + "\n",
+            late_session("2026-03-13T08:00:00Z"),
         );
         chunks.into_iter().collect()
     })
-}
-
-fn seconds(text: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .timestamp()
 }
 
 /// A small deterministic generator for the random points (no dependency).

@@ -7,6 +7,7 @@
 
 mod normalizers;
 mod sandbox;
+mod swaps;
 mod threat_intel;
 
 use std::{
@@ -312,6 +313,17 @@ fn root() -> PathBuf {
 
 fn main() {
     let mut report = String::new();
+    // `ASIM_BENCH_ONLY=swaps make bench`: the hot-swap figures alone.
+    if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("swaps") {
+        let dir = tempfile::tempdir().unwrap();
+        swaps::report(
+            &mut report,
+            &root().join("target/release/asim-rules"),
+            dir.path(),
+        );
+        print!("{report}");
+        return;
+    }
     let host = RuleHost::new(Budgets::default()).unwrap();
     let load = |name: &str| -> LoadedRule {
         let path = root().join(format!("target/rules/{name}.wasm"));
@@ -518,6 +530,7 @@ fn main() {
         (&indicator_batches, &session_batches),
         &anomaly_batches,
     );
+    swaps::report(&mut report, &binary, dir.path());
     print!("{report}");
 }
 

@@ -328,21 +328,8 @@ mod tests {
     #[test]
     fn records_keep_the_documented_field_order_and_number_types() {
         let rule = RuleMetadata {
-            id: "id".into(),
-            short_name: "r".into(),
-            name: "Rule".into(),
-            version: "1.0.0".into(),
-            description: String::new(),
-            severity: Severity::High,
             tactics: vec!["Discovery".into()],
-            techniques: vec![],
-            frequency: 1,
-            session_lookback: 1,
-            session_columns: vec![],
-            indicator_lookback: None,
-            indicator_columns: vec![],
-            summary_columns: vec![],
-            parameters: vec![],
+            ..rule("1.0.0")
         };
         let alert = Alert {
             name: "n".into(),

@@ -68,6 +68,17 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// What a configuration entry names (its version known once loaded).
+    pub fn configured(rule: &RuleConfig, configured: &(String, BTreeMap<String, String>)) -> Self {
+        Deployment {
+            source: rule.component.clone(),
+            digest: configured.0.clone(),
+            parameters: configured.1.clone(),
+            version: String::new(),
+            since: None,
+        }
+    }
+
     /// `version (digest, name=value ...)`, for messages.
     pub fn describe(&self) -> String {
         let parameters: String = self

@@ -176,13 +176,7 @@ impl Tenant {
                 None => deploy::configured(&store, rule)
                     .map(|configured| RuleRecord {
                         entry,
-                        current: Deployment {
-                            source: rule.component.clone(),
-                            digest: configured.0.clone(),
-                            parameters: configured.1.clone(),
-                            version: String::new(),
-                            since: None,
-                        },
+                        current: Deployment::configured(rule, &configured),
                         configured,
                         previous: None,
                         probation_until: None,
@@ -531,13 +525,7 @@ impl Tenant {
                 match deploy::configured(&store, rule) {
                     Ok(configured) if configured != record.configured => swaps.push(Swap {
                         rule: index,
-                        target: Deployment {
-                            source: rule.component.clone(),
-                            digest: configured.0.clone(),
-                            parameters: configured.1.clone(),
-                            version: String::new(),
-                            since: None,
-                        },
+                        target: Deployment::configured(rule, &configured),
                         request: None,
                         configured: Some(configured),
                     }),
@@ -619,7 +607,8 @@ impl Tenant {
             if applied {
                 self.reload(host, loaded)?;
                 // How long the tenant's processing stood still for it.
-                outcome += &format!("; paused {} ms", started.elapsed().as_millis());
+                let paused = started.elapsed().as_secs_f64() * 1e3;
+                outcome += &format!("; paused {paused:.1} ms");
             }
             eprintln!("asim-rules serve: tenant {}: {outcome}", self.name);
             if !applied {
@@ -660,12 +649,14 @@ impl Tenant {
         let store = self.dir.join("components");
         let budgets = self.budgets.clone();
         let running_id = self.rule(index).metadata().id.clone();
-        let path = deploy::kept(&store, &target.digest);
-        let component = loaded
-            .entry(path.clone())
-            .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
-            .as_ref()
-            .map_err(|error| format!("{}: {error}", target.source.display()))?;
+        // A build not seen before is compiled now, while the tenant waits.
+        let compiled = (!loaded.contains_key(&deploy::kept(&store, &target.digest)))
+            .then(std::time::Instant::now);
+        let component = component(host, loaded, &store, target)?;
+        let compiled = compiled.map_or(String::new(), |started| {
+            let elapsed = started.elapsed().as_secs_f64() * 1e3;
+            format!(" (compiled in {elapsed:.1} ms)")
+        });
         if component.metadata.id != running_id {
             return Err(format!(
                 "{} is rule {}, not {running_id}",
@@ -696,7 +687,7 @@ impl Tenant {
         drop(smoke);
         let mut instance = new()?;
         let Some(replay) = self.replay.as_mut() else {
-            return Ok((instance, "no state yet".into()));
+            return Ok((instance, format!("no state yet{compiled}")));
         };
         replay.flush();
         let running = &mut replay.rules_mut()[index];
@@ -715,7 +706,7 @@ impl Tenant {
                 .map_err(|quarantine| quarantine.to_string())
         };
         match carried {
-            Ok(()) => Ok((instance, "state carried over".into())),
+            Ok(()) => Ok((instance, format!("state carried over{compiled}"))),
             Err(reason) => {
                 drop(instance);
                 let mut fresh = new()?;
@@ -724,7 +715,7 @@ impl Tenant {
                 })?;
                 Ok((
                     fresh,
-                    format!("state rebuilt from {rows} retained rows ({reason})"),
+                    format!("state rebuilt from {rows} retained rows ({reason}){compiled}"),
                 ))
             }
         }
@@ -1017,6 +1008,21 @@ fn write_checkpoint(dir: &Path, state: &Checkpoint) -> Result<()> {
     fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))
 }
 
+/// The kept component `deployment` names, loaded once for every tenant.
+fn component<'a>(
+    host: &RuleHost,
+    loaded: &'a mut Loaded,
+    store: &Path,
+    deployment: &Deployment,
+) -> Result<&'a LoadedRule, String> {
+    let path = deploy::kept(store, &deployment.digest);
+    loaded
+        .entry(path.clone())
+        .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
+        .as_ref()
+        .map_err(|error| format!("{}: {error}", deployment.source.display()))
+}
+
 /// A deployment of the kept component `deployment` names, under `budgets`.
 fn instantiate(
     host: &RuleHost,
@@ -1025,12 +1031,7 @@ fn instantiate(
     deployment: &Deployment,
     budgets: &Budgets,
 ) -> Result<RuleInstance, String> {
-    let path = deploy::kept(store, &deployment.digest);
-    let component = loaded
-        .entry(path.clone())
-        .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
-        .as_ref()
-        .map_err(|error| format!("{}: {error}", deployment.source.display()))?;
+    let component = component(host, loaded, store, deployment)?;
     let parameters: Vec<(String, String)> = deployment
         .parameters
         .iter()
