@@ -26,7 +26,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use asim_rule_core::{schema::ColumnKind, Timestamp};
+use asim_rule_core::{schema::ColumnKind, RuleMetadata, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -600,12 +600,21 @@ impl Tenant {
                 (true, false, format!("rule {rule}: that build already runs"))
             } else {
                 match self.prepare(swap.rule, &swap.target, host, loaded) {
-                    Ok((instance, how)) => (true, true, self.commit(&swap, instance, &how)?),
+                    Ok((instance, how)) => {
+                        let same_feed =
+                            same_feed(self.rule(swap.rule).metadata(), instance.metadata());
+                        let outcome = self.commit(&swap, instance, &how)?;
+                        if !same_feed {
+                            // Other columns or windows: the feeds and the
+                            // rows waiting are rebuilt from the checkpoint.
+                            self.reload(host, loaded)?;
+                        }
+                        (true, true, outcome)
+                    }
                     Err(reason) => (false, false, format!("rule {rule}: swap refused: {reason}")),
                 }
             };
             if applied {
-                self.reload(host, loaded)?;
                 // How long the tenant's processing stood still for it.
                 let paused = started.elapsed().as_secs_f64() * 1e3;
                 outcome += &format!("; paused {paused:.1} ms");
@@ -1006,6 +1015,17 @@ fn write_checkpoint(dir: &Path, state: &Checkpoint) -> Result<()> {
     fs::write(&temporary, serde_json::to_vec_pretty(state)?)
         .with_context(|| format!("{}: cannot write", temporary.display()))?;
     fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+/// Whether a build declaring `new` reads the same rows as one declaring
+/// `old`: then it takes the old one's place in the running feeds.
+fn same_feed(old: &RuleMetadata, new: &RuleMetadata) -> bool {
+    old.session_columns == new.session_columns
+        && old.indicator_columns == new.indicator_columns
+        && old.summary_columns == new.summary_columns
+        && old.session_lookback == new.session_lookback
+        && old.indicator_lookback == new.indicator_lookback
+        && old.frequency == new.frequency
 }
 
 /// The kept component `deployment` names, loaded once for every tenant.
