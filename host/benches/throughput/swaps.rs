@@ -147,7 +147,7 @@ pub fn report(report: &mut String, binary: &Path, dir: &Path) {
         let compiles: Vec<String> = compiles.iter().map(|ms| format!("{ms:.0} ms")).collect();
         writeln!(
             report,
-            "Swap of {name} with 14 days of state, {} swaps to builds already compiled: the tenant paused p50 {:.1} ms, p99 {:.1} ms (validation, snapshot and restore, checkpoint, reload of both rules); the first swap to a build also compiled it, in {}",
+            "Swap of {name} with 14 days of state, {} swaps to builds already compiled: the tenant paused p50 {:.1} ms, p99 {:.1} ms (validation with a smoke evaluation, snapshot and restore, checkpoint); the first swap to a build also compiled it, in {}",
             pauses.len(),
             at(0.5),
             at(0.99),
