@@ -8,7 +8,8 @@ use std::{
 };
 
 use crate::support::{
-    asim_rules, component, generated, hostile, late_session, six_hour_spool, success,
+    component, generated, hostile, late_session, serve_until_idle, six_hour_spool, status_of,
+    success,
 };
 
 /// Generated data cut into spool files of six hours each
@@ -73,30 +74,6 @@ fn drop_files(dir: &Path, files: &[(String, String)]) {
     }
 }
 
-fn serve(config: &Path) -> String {
-    let output = asim_rules(&[
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--until-idle",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    stderr
-}
-
-/// What `status --json` says of the state under `dir`.
-fn status_of(dir: &Path) -> serde_json::Value {
-    let state = dir.join("state");
-    serde_json::from_str(&success(&[
-        "status",
-        "--state",
-        state.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap()
-}
-
 /// A tenant's alert lines, without the tenant's name and the `AlertId`
 /// `serve` adds (each one distinct), sorted.
 fn alerts(dir: &Path, tenant: &str) -> Vec<String> {
@@ -121,7 +98,7 @@ fn tenants_alert_as_replay_does_and_a_hostile_rule_stays_in_its_tenant() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
     drop_files(dir.path(), &spool_files());
-    let stderr = serve(&config);
+    let stderr = serve_until_idle(&config);
     assert!(
         stderr.contains("tenant evil: rule hostile quarantined: evaluate: exceeded the CPU budget (2000 ms per call)"),
         "{stderr}"
@@ -166,7 +143,7 @@ fn tenants_alert_as_replay_does_and_a_hostile_rule_stays_in_its_tenant() {
     assert!(table.contains("acme"), "{table}");
 
     // Every file was played once: a second run finds nothing new.
-    serve(&config);
+    serve_until_idle(&config);
     assert_eq!(alerts(dir.path(), "acme"), expected);
 }
 
@@ -176,16 +153,16 @@ fn a_restarted_serve_resumes_where_it_stopped() {
     let whole = tempfile::tempdir().unwrap();
     let config_whole = config(whole.path());
     drop_files(whole.path(), &files);
-    serve(&config_whole);
+    serve_until_idle(&config_whole);
 
     // The same files in two deliveries, serve stopped and started between.
     let parts = tempfile::tempdir().unwrap();
     let config_parts = config(parts.path());
     let (first, second) = files.split_at(files.len() / 2);
     drop_files(parts.path(), first);
-    serve(&config_parts);
+    serve_until_idle(&config_parts);
     drop_files(parts.path(), second);
-    serve(&config_parts);
+    serve_until_idle(&config_parts);
     for tenant in ["acme", "evil"] {
         assert_eq!(
             alerts(parts.path(), tenant),
@@ -217,7 +194,7 @@ fn a_restarted_serve_resumes_where_it_stopped() {
     let mut text = fs::read_to_string(&alerts_file).unwrap();
     text.push_str("{\"written after the checkpoint\":true}\n");
     fs::write(&alerts_file, text).unwrap();
-    serve(&config_parts);
+    serve_until_idle(&config_parts);
     assert_eq!(alerts(parts.path(), "acme"), alerts(whole.path(), "acme"));
 }
 
@@ -282,7 +259,7 @@ fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, s
     }
     let config = dir.path().join("serve.toml");
     fs::write(&config, text).unwrap();
-    let stderr = serve(&config);
+    let stderr = serve_until_idle(&config);
     let good = fs::read_to_string(dir.path().join("good.jsonl")).unwrap();
     let status = status_of(dir.path());
     (good.lines().map(str::to_owned).collect(), stderr, status)
@@ -382,7 +359,7 @@ fn a_component_asking_for_host_capabilities_is_refused_for_its_tenant_alone() {
     );
     let config = dir.path().join("serve.toml");
     fs::write(&config, text).unwrap();
-    let stderr = serve(&config);
+    let stderr = serve_until_idle(&config);
     for import in [
         "wasi:filesystem/preopens",
         "wasi:cli/environment",

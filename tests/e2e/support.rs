@@ -130,3 +130,28 @@ pub fn seconds(text: &str) -> i64 {
         .unwrap()
         .timestamp()
 }
+
+/// `serve --until-idle` on `config`, which must succeed; its stderr.
+pub fn serve_until_idle(config: &Path) -> String {
+    let output = asim_rules(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--until-idle",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// What `status --json` says of the state in `dir/state`.
+pub fn status_of(dir: &Path) -> serde_json::Value {
+    let state = dir.join("state");
+    serde_json::from_str(&success(&[
+        "status",
+        "--state",
+        state.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap()
+}

@@ -13,7 +13,8 @@ use std::{
 };
 
 use crate::support::{
-    asim_rules, component, hostile, late_session, seconds, six_hour_spool, success,
+    asim_rules, component, hostile, late_session, seconds, serve_until_idle, six_hour_spool,
+    status_of, success,
 };
 
 /// Generated days cut into spool files of six hours each, in time order by
@@ -77,18 +78,6 @@ fn deliver(dir: &Path, files: &[(String, String)]) {
     }
 }
 
-fn serve_until_idle(config: &Path) -> String {
-    let output = asim_rules(&[
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--until-idle",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
-    stderr
-}
-
 /// `serve` watching, its stderr in `dir/serve.log`.
 fn spawn_serve(config: &Path, dir: &Path, until_idle: bool) -> Child {
     let log = fs::OpenOptions::new()
@@ -134,27 +123,16 @@ fn swapped(dir: &Path, output: &Output) -> String {
     stdout
 }
 
-fn status(dir: &Path) -> serde_json::Value {
-    let state = dir.join("state");
-    serde_json::from_str(&success(&[
-        "status",
-        "--state",
-        state.to_str().unwrap(),
-        "--json",
-    ]))
-    .unwrap()
-}
-
 /// Waits until `done` holds of the status (`serve` runs meanwhile).
 fn wait_for(dir: &Path, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if dir.join("state/status.json").exists() && done(&status(dir)) {
+        if dir.join("state/status.json").exists() && done(&status_of(dir)) {
             return;
         }
         sleep(Duration::from_millis(50));
     }
-    panic!("{what}: not within 120 s: {}", status(dir));
+    panic!("{what}: not within 120 s: {}", status_of(dir));
 }
 
 /// Waits until `serve` has played every file delivered so far.
@@ -281,7 +259,7 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
     let got: Vec<_> = alerts.iter().map(|line| without_version(line)).collect();
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "alerts differ from the run with no swap");
-    let rules = &status(dir.path())["tenants"][0]["rules"];
+    let rules = &status_of(dir.path())["tenants"][0]["rules"];
     assert!(!rules[0]["previous_version"].is_null(), "{rules}");
     assert!(!rules[0]["swapped_at"].is_null(), "{rules}");
 }
@@ -323,7 +301,7 @@ fn a_failing_build_is_rolled_back_and_refused_builds_never_run() {
             .as_str()
             .is_some_and(|swap| swap.contains("rolled back"))
     });
-    let rules = &status(dir.path())["tenants"][0]["rules"];
+    let rules = &status_of(dir.path())["tenants"][0]["rules"];
     assert_eq!(rules[1]["parameters"]["mode"], "fine", "{rules}");
     assert_eq!(rules[1]["state"], "running", "{rules}");
 
@@ -368,7 +346,7 @@ fn a_longer_lookback_is_given_the_state_rebuilt_from_the_spool() {
     let (first, rest) = files.split_at(files.len() * 2 / 3);
     deliver(dir.path(), first);
     wait_played(dir.path(), first.len());
-    let watermark = status(dir.path())["tenants"][0]["watermark"]
+    let watermark = status_of(dir.path())["tenants"][0]["watermark"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -473,7 +451,7 @@ fn an_edited_config_or_replaced_component_file_is_swapped_in() {
             .as_str()
             .is_some_and(|swap| swap.contains("refused"))
     });
-    let rules = &status(dir.path())["tenants"][0]["rules"];
+    let rules = &status_of(dir.path())["tenants"][0]["rules"];
     assert_eq!(rules[1]["parameters"]["threshold"], "3", "{rules}");
     stop(serve);
     let state = dir.path().join("state");
