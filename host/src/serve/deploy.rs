@@ -189,8 +189,11 @@ pub fn answer(request: &Path, answer: &SwapAnswer) -> Result<()> {
     let done = dir.join("done");
     fs::create_dir_all(&done).with_context(|| format!("{}: cannot create", done.display()))?;
     let path = done.join(name);
-    fs::write(&path, serde_json::to_vec_pretty(answer)?)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    // Written aside and renamed: `asim-rules swap` never reads half an answer.
+    let temporary = done.join(".answer.tmp");
+    fs::write(&temporary, serde_json::to_vec_pretty(answer)?)
+        .with_context(|| format!("{}: cannot write", temporary.display()))?;
+    fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))?;
     fs::remove_file(request).with_context(|| format!("{}: cannot remove", request.display()))
 }
 
