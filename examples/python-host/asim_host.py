@@ -36,6 +36,8 @@ INTEGER = {"SrcPortNumber", "DstPortNumber", "SrcNatPortNumber", "DstNatPortNumb
 REAL = {"ConfidenceScore"}
 BOOLEAN = {"Active"}
 TIME = {"EventStartTime", "EventEndTime", "ExpirationDateTime"}
+IP = IP_ADDRESS | IP_NETWORK
+OPTIONAL = INTEGER | REAL | BOOLEAN | TIME
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MICROSECOND = timedelta(microseconds=1)
@@ -107,9 +109,8 @@ def cell(name, value):
     boolean or a time; None (or "" for text) when empty."""
     text = as_text(value)
     if text is None or not text.strip():
-        return ("", 0, NOT_AN_ADDRESS) if name in IP_ADDRESS | IP_NETWORK else (
-            None if name in INTEGER | REAL | BOOLEAN | TIME else "")
-    if name in IP_ADDRESS or name in IP_NETWORK:
+        return ("", 0, NOT_AN_ADDRESS) if name in IP else (None if name in OPTIONAL else "")
+    if name in IP:
         return (text, *parse_ip(text, name in IP_NETWORK))
     if name in INTEGER:
         try:
@@ -148,7 +149,7 @@ def dictionary(texts):
 
 
 def column_values(name, cells):
-    if name in IP_ADDRESS or name in IP_NETWORK:
+    if name in IP:
         parsed = {text: (addr, length) for text, addr, length in cells}
         strings, ends, codes = dictionary(text for text, _, _ in cells)
         return Variant("ip", record(

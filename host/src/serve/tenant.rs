@@ -170,9 +170,15 @@ impl Tenant {
         let mut rules = Vec::new();
         let mut records = Vec::new();
         let mut refused = Vec::new();
+        // A rule whose record comes from the checkpoint may be configured
+        // otherwise now; one taken from the configuration just now is not.
+        let mut restored = false;
         for (entry, rule) in config.rules.iter().enumerate() {
             let record = match state.records.iter().find(|record| record.entry == entry) {
-                Some(record) => Ok(record.clone()),
+                Some(record) => {
+                    restored = true;
+                    Ok(record.clone())
+                }
                 None => deploy::configured(&store, rule)
                     .map(|configured| RuleRecord {
                         entry,
@@ -235,7 +241,7 @@ impl Tenant {
             replay: None,
             refused,
             records,
-            check_config: true,
+            check_config: restored,
             columns,
             readers,
             sink,
@@ -539,11 +545,7 @@ impl Tenant {
         }
         for (path, request) in deploy::requests(&self.dir)? {
             let swap = request.and_then(|request| {
-                let index = self
-                    .records
-                    .iter()
-                    .enumerate()
-                    .map(|(index, _)| index)
+                let index = (0..self.records.len())
                     .find(|&index| {
                         let metadata = self.rule(index).metadata();
                         metadata.id == request.rule || metadata.short_name == request.rule
