@@ -117,13 +117,26 @@ function asText(value) {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-/** The typed cell of column `name` holding `value`. */
-function cell(name, value) {
+/** The typed cell of column `name` holding `value`. A text that does not parse
+ * for its column is passed as unparsable (an IP that matches nothing, undefined
+ * otherwise) and counted in the Map `unparsable` by column. */
+function cell(name, value, unparsable) {
   const text = asText(value);
   const kind = kindOf(name);
   if (text === undefined || text.trim() === '') {
     return kind === 'ip' ? ['', 0n, NOT_AN_ADDRESS] : kind === 'text' ? '' : undefined;
   }
+  try {
+    return typed(name, kind, text);
+  } catch (error) {
+    if (!(error instanceof RowError)) throw error;
+    unparsable.set(name, (unparsable.get(name) ?? 0) + 1);
+    return kind === 'ip' ? [text, 0n, NOT_AN_ADDRESS] : undefined;
+  }
+}
+
+/** The cell of a non-empty `text` in column `name` of `kind`; RowError when it does not parse. */
+function typed(name, kind, text) {
   switch (kind) {
     case 'ip':
       return [text, ...parseIp(text, IP_NETWORK.has(name))];
@@ -196,9 +209,11 @@ function batch(columns, rows) {
 }
 
 /** [TimeGenerated, {column: cell}] of every readable row of a JSON lines file; a
- * bad row is reported on stderr with its file and line, and skipped. */
+ * row that is no JSON object or has no time is reported on stderr with its file
+ * and line, and skipped; cells that do not parse are counted by column. */
 async function readRows(path, columns) {
   const rows = [];
+  const unparsable = new Map();
   let number = 0;
   for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
     number += 1;
@@ -208,11 +223,15 @@ async function readRows(path, columns) {
       if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new RowError('not a JSON object');
       const time = asText(row.TimeGenerated);
       if (time === undefined) throw new RowError('TimeGenerated: missing');
-      rows.push([parseTime(time), Object.fromEntries(columns.map((name) => [name, cell(name, row[name])]))]);
+      rows.push([parseTime(time), Object.fromEntries(columns.map((name) => [name, cell(name, row[name], unparsable)]))]);
     } catch (error) {
       if (!(error instanceof RowError || error instanceof SyntaxError)) throw error;
       console.error(`${path}:${number}: row skipped: ${error.message}`);
     }
+  }
+  if (unparsable.size > 0) {
+    const counts = [...unparsable].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, count]) => `${name} ${count}`);
+    console.error(`${path}: cells that do not parse, passed to the rules as unparsable: ${counts.join(', ')}`);
   }
   return rows;
 }

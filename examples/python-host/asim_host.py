@@ -104,12 +104,23 @@ def as_text(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def cell(name, value):
+def cell(name, value, unparsable):
     """A typed cell of column `name`: text, (text, address, length), a number, a
-    boolean or a time; None (or "" for text) when empty."""
+    boolean or a time; None (or "" for text) when empty. A text that does not
+    parse for its column is passed as unparsable (an IP that matches nothing,
+    None otherwise) and counted in `unparsable` by column."""
     text = as_text(value)
     if text is None or not text.strip():
         return ("", 0, NOT_AN_ADDRESS) if name in IP else (None if name in OPTIONAL else "")
+    try:
+        return typed(name, text)
+    except (RowError, ValueError):
+        unparsable[name] = unparsable.get(name, 0) + 1
+        return (text, 0, NOT_AN_ADDRESS) if name in IP else None
+
+
+def typed(name, text):
+    """The cell of a non-empty `text` in column `name`; RowError when it does not parse."""
     if name in IP:
         return (text, *parse_ip(text, name in IP_NETWORK))
     if name in INTEGER:
@@ -173,7 +184,17 @@ def batch(columns, rows):
 
 def read_rows(path, columns):
     """(TimeGenerated, {column: cell}) of every readable row of a JSON lines file;
-    a bad row is reported on stderr with its file and line, and skipped."""
+    a row that is no JSON object or has no time is reported on stderr with its
+    file and line, and skipped; cells that do not parse are counted by column."""
+    unparsable = {}
+    yield from read_lines(path, columns, unparsable)
+    if unparsable:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(unparsable.items()))
+        print(f"{path}: cells that do not parse, passed to the rules as unparsable: {counts}",
+              file=sys.stderr)
+
+
+def read_lines(path, columns, unparsable):
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -185,7 +206,7 @@ def read_rows(path, columns):
                 time = as_text(row.get("TimeGenerated"))
                 if time is None:
                     raise RowError("TimeGenerated: missing")
-                yield parse_time(time), {name: cell(name, row.get(name)) for name in columns}
+                yield parse_time(time), {name: cell(name, row.get(name), unparsable) for name in columns}
             except (RowError, ValueError) as error:
                 print(f"{path}:{number}: row skipped: {error}", file=sys.stderr)
 

@@ -10,13 +10,21 @@ use crate::support::{component, json_lines, root, success, GENERATED_AT};
 const RULES: [&str; 3] = ["ti-map-ip", "network-session-anomaly", "port-scan"];
 
 /// Indicators and sessions of fifteen generated days, the sessions with two
-/// bad rows appended (lines 3 and 4 after the generated ones).
+/// bad rows appended (lines 1 and 2 after the generated ones), then three
+/// copies of the last session, each with a cell that does not parse.
 struct Inputs {
     _dir: tempfile::TempDir,
     indicators: String,
     sessions: String,
     bad_lines: [usize; 2],
 }
+
+/// The cells planted, as (column, text); reported in this (name) order.
+const BAD_CELLS: [(&str, &str); 3] = [
+    ("DstIpAddr", "not-an-ip"),
+    ("DstPortNumber", "https"),
+    ("SrcIpAddr", "10.0.0.0/24"),
+];
 
 fn inputs() -> &'static Inputs {
     static INPUTS: OnceLock<Inputs> = OnceLock::new();
@@ -27,10 +35,14 @@ fn inputs() -> &'static Inputs {
         let sessions = dir.path().join("sessions.jsonl");
         let mut text = std::fs::read_to_string(&sessions).unwrap();
         let generated = text.lines().count();
+        let last = text.lines().last().unwrap().to_owned();
         text.push_str("{\"TimeGenerated\": \"yesterday\", \"SrcIpAddr\": \"10.0.0.1\"}\n");
-        text.push_str(
-            "{\"TimeGenerated\": \"2026-03-11T23:30:00Z\", \"SrcIpAddr\": \"10.0.0.300\"}\n",
-        );
+        text.push_str("{\"TimeGenerated\": \"2026-03-11T23:30:00Z\", \"SrcIpAddr\n");
+        for (column, bad) in BAD_CELLS {
+            let mut row: serde_json::Value = serde_json::from_str(&last).unwrap();
+            row[column] = bad.into();
+            text.push_str(&format!("{row}\n"));
+        }
         std::fs::write(&sessions, text).unwrap();
         let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
         Inputs {
@@ -98,6 +110,16 @@ fn run_host(program: &str, args: &[String], rules: &[String]) {
         let place = format!("{}:{line}:", inputs.sessions);
         assert!(stderr.contains(&place), "{place} reported: {stderr}");
     }
+    let counted: Vec<String> = BAD_CELLS
+        .iter()
+        .map(|(column, _)| format!("{column} 1"))
+        .collect();
+    let unparsable = format!(
+        "{}: cells that do not parse, passed to the rules as unparsable: {}",
+        inputs.sessions,
+        counted.join(", ")
+    );
+    assert!(stderr.contains(&unparsable), "{unparsable} not in {stderr}");
     let alerts = json_lines(&String::from_utf8(output.stdout).unwrap());
     assert_eq!(alerts.len(), expected().len());
     for (alert, expected) in alerts.iter().zip(expected()) {

@@ -1,4 +1,5 @@
-//! Indicator sources: the real lists and STIX bundles in `../shared/data`,
+//! Indicator sources: real lists and STIX bundles (`tests/data`, and in
+//! `make test-real` the lists of `../shared/data`),
 //! the same indicators in every format, and the edge cases of matching.
 
 use std::{
@@ -9,7 +10,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::support::{asim_rules, component, generated, json_lines, shared, GENERATED_AT};
+use crate::support::{asim_rules, component, data, generated, json_lines, shared, GENERATED_AT};
 
 /// Runs the TI rule at `at` over `sessions` and every `--indicators` file;
 /// returns the alerts and stderr.
@@ -59,6 +60,7 @@ fn detail<'a>(alert: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
+#[ignore = "reads ../shared/data: make test-real"]
 fn real_ip_lists_load_and_match_with_their_comments_as_descriptions() {
     let dir = tempfile::tempdir().unwrap();
     // 1.10.16.0/20 ; SBL256894 is the first entry of spamhaus_drop.txt,
@@ -106,6 +108,7 @@ fn real_ip_lists_load_and_match_with_their_comments_as_descriptions() {
 }
 
 #[test]
+#[ignore = "reads ../shared/data: make test-real"]
 fn firehol_sets_count_their_entries_and_expire_as_told() {
     let dir = tempfile::tempdir().unwrap();
     // 0.0.0.0/8 is firehol_level1's first entry (fullbogons), so 0.1.2.3 is in
@@ -230,7 +233,7 @@ fn stix_bundles_yield_the_addresses_their_patterns_name() {
 fn a_pattern_with_several_addresses_gives_one_indicator_each() {
     let dir = tempfile::tempdir().unwrap();
     // poisonivy.json's first address indicator joins a domain and addresses by OR.
-    let bundle = shared("stix/oasis-examples_poisonivy.json");
+    let bundle = data("stix/oasis-examples_poisonivy.json");
     let text = fs::read_to_string(&bundle).unwrap();
     let parsed: Value = serde_json::from_str(&text).unwrap();
     let indicator = parsed["objects"]
@@ -612,24 +615,40 @@ fn a_file_that_is_no_bundle_or_broken_json_fails_with_its_name() {
     }
 }
 
-#[test]
-fn csv_feeds_take_their_own_dates_and_groups_when_they_have_them() {
-    let dir = tempfile::tempdir().unwrap();
+/// A C2 list in the shape of abuse.ch's Feodo `ipblocklist.csv`: a `#`
+/// comment block, a quoted header, rows, and a closing `# END n entries`.
+fn feodo_shaped(dir: &Path) -> String {
+    write(
+        dir,
+        "feodo_ipblocklist.csv",
+        &[
+            "################################################################",
+            "# A C2 IP blocklist (CSV)                                      #",
+            "################################################################",
+            "#",
+            r#""first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware""#,
+            r#""2024-02-08 19:20:49","198.51.100.155","5000","offline","2024-03-11","Pikabot""#,
+            r#""2024-04-04 07:03:03","172.233.221.61","5938","offline","2024-04-04","Pikabot""#,
+            "# END 2 entries",
+        ],
+    )
+}
+
+/// Runs the TI rule on the Microsoft IoC sheet and `c2_list` at a time both
+/// cover; returns the alerts and the C2 list's summary line.
+fn ioc_sheet_and_c2_list(dir: &Path, c2_list: &str) -> (Vec<Value>, String) {
     // Row 2 of IP_IOC_V1.csv: `9/16/2020,103.99.209.78,IP,1/21/21 13:34,…,Barium,…`.
-    // The last row of the Feodo list: 172.233.221.61, malware Pikabot.
+    // The last row of the C2 list: 172.233.221.61, malware Pikabot.
     let sessions = sessions_to(
-        dir.path(),
+        dir,
         "2020-09-17T08:00:00Z",
         &["103.99.209.78", "172.233.221.61"],
     );
-    let (ioc_sheet, feodo) = (
-        shared("ti/azure-sentinel_IP_IOC_V1.csv"),
-        shared("ti/abusech_feodo_ipblocklist.csv"),
-    );
+    let ioc_sheet = data("ti/azure-sentinel_IP_IOC_V1.csv");
     let (alerts, stderr) = ti(
         "2020-09-17T09:00:00Z",
         &sessions,
-        &[&ioc_sheet, &feodo],
+        &[&ioc_sheet, c2_list],
         &[
             "--list-published",
             "2020-09-17T00:00:00Z",
@@ -637,12 +656,9 @@ fn csv_feeds_take_their_own_dates_and_groups_when_they_have_them() {
             "Botnet",
         ],
     );
-    // 423 data rows, all of Type IP (SOURCES.md; `csv.DictReader` agrees);
-    // the Feodo file says `# END 28 entries` after its 28 rows.
+    // 423 data rows, all of Type IP (`csv.DictReader` agrees).
     assert!(summary(&stderr, "IP_IOC_V1.csv")
         .ends_with("CSV feed: 423 rows, 423 indicators, 0 rejected, 0 skipped"));
-    assert!(summary(&stderr, "feodo_ipblocklist.csv")
-        .ends_with("CSV feed: 28 rows, 28 indicators, 0 rejected, 0 skipped"));
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     let sheet = &alerts[0];
     assert_eq!(
@@ -651,10 +667,33 @@ fn csv_feeds_take_their_own_dates_and_groups_when_they_have_them() {
     );
     assert_eq!(detail(sheet, "ActivityGroupNames"), "Barium");
     assert_eq!(detail(sheet, "IoCExpirationTime"), "2021-01-21T13:34:00Z");
+    let name = Path::new(c2_list).file_name().unwrap().to_str().unwrap();
     let c2 = &alerts[1];
-    assert_eq!(
-        detail(c2, "IoCDescription"),
-        "abusech_feodo_ipblocklist.csv: Pikabot"
-    );
+    assert_eq!(*detail(c2, "IoCDescription"), format!("{name}: Pikabot"));
     assert_eq!(detail(c2, "ThreatType"), "Botnet");
+    (alerts, summary(&stderr, name).to_owned())
+}
+
+#[test]
+fn csv_feeds_take_their_own_dates_and_groups_when_they_have_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let c2_list = feodo_shaped(dir.path());
+    let (_, c2_summary) = ioc_sheet_and_c2_list(dir.path(), &c2_list);
+    assert!(
+        c2_summary.ends_with("CSV feed: 2 rows, 2 indicators, 0 rejected, 0 skipped"),
+        "{c2_summary}"
+    );
+}
+
+#[test]
+#[ignore = "reads ../shared/data: make test-real"]
+fn the_real_feodo_list_reads_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let feodo = shared("ti/abusech_feodo_ipblocklist.csv");
+    // The file says `# END 28 entries` after its 28 rows.
+    let (_, c2_summary) = ioc_sheet_and_c2_list(dir.path(), &feodo);
+    assert!(
+        c2_summary.ends_with("CSV feed: 28 rows, 28 indicators, 0 rejected, 0 skipped"),
+        "{c2_summary}"
+    );
 }

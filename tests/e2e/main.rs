@@ -4,13 +4,17 @@
 // A failed expectation in a test or its helpers is a panic by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod asim_values;
+mod closed_output;
 mod containment;
 mod example_hosts;
+mod independence;
 mod indicators;
 mod inspect;
 mod normalize;
 mod parity;
 mod port_scan;
+mod raw_logs;
 mod replay;
 mod run;
 mod sentinel_tables;

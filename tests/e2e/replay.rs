@@ -386,3 +386,105 @@ fn a_replay_that_ends_before_its_files_counts_the_rows_it_read() {
     assert!(played_sessions > 0, "{summary}");
     assert!(read >= played_sessions && read < total, "{summary}");
 }
+
+#[test]
+fn replay_gives_the_same_alerts_whatever_the_order_of_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    // About 330 000 sessions: more than one run of the on-disk sort.
+    success(&["generate", "--out", out, "--sessions-per-day", "25000"]);
+    let sorted = dir.path().join("sessions.jsonl");
+    let text = std::fs::read_to_string(&sorted).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Newest first, as Sentinel's portal exports; and in no order at all.
+    let newest_first = dir.path().join("newest-first.jsonl");
+    let reversed: Vec<&str> = lines.iter().rev().copied().collect();
+    std::fs::write(&newest_first, reversed.join("\n") + "\n").unwrap();
+    let shuffled = dir.path().join("shuffled.csv.gz");
+    let mut order: Vec<usize> = (0..lines.len()).collect();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for at in (1..order.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(at, (state % (at as u64 + 1)) as usize);
+    }
+    write_csv_gz(&shuffled, order.iter().map(|&at| lines[at]));
+    let indicators = dir.path().join("indicators.jsonl");
+    let replay = |sessions: &std::path::Path| {
+        let mut args: Vec<String> = vec![
+            "replay".into(),
+            "--from".into(),
+            "2026-03-11T00:00:00Z".into(),
+            "--to".into(),
+            GENERATED_AT.into(),
+        ];
+        args.extend(rules());
+        args.extend([
+            "--rule".into(),
+            component("port-scan").to_str().unwrap().to_owned(),
+            "--sessions".into(),
+            sessions.to_str().unwrap().to_owned(),
+            "--indicators".into(),
+            indicators.to_str().unwrap().to_owned(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = asim_rules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        let mut alerts: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        alerts.sort();
+        (alerts, stderr)
+    };
+    let (expected, stderr) = replay(&sorted);
+    assert!(!stderr.contains("not in time order"), "{stderr}");
+    let rules_alerting: std::collections::BTreeSet<String> = json_lines(&expected.join("\n"))
+        .iter()
+        .map(|alert| alert["RuleName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(rules_alerting.len(), 3, "{rules_alerting:?}");
+    for file in [&newest_first, &shuffled] {
+        let (alerts, stderr) = replay(file);
+        assert_eq!(alerts, expected, "{}", file.display());
+        let name = file.to_str().unwrap();
+        assert!(
+            stderr.contains(&format!(
+                "asim-rules: {name}: not in time order: sorted first on disk ({} rows: 2 runs of up to 262144,",
+                lines.len()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("(0 out of time order)"), "{stderr}");
+    }
+}
+
+/// JSON lines rewritten as gzip CSV, with every column any of them has.
+fn write_csv_gz<'a>(path: &std::path::Path, lines: impl Iterator<Item = &'a str>) {
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = lines
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let names: std::collections::BTreeSet<&String> =
+        rows.iter().flat_map(|row| row.keys()).collect();
+    let gzip = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut csv = csv::Writer::from_writer(gzip);
+    csv.write_record(&names).unwrap();
+    for row in &rows {
+        let cells: Vec<String> = names
+            .iter()
+            .map(|name| match row.get(*name) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+            })
+            .collect();
+        csv.write_record(&cells).unwrap();
+    }
+    csv.into_inner().unwrap().finish().unwrap();
+}

@@ -1,6 +1,6 @@
 //! Sentinel's vendor tables in: `CommonSecurityLog` (FortiGate, Cisco ASA,
 //! Palo Alto) and `NTANetAnalytics`, on the samples Microsoft ships with the
-//! ASIM parsers (`../shared/data/sentinel-samples/`) and on hand-made
+//! ASIM parsers (`tests/data/sentinel-samples/`) and on hand-made
 //! records for what the samples lack. Expected values are worked out from the
 //! sample rows and the parsers' logic, as each comment says.
 
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     normalize::normalize,
-    support::{asim_rules, component, json_lines, shared},
+    support::{asim_rules, component, data, json_lines},
 };
 
 const FORTIGATE: &str = "sentinel-samples/Fortinet_Fortigate_NetworkSession_IngestedLogs.csv";
@@ -27,7 +27,7 @@ fn expect(row: &Value, expected: &[(&str, Value)]) {
 
 #[test]
 fn fortigate_traffic_maps_as_the_sentinel_parser_maps_it() {
-    let (rows, stderr) = normalize(&[&shared(FORTIGATE)], &[]);
+    let (rows, stderr) = normalize(&[&data(FORTIGATE)], &[]);
     assert_eq!(rows.len(), 10, "{stderr}");
     assert!(
         stderr.contains("CommonSecurityLog: 10 records, 0 rejected\n"),
@@ -67,25 +67,28 @@ fn fortigate_traffic_maps_as_the_sentinel_parser_maps_it() {
             ("DvcId", "FG-VM64-001".into()),
         ],
     );
-    // Row 2: deny, severity 6 → Critical (the parser's CEF priority table).
+    // Row 2: deny, severity 6 → Medium (the parser's table says Critical, no
+    // ASIM value; docs/NORMALIZERS.md).
     expect(
         &rows[1],
         &[
             ("DvcAction", "Deny".into()),
             ("EventResult", "Failure".into()),
-            ("EventSeverity", "Critical".into()),
+            ("EventSeverity", "Medium".into()),
         ],
     );
     // Row 3: close has no DvcAction but is a success.
     assert!(rows[2].get("DvcAction").is_none());
     assert_eq!(rows[2]["EventResult"], "Success");
-    // Row 7: ICMP ip-conn, ports empty: no ports, a failure with details.
+    // Row 7: ICMP ip-conn, ports empty: no ports, a failure whose details
+    // ASIM's list has no word for (the parser's "IP connection error").
     expect(
         &rows[6],
         &[
             ("NetworkProtocol", "ICMP".into()),
             ("EventResult", "Failure".into()),
-            ("EventResultDetails", "IP connection error".into()),
+            ("EventResultDetails", "Unknown".into()),
+            ("DvcOriginalAction", "ip-conn".into()),
         ],
     );
     assert!(rows[6].get("SrcPortNumber").is_none() && rows[6].get("DvcAction").is_none());
@@ -104,7 +107,7 @@ fn fortigate_traffic_maps_as_the_sentinel_parser_maps_it() {
 
 #[test]
 fn cisco_asa_events_map_as_the_sentinel_parser_maps_them() {
-    let (rows, stderr) = normalize(&[&shared(CISCO_ASA)], &[]);
+    let (rows, stderr) = normalize(&[&data(CISCO_ASA)], &[]);
     // The last two rows are the same session twice: Sentinel keeps both.
     assert_eq!(rows.len(), 9, "{stderr}");
     assert_eq!(rows[7], rows[8]);
@@ -150,7 +153,7 @@ fn cisco_asa_events_map_as_the_sentinel_parser_maps_them() {
 
 #[test]
 fn palo_alto_cortex_data_lake_maps_as_the_sentinel_parser_maps_it() {
-    let (rows, stderr) = normalize(&[&shared(PALO_ALTO_CDL)], &[]);
+    let (rows, stderr) = normalize(&[&data(PALO_ALTO_CDL)], &[]);
     assert_eq!(rows.len(), 2, "{stderr}");
     // Row 1: the portal's `9/25/2023, 11:40:20.066 AM`; deny → Deny/Failure;
     // reason unknown → Unknown; severity 3 → Low; PanOSIsClienttoServer
@@ -196,16 +199,21 @@ fn palo_alto_cortex_data_lake_maps_as_the_sentinel_parser_maps_it() {
 
 #[test]
 fn nsg_flow_analytics_map_as_the_sentinel_parser_maps_them() {
-    let (rows, stderr) = normalize(&[&shared(NSG_FLOWS)], &[]);
+    let (rows, stderr) = normalize(&[&data(NSG_FLOWS)], &[]);
     assert_eq!(rows.len(), 9, "{stderr}");
     // Five public addresses are no IPs (33.778.136.777 twice, 33.876.136.777
-    // as destinations; 18.345.68.169, 99.890.68.169 as sources): left empty.
+    // as destinations; 18.345.68.169, 99.890.68.169 as sources) and one MAC
+    // address is none (77-32-33-48-A6-PP): left empty. Three destination VMs
+    // are named `-1234567-vmss_4`, no hostname: their address stands in.
     assert!(
         stderr.contains(
-            "NTANetAnalytics: 9 records, 0 rejected; fields left empty: DstIpAddr 3, SrcIpAddr 2"
+            "NTANetAnalytics: 9 records, 0 rejected; fields left empty: DstIpAddr 3, DstMacAddr 1, SrcIpAddr 2; \
+             DstHostname from the address, the VM name being no hostname 3"
         ),
         "{stderr}"
     );
+    // MAC addresses written with colons, as ASIM does.
+    assert_eq!(rows[0]["SrcMacAddr"], "77:32:33:48:A5:CC");
     // Row 1: outbound from 10.123.33.4, the far end the first public tuple
     // (11.210.68.169|0|1|…); two-space `06-14-2025  07:17:00` times;
     // Allowed → Allow/Success; AzurePublic → zone Azure; 48 completed flows.
@@ -252,12 +260,12 @@ fn every_sample_is_recognised_and_a_wrong_format_refused() {
         (PALO_ALTO_CDL, "CommonSecurityLog"),
         (NSG_FLOWS, "NTANetAnalytics"),
     ] {
-        let (rows, stderr) = normalize(&[&shared(file)], &[]);
+        let (rows, stderr) = normalize(&[&data(file)], &[]);
         assert!(stderr.contains(&format!(": {name}: ")), "{stderr}");
         // By content, whatever the file is called.
         let dir = tempfile::tempdir().unwrap();
         let renamed = dir.path().join("export");
-        fs::copy(shared(file), &renamed).unwrap();
+        fs::copy(data(file), &renamed).unwrap();
         let (again, stderr) = normalize(&[renamed.to_str().unwrap()], &[]);
         assert_eq!(again, rows, "{stderr}");
         let wrong = if name == "NTANetAnalytics" {
@@ -265,7 +273,7 @@ fn every_sample_is_recognised_and_a_wrong_format_refused() {
         } else {
             "nta-net-analytics"
         };
-        let refused = asim_rules(&["normalize", &shared(file), "--format", wrong]);
+        let refused = asim_rules(&["normalize", &data(file), "--format", wrong]);
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(1), "{stderr}");
         assert!(
@@ -400,7 +408,7 @@ fn the_ti_rule_runs_on_vendor_tables() {
             "--rule",
             rule.to_str().unwrap(),
             "--sessions",
-            &shared(table),
+            &data(table),
             "--indicators",
             list.to_str().unwrap(),
             "--list-published",

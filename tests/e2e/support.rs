@@ -35,13 +35,26 @@ pub fn hostile() -> PathBuf {
     path
 }
 
+/// A real sample copied into the repository (`tests/data`, see its SOURCES.md).
+pub fn data(path: &str) -> String {
+    let path = root().join("tests/data").join(path);
+    assert!(path.exists(), "{} is missing", path.display());
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
 /// A file of the team's shared real data, `../shared/data` beside the
-/// repository (CI has it there).
+/// repository (CI has it there; `ASIM_SHARED_DATA` names another folder),
+/// whose licence keeps it out of the repository. Tests that read one are
+/// `#[ignore = "reads ../shared/data: make test-real"]`: `make test` skips
+/// them, `make test-real` runs them.
 pub fn shared(path: &str) -> String {
-    let path = root().join("../shared/data").join(path);
+    let folder = std::env::var_os("ASIM_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/data"));
+    let path = folder.join(path);
     assert!(
         path.exists(),
-        "{} is missing: the tests read ../shared/data beside the repository",
+        "{} is missing: this test reads ../shared/data beside the repository (make test-real)",
         path.display()
     );
     path.to_str().expect("UTF-8 path").to_owned()

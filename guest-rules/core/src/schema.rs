@@ -10,7 +10,7 @@
 pub enum ColumnKind {
     /// A string, dictionary-coded.
     Text,
-    /// An IP address; text that is not one is an input error.
+    /// An IP address; a text that is not one (a network too) matches nothing.
     IpAddress,
     /// An IP address or CIDR network.
     IpNetwork,
@@ -147,4 +147,51 @@ fn lookup(table: &[(&str, ColumnKind)], name: &str) -> Option<ColumnKind> {
         .iter()
         .find(|(column, _)| *column == name)
         .map(|(_, kind)| *kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kind's name in docs/CONTRACT.md.
+    fn documented(kind: ColumnKind) -> &'static str {
+        match kind {
+            ColumnKind::Text => "text",
+            ColumnKind::IpAddress => "ip-address",
+            ColumnKind::IpNetwork => "ip-network",
+            ColumnKind::Integer => "integer",
+            ColumnKind::Real => "real",
+            ColumnKind::Boolean => "boolean",
+            ColumnKind::Time => "time",
+        }
+    }
+
+    #[test]
+    fn the_contract_lists_every_column_with_its_kind() {
+        let contract = include_str!("../../../docs/CONTRACT.md");
+        for (heading, columns) in [
+            ("### Sessions", SESSION_COLUMNS),
+            ("### Indicators", INDICATOR_COLUMNS),
+            ("### Summaries", SUMMARY_COLUMNS),
+        ] {
+            let start = contract
+                .find(heading)
+                .unwrap_or_else(|| panic!("{heading}"));
+            let section = &contract[start + heading.len()..];
+            let section = &section[..section.find("\n#").unwrap_or(section.len())];
+            let listed: Vec<(&str, &str)> = section
+                .lines()
+                .filter_map(|line| {
+                    let mut cells = line.split('|').map(str::trim).filter(|c| !c.is_empty());
+                    let name = cells.next()?.strip_prefix('`')?.strip_suffix('`')?;
+                    Some((name, cells.next()?))
+                })
+                .collect();
+            let expected: Vec<(&str, &str)> = columns
+                .iter()
+                .map(|(name, kind)| (*name, documented(*kind)))
+                .collect();
+            assert_eq!(listed, expected, "{heading}");
+        }
+    }
 }

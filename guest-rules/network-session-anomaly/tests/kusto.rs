@@ -1,5 +1,5 @@
 //! A real Log Analytics output of `series_decompose_anomalies(x, 3, -1,
-//! 'linefit')` (`../shared/data/kusto/msticpy_time_series.csv`, 840 hourly
+//! 'linefit')` (`tests/data/kusto/msticpy_time_series.csv`, 840 hourly
 //! points; Kusto detected a weekly period, 168). With that period set, the
 //! decomposition must give every truncated baseline, every score (to 1e-12
 //! relative: Kusto's summation order is not public) and every flag.
@@ -13,13 +13,8 @@ use network_session_anomaly::series::{decompose_anomalies, Trend};
 #[test]
 fn the_decomposition_reproduces_a_published_kusto_output() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/kusto/msticpy_time_series.csv");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (../shared must sit beside the repository)",
-            path.display()
-        )
-    });
+        .join("../../tests/data/kusto/msticpy_time_series.csv");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     let rows: Vec<(f64, i64, f64, i8)> = reader
         .records()

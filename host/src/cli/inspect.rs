@@ -19,59 +19,62 @@ pub struct InspectArgs {
 pub fn run(args: InspectArgs) -> Result<()> {
     let host = RuleHost::new(Budgets::default())?;
     let (_, description) = host.describe(&args.component)?;
-    println!("component          {}", args.component.display());
+    outln!("component          {}", args.component.display());
     if description.imports.is_empty() {
-        print_metadata(&host.load(&args.component)?.metadata);
-        println!("imports            (none)");
+        print_metadata(&host.load(&args.component)?.metadata)?;
+        outln!("imports            (none)");
     } else {
-        println!("imports            {}", description.imports.join(", "));
-        println!("metadata           not read: asim-rules refuses components that import anything");
+        outln!("imports            {}", description.imports.join(", "));
+        outln!("metadata           not read: asim-rules refuses components that import anything");
     }
-    println!(
+    outln!(
         "exports            {}",
         description.exports.join("\n                   ")
     );
     Ok(())
 }
 
-fn print_metadata(rule: &RuleMetadata) {
-    println!("rule id            {}", rule.id);
-    println!("name               {}", rule.name);
-    println!("short name         {}", rule.short_name);
-    println!("version            {}", rule.version);
-    println!("description        {}", rule.description);
-    println!("severity           {}", rule.severity.as_str());
-    println!("tactics            {}", rule.tactics.join(", "));
-    println!("techniques         {}", rule.techniques.join(", "));
-    println!("frequency          {}", duration(rule.frequency));
-    println!("session lookback   {}", duration(rule.session_lookback));
-    println!(
+fn print_metadata(rule: &RuleMetadata) -> Result<()> {
+    outln!("rule id            {}", rule.id);
+    outln!("name               {}", rule.name);
+    outln!("short name         {}", rule.short_name);
+    outln!("version            {}", rule.version);
+    outln!("description        {}", rule.description);
+    outln!("severity           {}", rule.severity.as_str());
+    outln!("tactics            {}", rule.tactics.join(", "));
+    outln!("techniques         {}", rule.techniques.join(", "));
+    outln!("frequency          {}", duration(rule.frequency));
+    outln!("session lookback   {}", duration(rule.session_lookback));
+    outln!(
         "session columns    TimeGenerated, {}",
         rule.session_columns.join(", ")
     );
     match rule.indicator_lookback {
         Some(lookback) => {
-            println!("indicator lookback {}", duration(lookback));
-            println!(
+            outln!("indicator lookback {}", duration(lookback));
+            outln!(
                 "indicator columns  TimeGenerated, {}",
                 rule.indicator_columns.join(", ")
             );
         }
-        None => println!("indicators         (none read)"),
+        None => outln!("indicators         (none read)"),
     }
     if rule.parameters.is_empty() {
-        println!("parameters         (none)");
+        outln!("parameters         (none)");
     }
     for parameter in &rule.parameters {
-        println!(
+        outln!(
             "parameter          {} = {}  ({})",
-            parameter.name, parameter.default_value, parameter.description
+            parameter.name,
+            parameter.default_value,
+            parameter.description
         );
     }
+    Ok(())
 }
 
 /// `14d`, `1h`, `10m`, `90s`, or microseconds when nothing rounder fits.
-fn duration(micros: i64) -> String {
+pub(crate) fn duration(micros: i64) -> String {
     for (unit, name) in [(DAY, "d"), (HOUR, "h"), (MINUTE, "m"), (SECOND, "s")] {
         if micros % unit == 0 {
             return format!("{}{name}", micros / unit);

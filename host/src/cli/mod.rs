@@ -1,5 +1,17 @@
 //! The command line: one module per subcommand, each thin over the library.
 
+/// `println!` that returns an error instead of panicking when standard output
+/// is a closed pipe or a full disk (`main` stops quietly on the first).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(
+            &mut std::io::stdout().lock(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        )
+        .map_err(|error| anyhow::Error::new(error).context("writing to standard output"))?
+    };
+}
+
 pub mod generate;
 pub mod inspect;
 pub mod normalize;

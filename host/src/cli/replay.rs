@@ -14,7 +14,7 @@ use crate::{
     inputs::normalize::SessionFormat,
     inputs::{
         self,
-        stream::{Group, Merged, Reader},
+        stream::{Group, Merged, Order, Reader},
         time, InputFile,
     },
     outputs::AlertSink,
@@ -45,7 +45,9 @@ pub struct ReplayArgs {
     #[arg(long, value_parser = super::parse_time)]
     pub to: Timestamp,
     /// How far a row may lag a later row of its file and still be played in
-    /// time order (logs are written when connections end): 5m, 30s, 0s.
+    /// time order as it is read (logs are written when connections end): 5m,
+    /// 30s, 0s. A file that lags more (an export newest first, or in no
+    /// order) is sorted on disk before it is played.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lateness: i64,
     #[command(flatten)]
@@ -103,9 +105,13 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                 files,
                 columns: replay.feed(table).columns().to_vec(),
                 reader,
-                // Indicator files are small next to sessions and seldom in
-                // time order (STIX bundles, feeds): each is sorted whole.
-                sort: table == Table::Indicators,
+                order: match table {
+                    // Small next to sessions and seldom in time order (STIX
+                    // bundles, feeds): each is sorted whole.
+                    Table::Indicators => Order::SortInMemory,
+                    Table::Summaries => Order::SortWhenOutOfOrder(&["EventTime", "EventTime_t"]),
+                    Table::Sessions => Order::SortWhenOutOfOrder(&["TimeGenerated"]),
+                },
                 lateness: args.lateness,
             }
         })

@@ -49,6 +49,19 @@ pub fn run(args: RunArgs) -> Result<()> {
     let host = RuleHost::new(args.sandbox.budgets())?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let loaded = started.elapsed();
+    for rule in &rules {
+        let metadata = rule.metadata();
+        if args.at.rem_euclid(metadata.frequency) != 0 {
+            // Sentinel runs a rule by hand at any time, too: the windows end at
+            // --at as they would at a tick, but a scheduled run never does this.
+            eprintln!(
+                "warning: --at {} is not a tick of {} (every {}): evaluated over the windows ending then, as a run by hand would be; replay and serve evaluate only on ticks",
+                inputs::time::format(args.at),
+                metadata.short_name,
+                super::inspect::duration(metadata.frequency),
+            );
+        }
+    }
 
     let batch_rows = args.sandbox.batch_rows as usize;
     let mut rejects = Rejects::default();

@@ -36,7 +36,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     if args.json {
-        print!("{text}");
+        outln!("{}", text.trim_end_matches('\n'));
         return Ok(());
     }
     let status: serde_json::Value = serde_json::from_str(&text)
@@ -46,7 +46,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
     };
-    println!(
+    outln!(
         "{:<12} {:<26} {:<12} {:>8} {:>6} {:>8} {:<21} {:>12} {:>14}  reason",
         "TENANT",
         "RULE",
@@ -61,7 +61,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
     for tenant in status["tenants"].as_array().into_iter().flatten() {
         let name = text_of(&tenant["tenant"]);
         for rule in tenant["rules"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "{:<12} {:<26} {:<12} {:>8} {:>6} {:>8} {:<21} {:>12} {:>14}  {}",
                 name,
                 format!("{} {}", text_of(&rule["rule"]), text_of(&rule["version"])),
@@ -83,7 +83,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
                 text_of(&rule["reason"]),
             );
             if !rule["swapped_at"].is_null() || !rule["last_swap"].is_null() {
-                println!(
+                outln!(
                     "{:<12}   swapped {} from {} ({}){}; {}",
                     "",
                     text_of(&rule["swapped_at"]),
@@ -99,7 +99,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
             }
         }
         for refused in tenant["refused"].as_array().into_iter().flatten() {
-            println!(
+            outln!(
                 "{:<12} {:<26} {:<12}  {}",
                 name,
                 text_of(&refused["component"]),
@@ -187,7 +187,7 @@ pub fn swap(args: SwapArgs) -> Result<()> {
         if let Ok(bytes) = std::fs::read(&answer_path) {
             let answer: SwapAnswer = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not an answer", answer_path.display()))?;
-            println!("{}", answer.outcome);
+            outln!("{}", answer.outcome);
             anyhow::ensure!(answer.applied, "the swap was not applied");
             return Ok(());
         }

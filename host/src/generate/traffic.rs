@@ -11,7 +11,7 @@ use crate::inputs::time;
 
 /// (Dvc, EventVendor, EventProduct, share of traffic).
 const DEVICES: [(&str, &str, &str, u32); 5] = [
-    ("fgt-edge-01", "Fortinet", "FortiGate", 35),
+    ("fgt-edge-01", "Fortinet", "Fortigate", 35),
     ("pa-dc-01", "Palo Alto", "PanOS", 25),
     ("asa-branch-02", "Cisco", "ASA", 15),
     ("azfw-hub-01", "Microsoft", "Azure Firewall", 15),

@@ -5,6 +5,7 @@
 pub mod indicators;
 pub mod normalize;
 pub mod records;
+pub mod sort;
 pub mod stream;
 pub mod time;
 
@@ -100,6 +101,11 @@ impl InputFile {
         base.strip_suffix(".gz").unwrap_or(&base).to_owned()
     }
 
+    /// Whether this is standard input (which can be read only once).
+    pub fn is_stdin(&self) -> bool {
+        self.path.is_none()
+    }
+
     /// When the file was last modified.
     pub fn modified(&self) -> Result<Timestamp> {
         let path = self
@@ -179,8 +185,9 @@ impl Rejects {
 }
 
 /// Reads `input`, converting each record's `TimeGenerated` and `columns` to
-/// typed cells, and calls `on_row(time, cells)` for every valid row, stopping
-/// at its first error. Returns the number of records read (valid or not).
+/// typed cells, and calls `on_row(time, cells)` for every row with a time
+/// (a cell that does not parse is passed as unparsable: [`Unparsable`]),
+/// stopping at its first error. Returns the number of records read.
 pub fn read_table(
     input: &InputFile,
     columns: &[(String, ColumnKind)],
@@ -257,6 +264,7 @@ fn read_rows(
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
     let mut records = 0;
+    let mut unparsable = Unparsable::default();
     normalize::read(
         input,
         reader,
@@ -267,18 +275,71 @@ fn read_rows(
             records += 1;
             let cells = fields.and_then(|fields| {
                 let time = time_field("TimeGenerated", fields[0].as_deref())?;
-                let mut cells = Vec::with_capacity(columns.len());
-                for ((name, kind), field) in columns.iter().zip(&fields[1..]) {
-                    let cell = to_cell(*kind, field.as_deref())
-                        .map_err(|reason| format!("{name}: {reason}"))?;
-                    cells.push(cell);
-                }
+                let cells = columns
+                    .iter()
+                    .zip(&fields[1..])
+                    .map(|((name, kind), field)| {
+                        unparsable.cell(name, line, *kind, field.as_deref())
+                    })
+                    .collect();
                 Ok((time, cells))
             });
             deliver(input, line, cells, rejects, on_row)
         },
     )?;
+    unparsable.report(input);
     Ok(records)
+}
+
+/// Cells of one file whose text does not parse for their column's type. Such
+/// a cell still reaches the rules, as its column's unparsable value (an IP
+/// text that matches nothing; none for numbers, booleans and times), so that
+/// a row's fate never depends on which other rules read it. Counted per
+/// column, with the first line of each.
+#[derive(Default)]
+pub struct Unparsable {
+    by_column: std::collections::BTreeMap<String, (u64, u64)>,
+}
+
+impl Unparsable {
+    /// The cell of `text` in column `name` of `kind`, at `line`.
+    pub fn cell<'t>(
+        &mut self,
+        name: &str,
+        line: u64,
+        kind: ColumnKind,
+        text: Option<&'t str>,
+    ) -> Cell<'t> {
+        to_cell(kind, text).unwrap_or_else(|_| {
+            let (count, _) = self.by_column.entry(name.to_owned()).or_insert((0, line));
+            *count += 1;
+            match (kind, text) {
+                (ColumnKind::IpAddress | ColumnKind::IpNetwork, Some(text)) => Cell::Text(text),
+                _ => Cell::Empty,
+            }
+        })
+    }
+
+    /// `columns: N (first at line L), ...`, or none when every cell parsed.
+    pub fn describe(&self) -> Option<String> {
+        (!self.by_column.is_empty()).then(|| {
+            self.by_column
+                .iter()
+                .map(|(name, (count, first))| format!("{name} {count} (first at line {first})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// Says on stderr which columns of `input` had cells that did not parse.
+    pub fn report(&self, input: &InputFile) {
+        if let Some(columns) = self.describe() {
+            eprintln!(
+                "asim-rules: {}: cells that do not parse, passed to the rules as unparsable: {columns}",
+                input.name
+            );
+        }
+    }
 }
 
 /// A row read to `on_row`, or its reason to `rejects`.
@@ -340,6 +401,7 @@ pub fn read_summaries(
         .flat_map(|name| [*name, legacy(name)])
         .collect();
     let mut records = 0;
+    let mut unparsable = Unparsable::default();
     records::read(input, &wanted, |line, fields| {
         records += 1;
         let cells = fields.and_then(|fields| {
@@ -347,19 +409,23 @@ pub fn read_summaries(
             let field = |slot: usize| fields[2 * slot + usize::from(older)].as_deref();
             let time = time_field("EventTime", field(0))?;
             let bin = if older { "10" } else { "20" };
-            let mut cells = Vec::with_capacity(columns.len());
-            for (slot, (name, kind)) in columns.iter().enumerate() {
-                let text = if name == "SummaryBinMinutes" {
-                    Some(bin)
-                } else {
-                    field(slot + 1)
-                };
-                cells.push(to_cell(*kind, text).map_err(|reason| format!("{name}: {reason}"))?);
-            }
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(slot, (name, kind))| {
+                    let text = if name == "SummaryBinMinutes" {
+                        Some(bin)
+                    } else {
+                        field(slot + 1)
+                    };
+                    unparsable.cell(name, line, *kind, text)
+                })
+                .collect();
             Ok((time, cells))
         });
         deliver(input, line, cells, rejects, on_row)
     })?;
+    unparsable.report(input);
     Ok(records)
 }
 

@@ -1,8 +1,10 @@
 //! Rows of several files merged in time order. Each file is read on its own
 //! thread into chunks of owned rows over a bounded channel, so memory stays
-//! bounded whatever the length of the inputs. Each file is expected in time
-//! order (as logs are written); rows that go back in time are still delivered,
-//! in file order, and counted.
+//! bounded whatever the length of the inputs. A file is first checked for time
+//! order; one that goes back in time by more than the lateness (an export
+//! written newest first, or in no order) is sorted on disk before it is played
+//! ([`super::sort`]). Rows that go back in time within the lateness are put
+//! back in order as they are read.
 
 use std::{
     cmp::Reverse,
@@ -17,7 +19,7 @@ use std::{
 use anyhow::{anyhow, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
-use super::{InputFile, Rejects};
+use super::{sort::ExternalSort, InputFile, Rejects};
 
 /// Reads one file's rows ([`super::read_table`], [`super::read_summaries`],
 /// [`super::indicators::reader`]); returns the records read.
@@ -33,7 +35,7 @@ pub type Reader = Arc<
 >;
 
 /// A cell that owns its text.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum OwnedCell {
     Empty,
     Text(Box<str>),
@@ -69,9 +71,20 @@ impl OwnedCell {
 }
 
 /// One row of one table.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub time: Timestamp,
     pub cells: Vec<OwnedCell>,
+}
+
+impl Row {
+    /// The row of `cells` at `time`, owning its texts.
+    pub fn new(time: Timestamp, cells: &[Cell]) -> Row {
+        Row {
+            time,
+            cells: cells.iter().map(OwnedCell::new).collect(),
+        }
+    }
 }
 
 /// Files read alike.
@@ -80,12 +93,24 @@ pub struct Group {
     /// The columns to read from them.
     pub columns: Vec<(String, ColumnKind)>,
     pub reader: Reader,
-    /// Read each file whole and sort its rows by time before playing them:
-    /// for inputs that are small and seldom in time order (STIX bundles).
-    pub sort: bool,
+    /// How the files' rows are put in time order.
+    pub order: Order,
     /// How late (µs) a row may come after a later one of its file and still
     /// be put back in order: logs are written as connections end, not start.
     pub lateness: i64,
+}
+
+/// How a group's files are put in time order before their rows are played.
+#[derive(Clone, Copy, Debug)]
+pub enum Order {
+    /// Read each file whole and sort it in memory: for inputs that are small
+    /// and seldom in time order (indicator feeds, STIX bundles).
+    SortInMemory,
+    /// Check each file's order by its first time column present among these
+    /// (`TimeGenerated`, a summary's `EventTime`); sort it on disk when it is
+    /// not in order beyond the lateness. Standard input and raw logs are
+    /// played as read, within the lateness.
+    SortWhenOutOfOrder(&'static [&'static str]),
 }
 
 /// What a file's reader thread reports when it ends.
@@ -184,7 +209,7 @@ impl Source {
 
 /// Why a reader stopped before its file ended: nobody reads its rows any more.
 #[derive(Debug)]
-struct Stopped;
+pub struct Stopped;
 
 impl std::fmt::Display for Stopped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -213,7 +238,7 @@ impl Merged {
                 files,
                 columns,
                 reader,
-                sort,
+                order,
                 lateness,
             } = group;
             for input in files {
@@ -221,40 +246,62 @@ impl Merged {
                 let columns = columns.clone();
                 let reader = Arc::clone(&reader);
                 let thread = std::thread::spawn(move || {
+                    let send = |chunk: Vec<Row>| sender.send(chunk).map_err(|_| anyhow!(Stopped));
                     let mut rejects = Rejects::default();
-                    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
                     let mut rows = 0u64;
-                    let read = reader(&input, &columns, &mut rejects, &mut |time, cells| {
-                        rows += 1;
-                        chunk.push(Row {
-                            time,
-                            cells: cells.iter().map(OwnedCell::new).collect(),
-                        });
-                        if chunk.len() == CHUNK_ROWS && !sort {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-                            sender.send(full).map_err(|_| anyhow!(Stopped))?;
+                    let read = match order {
+                        Order::SortInMemory => {
+                            let mut sorter = ExternalSort::in_memory();
+                            let records =
+                                reader(&input, &columns, &mut rejects, &mut |time, cells| {
+                                    rows += 1;
+                                    sorter.push(time, cells)
+                                })?;
+                            sorter.finish(CHUNK_ROWS, send).map(|_| records)
                         }
-                        Ok(())
-                    });
-                    let records = match read {
-                        Ok(records) => records,
-                        // The replay ended before the file: what was read until then.
-                        Err(error) if error.is::<Stopped>() => {
-                            return Ok(FileReport {
-                                records: rows + rejects.count,
-                                rejects,
-                            });
+                        Order::SortWhenOutOfOrder(time_columns)
+                            if super::sort::out_of_order(&input, time_columns, lateness)? =>
+                        {
+                            let mut sorter = ExternalSort::on_disk()?;
+                            let records =
+                                reader(&input, &columns, &mut rejects, &mut |time, cells| {
+                                    rows += 1;
+                                    sorter.push(time, cells)
+                                })?;
+                            let sorted = sorter.finish(CHUNK_ROWS, send);
+                            if let Ok(report) = &sorted {
+                                eprintln!(
+                                    "asim-rules: {}: not in time order: sorted first {report}",
+                                    input.name
+                                );
+                            }
+                            sorted.map(|_| records)
                         }
-                        Err(error) => return Err(error),
+                        Order::SortWhenOutOfOrder(_) => {
+                            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+                            reader(&input, &columns, &mut rejects, &mut |time, cells| {
+                                rows += 1;
+                                chunk.push(Row::new(time, cells));
+                                if chunk.len() == CHUNK_ROWS {
+                                    send(std::mem::replace(
+                                        &mut chunk,
+                                        Vec::with_capacity(CHUNK_ROWS),
+                                    ))?;
+                                }
+                                Ok(())
+                            })
+                            .and_then(|records| send(chunk).map(|()| records))
+                        }
                     };
-                    if sort {
-                        // Stable: rows of one instant keep their file order.
-                        chunk.sort_by_key(|row| row.time);
+                    match read {
+                        Ok(records) => Ok(FileReport { records, rejects }),
+                        // The replay ended before the file: what was read until then.
+                        Err(error) if error.is::<Stopped>() => Ok(FileReport {
+                            records: rows + rejects.count,
+                            rejects,
+                        }),
+                        Err(error) => Err(error),
                     }
-                    // The receiver may be gone when the replay ended early.
-                    let _ = sender.send(chunk);
-                    Ok(FileReport { records, rejects })
                 });
                 sources.push(Source {
                     group: index,

@@ -29,7 +29,7 @@ const DEFAULT_FIELDS: [&str; 14] = [
 ];
 
 /// The ASIM columns a flow record gives, in the order [`map`] fills them.
-pub const COLUMNS: [&str; 30] = [
+pub const COLUMNS: [&str; 31] = [
     "TimeGenerated",
     "EventStartTime",
     "EventEndTime",
@@ -59,6 +59,7 @@ pub const COLUMNS: [&str; 30] = [
     "DvcInboundInterface",
     "DvcSubscriptionId",
     "DvcId",
+    "DvcIdType",
     "Dvc",
 ];
 
@@ -200,7 +201,10 @@ fn map<'a>(
         raw("interface-id"),
         raw("account-id"),
         raw("vpc-id"),
-        raw("vpc-id"),
+        field("vpc-id").map(|_| Cow::Borrowed("AwsVpcId")),
+        // The default format names no VPC: the network interface that
+        // recorded the flow is the device then.
+        raw("vpc-id").or_else(|| raw("interface-id")),
     ])
 }
 

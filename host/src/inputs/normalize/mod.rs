@@ -111,14 +111,20 @@ impl SessionFormat {
 }
 
 /// What a normalizer left out: fields it could not map (left empty), by ASIM
-/// column, and records that are no sessions (skipped), by reason.
+/// column, records that are no sessions (skipped), by reason, and values it
+/// had to take from elsewhere than the record (derived), by what.
 #[derive(Debug, Default)]
 pub struct FieldIssues {
     pub empty: BTreeMap<&'static str, u64>,
     pub skipped: BTreeMap<&'static str, u64>,
+    pub derived: BTreeMap<&'static str, u64>,
 }
 
 impl FieldIssues {
+    fn derive(&mut self, what: &'static str) {
+        *self.derived.entry(what).or_default() += 1;
+    }
+
     fn count(&mut self, column: &'static str) {
         *self.empty.entry(column).or_default() += 1;
     }
@@ -135,6 +141,19 @@ impl FieldIssues {
         }
         self.count(column);
         None
+    }
+
+    /// `text` as a MAC address as ASIM writes it (`00:0D:3A:1B:2C:3D`), from
+    /// colons, dashes or none; else none, counted against `column`.
+    fn mac(&mut self, text: Option<&str>, column: &'static str) -> Value {
+        let text = text?;
+        let digits: Vec<char> = text.chars().filter(|c| !matches!(c, ':' | '-')).collect();
+        if digits.len() != 12 || !digits.iter().all(char::is_ascii_hexdigit) {
+            self.count(column);
+            return None;
+        }
+        let pairs: Vec<String> = digits.chunks(2).map(|pair| pair.iter().collect()).collect();
+        Some(Cow::Owned(pairs.join(":")))
     }
 
     /// `text` as a whole number; else none, counted against `column`.
@@ -172,8 +191,26 @@ impl FieldIssues {
         if !self.empty.is_empty() {
             text.push_str(&format!("; fields left empty: {}", list(&self.empty)));
         }
+        if !self.derived.is_empty() {
+            text.push_str(&format!("; {}", list(&self.derived)));
+        }
         text
     }
+}
+
+/// Whether `name` is a hostname: dot-separated labels of letters, digits and
+/// inner hyphens (RFC 1123), as ASIM's tester requires.
+fn is_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// The non-empty value of source field `name` in a record read as `names`.
@@ -223,6 +260,38 @@ impl Session<'_> {
     /// A constant.
     fn fixed(&mut self, column: impl Into<usize> + Copy, value: &'static str) {
         self.set(column, fixed(value));
+    }
+
+    /// A user name and, in `type_column`, its ASIM type from its form:
+    /// `UPN` (`user@domain`), `Windows` (`DOMAIN\\user`), `DN` (`CN=…`),
+    /// else `Simple`, as the parsers' `_ASIM_GetUsernameType` does.
+    fn username(
+        &mut self,
+        column: impl Into<usize> + Copy,
+        type_column: impl Into<usize> + Copy,
+        text: Option<&str>,
+    ) {
+        let Some(name) = text.filter(|name| !name.is_empty()) else {
+            return;
+        };
+        let kind = if name.contains('@') {
+            "UPN"
+        } else if name.contains('\\') {
+            "Windows"
+        } else if name.to_ascii_uppercase().starts_with("CN=") {
+            "DN"
+        } else {
+            "Simple"
+        };
+        self.text(column, Some(name));
+        self.fixed(type_column, kind);
+    }
+
+    /// A MAC address as ASIM writes it (`00:0D:3A:1B:2C:3D`) from colons,
+    /// dashes or none; left empty (and counted) when it is not six bytes.
+    fn mac(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
+        let value = self.issues.mac(text, self.name(column));
+        self.set(column, value);
     }
 
     /// An IP address, left empty (and counted) when it is none.

@@ -116,14 +116,28 @@ fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
     let src_port = field(Raw::SrcPorts).and_then(|ports| ports.split('|').next());
     session.port(SrcPortNumber, src_port);
     session.port(DstPortNumber, field(Raw::DestPort));
-    // A host is the VM's name (`resource-group/vm`), else its address.
-    let vm_name = |column| field(column).and_then(|vm: &str| vm.rsplit('/').next());
-    let src_host = vm_name(Raw::SrcVm).map(str::to_owned);
-    let src_host = src_host.or_else(|| session.get(SrcIpAddr).map(str::to_owned));
-    let dst_host = vm_name(Raw::DestVm).map(str::to_owned);
-    let dst_host = dst_host.or_else(|| session.get(DstIpAddr).map(str::to_owned));
-    session.text(SrcHostname, src_host.as_deref());
-    session.text(DstHostname, dst_host.as_deref());
+    // A host is the VM's name (`resource-group/vm`), else its address. A VM
+    // name that is no hostname (`-1234567-vmss_4`) is not used, and counted.
+    for (vm, address, hostname) in [
+        (Raw::SrcVm, SrcIpAddr, SrcHostname),
+        (Raw::DestVm, DstIpAddr, DstHostname),
+    ] {
+        let name = field(vm).and_then(|vm: &str| vm.rsplit('/').next());
+        let name = name.filter(|name| {
+            let usable = super::is_hostname(name);
+            if !usable {
+                session.issues.derive(match hostname {
+                    SrcHostname => "SrcHostname from the address, the VM name being no hostname",
+                    _ => "DstHostname from the address, the VM name being no hostname",
+                });
+            }
+            usable
+        });
+        let host = name
+            .map(str::to_owned)
+            .or_else(|| session.get(address).map(str::to_owned));
+        session.text(hostname, host.as_deref());
+    }
 
     let direction = field(Raw::FlowDirection);
     session.text(NetworkDirection, direction);
@@ -137,7 +151,7 @@ fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
     if let Some((id, id_type, mac)) = logged_side {
         session.text(id, field(Raw::TargetResourceId));
         session.fixed(id_type, "AzureResourceId");
-        session.text(mac, field(Raw::MacAddress));
+        session.mac(mac, field(Raw::MacAddress));
     }
     let zone = match field(Raw::FlowType) {
         Some("IntraVNet" | "InterVNet") => "Internal",
@@ -177,7 +191,9 @@ fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
     session.fixed(EventType, "Flow");
     session.fixed(EventSchema, "NetworkSession");
     session.fixed(EventSchemaVersion, "0.2.6");
-    session.fixed(EventProduct, "Azure NSG flows");
+    // The parser writes `Azure NSG flows`, which ASIM's list does not have;
+    // `NSGFlow` is the list's name for NSG flow logs.
+    session.fixed(EventProduct, "NSGFlow");
     session.fixed(EventVendor, "Microsoft");
     session.fixed(Dvc, "Azure NSG flows");
 }

@@ -30,7 +30,7 @@ const RAW: [&str; 11] = [
 ];
 
 /// The ASIM columns a flow event gives, in the order [`map`] fills them.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 28] = [
     "TimeGenerated",
     "EventStartTime",
     "EventEndTime",
@@ -40,6 +40,8 @@ pub const COLUMNS: [&str; 26] = [
     "EventVendor",
     "EventSchema",
     "EventSchemaVersion",
+    "EventResult",
+    "EventSeverity",
     "EventOriginalResultDetails",
     "SrcIpAddr",
     "SrcPortNumber",
@@ -160,6 +162,10 @@ fn map<'a>(
         fixed("OISF"),
         fixed("NetworkSession"),
         fixed("0.2.4"),
+        // A flow event says what was seen, not whether it succeeded; it is
+        // no threat in itself (alert events are).
+        fixed("NA"),
+        fixed("Informational"),
         details,
         src,
         number(src_port),

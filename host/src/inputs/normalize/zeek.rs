@@ -15,7 +15,7 @@ use crate::inputs::{
 };
 
 /// The Zeek fields the mapping reads.
-const RAW: [&str; 19] = [
+const RAW: [&str; 21] = [
     "ts",
     "uid",
     "id.orig_h",
@@ -35,10 +35,12 @@ const RAW: [&str; 19] = [
     "community_id",
     "_system_name",
     "_write_ts",
+    "orig_l2_addr",
+    "resp_l2_addr",
 ];
 
 /// The ASIM columns a conn record gives, in the order [`map`] fills them.
-pub const COLUMNS: [&str; 30] = [
+pub const COLUMNS: [&str; 32] = [
     "TimeGenerated",
     "EventStartTime",
     "EventEndTime",
@@ -69,6 +71,8 @@ pub const COLUMNS: [&str; 30] = [
     "NetworkPackets",
     "NetworkSessionId",
     "Dvc",
+    "SrcMacAddr",
+    "DstMacAddr",
 ];
 
 /// `conn_state` → EventResult, EventResultDetails, EventOriginalResultDetails,
@@ -95,10 +99,12 @@ const CONN_STATES: [(&str, &str, &str, &str, &str); 13] = [
         "Normal establishment and termination",
         "Informational",
     ),
+    // The parser says `Rejeced`, no ASIM value; a rejected attempt is a
+    // reset (the responder answers the SYN with a RST).
     (
         "REJ",
         "Failure",
-        "Rejected",
+        "Reset",
         "Connection attempt rejected",
         "Low",
     ),
@@ -171,6 +177,7 @@ pub fn read_tsv(
     on_record: &mut OnRecord,
 ) -> Result<()> {
     let mapped = Mapped::new(&COLUMNS, wanted);
+    let sensor = input.base_name();
     let mut header = Header::default();
     let mut positions: Option<Vec<Option<usize>>> = None;
     records::for_each_line(input, reader, |number, line| {
@@ -216,7 +223,7 @@ pub fn read_tsv(
                 }
             })
             .collect();
-        deliver(number, &raw, &mapped, issues, on_record)
+        deliver(number, &raw, &sensor, &mapped, issues, on_record)
     })
 }
 
@@ -289,8 +296,9 @@ pub fn read_json(
     on_record: &mut OnRecord,
 ) -> Result<()> {
     let mapped = Mapped::new(&COLUMNS, wanted);
+    let sensor = input.base_name();
     let on_raw = &mut |number: u64, raw: Result<&Fields, String>| match raw {
-        Ok(raw) => deliver(number, raw, &mapped, issues, on_record),
+        Ok(raw) => deliver(number, raw, &sensor, &mapped, issues, on_record),
         Err(reason) => on_record(number, Err(reason)),
     };
     records::read_from(input, reader, &RAW, on_raw)
@@ -299,20 +307,24 @@ pub fn read_json(
 fn deliver(
     number: u64,
     raw: &[Option<Cow<str>>],
+    sensor: &str,
     mapped: &Mapped,
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    match map(raw, issues) {
+    match map(raw, sensor, issues) {
         Ok(mut values) => on_record(number, Ok(&mapped.pick(&mut values))),
         Err(reason) => on_record(number, Err(reason)),
     }
 }
 
 /// One conn record (values in [`RAW`] order) as ASIM values (in [`COLUMNS`]
-/// order), or why it cannot be a session: no readable `ts`.
+/// order), or why it cannot be a session: no readable `ts`. `Dvc` is the
+/// sensor's `_system_name` (Corelight); plain Zeek does not name its sensor,
+/// so then it is `sensor`, the log file's name, and counted as such.
 pub fn map<'a>(
     raw: &[Option<Cow<'a, str>>],
+    sensor: &str,
     issues: &mut FieldIssues,
 ) -> Result<Vec<Option<Cow<'a, str>>>, String> {
     let field = |name: &str| raw_field(&RAW, raw, name);
@@ -349,6 +361,8 @@ pub fn map<'a>(
     let dst_bytes = issues.whole(field("resp_bytes"), "DstBytes");
     let src_packets = issues.whole(field("orig_pkts"), "SrcPackets");
     let dst_packets = issues.whole(field("resp_pkts"), "DstPackets");
+    let src_mac = issues.mac(field("orig_l2_addr"), "SrcMacAddr");
+    let dst_mac = issues.mac(field("resp_l2_addr"), "DstMacAddr");
     let end_text = Some(Cow::Owned(time::format(end)));
     Ok(vec![
         end_text.clone(),
@@ -380,7 +394,15 @@ pub fn map<'a>(
         number(dst_packets),
         number(sum(src_packets, dst_packets)),
         owned(field("community_id")),
-        owned(field("_system_name")),
+        Some(match field("_system_name") {
+            Some(name) => Cow::Owned(name.to_owned()),
+            None => {
+                issues.derive("Dvc from the file name");
+                Cow::Owned(sensor.to_owned())
+            }
+        }),
+        src_mac,
+        dst_mac,
     ])
 }
 

@@ -213,8 +213,8 @@ pub(super) fn map(record: &Record, session: &mut Session) {
     session.port(SrcNatPortNumber, parsed.src_nat_port);
     session.address(DstNatIpAddr, parsed.dst_nat);
     session.port(DstNatPortNumber, parsed.dst_nat_port);
-    session.text(SrcUsername, parsed.src_user);
-    session.text(DstUsername, parsed.dst_user);
+    session.username(SrcUsername, SrcUsernameType, parsed.src_user);
+    session.username(DstUsername, DstUsernameType, parsed.dst_user);
     session.text(NetworkSessionId, parsed.session_id);
     if let Some(duration) = parsed.duration {
         match milliseconds(duration) {

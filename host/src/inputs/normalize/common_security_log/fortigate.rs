@@ -3,26 +3,30 @@
 
 use super::{resolve_protocol, Column, Raw, Record, Session};
 
-/// `DeviceAction` → DvcAction, EventResult, EventResultDetails.
+/// `DeviceAction` → DvcAction, EventResult, EventResultDetails. The parser
+/// gives `ip-conn` the details "IP connection error", no ASIM value; the
+/// action itself stays in `DvcOriginalAction`.
 const ACTIONS: [(&str, &str, &str, &str); 7] = [
     ("accept", "Allow", "Success", ""),
     ("client-rst", "Reset Source", "Failure", ""),
     ("close", "", "Success", ""),
     ("deny", "Deny", "Failure", ""),
-    ("ip-conn", "", "Failure", "IP connection error"),
+    ("ip-conn", "", "Failure", "Unknown"),
     ("server-rst", "Reset Destination", "Failure", ""),
     ("timeout", "", "Failure", ""),
 ];
 
-/// CEF priority (`LogSeverity`) → EventSeverity.
+/// CEF priority (`LogSeverity`) → EventSeverity. The parser's table has
+/// `Critical` for 6 and `Alert` for 7 (syslog level names, no ASIM values):
+/// between its `Low` at 5 and `High` at 8 they are `Medium` and `High`.
 const SEVERITIES: [(&str, &str); 8] = [
     ("1", "Informational"),
     ("2", "Informational"),
     ("3", "Informational"),
     ("4", "Low"),
     ("5", "Low"),
-    ("6", "Critical"),
-    ("7", "Alert"),
+    ("6", "Medium"),
+    ("7", "High"),
     ("8", "High"),
 ];
 

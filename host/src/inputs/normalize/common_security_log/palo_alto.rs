@@ -55,8 +55,16 @@ fn map_common(record: &Record, session: &mut Session) {
     session.port(SrcNatPortNumber, record.get(Raw::SourceTranslatedPort));
     session.address(DstNatIpAddr, record.get(Raw::DestinationTranslatedAddress));
     session.port(DstNatPortNumber, record.get(Raw::DestinationTranslatedPort));
-    session.text(SrcUsername, record.get(Raw::SourceUserName));
-    session.text(DstUsername, record.get(Raw::DestinationUserName));
+    session.username(
+        SrcUsername,
+        SrcUsernameType,
+        record.get(Raw::SourceUserName),
+    );
+    session.username(
+        DstUsername,
+        DstUsernameType,
+        record.get(Raw::DestinationUserName),
+    );
     session.text(NetworkRuleName, record.get(Raw::DeviceCustomString1));
     session.text(SrcZone, record.get(Raw::DeviceCustomString4));
     session.text(DstZone, record.get(Raw::DeviceCustomString5));
@@ -103,8 +111,8 @@ pub(super) fn map_cef(record: &Record, session: &mut Session) {
         NetworkApplicationProtocol,
         record.get(Raw::ApplicationProtocol),
     );
-    session.text(SrcMacAddr, record.get(Raw::SourceMACAddress));
-    session.text(DstMacAddr, record.get(Raw::DestinationMACAddress));
+    session.mac(SrcMacAddr, record.get(Raw::SourceMACAddress));
+    session.mac(DstMacAddr, record.get(Raw::DestinationMACAddress));
     if let Some(name) = record.get(Raw::DeviceName) {
         session.text(Dvc, Some(name));
         session.text(DvcHostname, Some(fqdn_and_host(name).1));
