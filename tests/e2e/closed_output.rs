@@ -37,7 +37,10 @@ fn commands() -> Vec<Vec<String>> {
     vec![
         vec!["inspect".into(), rule.clone()],
         tables("run", &["--at", GENERATED_AT]),
-        tables("replay", &["--from", "2026-03-11T20:00:00Z", "--to", GENERATED_AT]),
+        tables(
+            "replay",
+            &["--from", "2026-03-11T20:00:00Z", "--to", GENERATED_AT],
+        ),
         vec!["normalize".into(), sample],
     ]
 }

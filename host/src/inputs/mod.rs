@@ -3,6 +3,7 @@
 //! columns the loaded rules asked for.
 
 pub mod indicators;
+mod json_scan;
 pub mod normalize;
 pub mod records;
 pub mod sort;

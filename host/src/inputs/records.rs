@@ -74,14 +74,18 @@ fn read_json_lines(
             return Ok(());
         }
         let mut fields = vec![None; wanted.len()];
-        match parse_json_record(text, wanted, &mut fields) {
+        let parsed = super::json_scan::scan(text, wanted, &mut fields).or_else(|_| {
+            fields.iter_mut().for_each(|field| *field = None);
+            parse_json_record(text, wanted, &mut fields)
+        });
+        match parsed {
             Ok(()) => on_record(number, Ok(&fields)),
             Err(reason) => on_record(number, Err(reason)),
         }
     })
 }
 
-fn parse_json_record<'a>(
+pub(super) fn parse_json_record<'a>(
     text: &'a str,
     wanted: &[&str],
     fields: &mut [Option<Cow<'a, str>>],
