@@ -434,3 +434,119 @@ fn a_parameter_that_lengthens_the_lookback_is_fed_the_longer_window() {
     assert!(outside("14") > 10_000);
     assert_eq!(outside("21"), 0);
 }
+
+#[test]
+fn any_number_of_threads_reads_a_file_as_one_does() {
+    // Generated sessions (tens of MiB: many blocks) with bad lines, bad
+    // cells, blank lines, CRLF ends and escaped strings spread through them.
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(generated_file("sessions.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let count = lines.len();
+    for (at, every) in [
+        (0, 9_973),
+        (1, 19_997),
+        (2, 29_989),
+        (3, 39_989),
+        (4, 49_999),
+    ] {
+        for line in lines.iter_mut().skip(at).step_by(every) {
+            *line = match at {
+                0 => "{not json".to_owned(),
+                1 => line.replace("\"DstIpAddr\":\"", "\"DstIpAddr\":\"x"),
+                2 => String::new(),
+                3 => format!("{line}\r"),
+                _ => line.replace("\"Dvc\":\"", "\"Dvc\":\"esc\\\"aped "),
+            };
+        }
+    }
+    let sessions = dir.path().join("sessions.jsonl");
+    fs::write(&sessions, lines.join("\n")).unwrap();
+    let (rules, indicators) = (
+        [component("ti-map-ip"), component("network-session-anomaly")],
+        generated_file("indicators.jsonl"),
+    );
+    let run = |threads: &str| {
+        let mut args = vec!["run", "--at", GENERATED_AT, "--threads", threads];
+        rules
+            .iter()
+            .for_each(|rule| args.extend(["--rule", rule.to_str().unwrap()]));
+        args.extend([
+            "--sessions",
+            sessions.to_str().unwrap(),
+            "--indicators",
+            &indicators,
+        ]);
+        let output = asim_rules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        // Everything but the timings of the last line.
+        let stderr: Vec<String> = stderr
+            .lines()
+            .map(|line| line.split("; load").next().unwrap_or_default().to_owned())
+            .collect();
+        (String::from_utf8(output.stdout).unwrap(), stderr)
+    };
+    let one = run("1");
+    assert!(
+        one.1.iter().any(|line| line.contains(":1: bad JSON")),
+        "{:?}",
+        one.1
+    );
+    assert!(
+        one.1
+            .iter()
+            .any(|line| line.contains("passed to the rules as unparsable: DstIpAddr")),
+        "{:?}",
+        one.1
+    );
+    assert!(count > 200_000 && !one.0.is_empty());
+    for threads in ["2", "3"] {
+        assert_eq!(run(threads), one, "--threads {threads}");
+    }
+}
+
+#[test]
+fn a_line_that_is_not_utf8_stops_the_read_at_the_same_line_with_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(generated_file("sessions.jsonl")).unwrap();
+    let mut bytes = Vec::new();
+    for (at, line) in text.lines().take(50_000).enumerate() {
+        if at == 30_000 {
+            bytes.extend_from_slice(b"{\"Dvc\":\"\xff\"}\n");
+        }
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+    }
+    let sessions = dir.path().join("latin1.jsonl");
+    fs::write(&sessions, bytes).unwrap();
+    let rule = component("ti-map-ip");
+    let errors: Vec<String> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let output = asim_rules(&[
+                "run",
+                "--at",
+                GENERATED_AT,
+                "--threads",
+                threads,
+                "--rule",
+                rule.to_str().unwrap(),
+                "--sessions",
+                sessions.to_str().unwrap(),
+            ]);
+            assert_eq!(output.status.code(), Some(1));
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        errors[0].contains("latin1.jsonl:30001: reading"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(errors[0], errors[1]);
+}

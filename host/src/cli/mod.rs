@@ -196,11 +196,30 @@ impl IndicatorArgs {
 }
 
 /// Session files, their format recognised from their content.
-pub fn session_files(names: &[String]) -> Vec<InputFile> {
+pub fn session_files(names: &[String], threads: usize) -> Vec<InputFile> {
     names
         .iter()
-        .map(|name| InputFile::by_content(name))
+        .map(|name| InputFile::by_content(name).with_threads(threads))
         .collect()
+}
+
+/// `--threads`: how many threads parse one session file.
+#[derive(clap::Args)]
+pub struct ThreadArgs {
+    /// Threads that parse each ASIM JSON lines session file (default: one per
+    /// core; 1 parses on the reading thread). Rows, warnings and alerts are
+    /// the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl ThreadArgs {
+    /// The number asked for, or one per core.
+    pub fn count(&self) -> usize {
+        self.threads.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
 }
 
 /// The reader of session files in `format` (none: recognised per file).

@@ -51,6 +51,8 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
     pub lateness: i64,
     #[command(flatten)]
+    pub threads: super::ThreadArgs,
+    #[command(flatten)]
     pub alerts: AlertArgs,
 }
 
@@ -71,7 +73,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             .map(InputFile::without_progress)
             .collect(),
         quiet_all(&args.summaries)?,
-        super::session_files(&args.sessions)
+        super::session_files(&args.sessions, args.threads.count())
             .into_iter()
             .map(InputFile::without_progress)
             .collect(),

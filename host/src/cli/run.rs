@@ -34,12 +34,14 @@ pub struct RunArgs {
     #[arg(long, value_parser = super::parse_time)]
     pub at: Timestamp,
     #[command(flatten)]
+    pub threads: super::ThreadArgs,
+    #[command(flatten)]
     pub alerts: AlertArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
-    let sessions = super::session_files(&args.sessions);
+    let sessions = super::session_files(&args.sessions, args.threads.count());
     let indicators = args.indicators.files();
     let summaries = args
         .summaries

@@ -5,6 +5,7 @@
 pub mod indicators;
 mod json_scan;
 pub mod normalize;
+mod parallel;
 pub mod records;
 pub mod sort;
 pub mod stream;
@@ -42,6 +43,7 @@ pub struct InputFile {
     pub format: Format,
     gzip: bool,
     progress: bool,
+    threads: usize,
 }
 
 impl InputFile {
@@ -55,6 +57,7 @@ impl InputFile {
                 format: Format::JsonLines,
                 gzip: false,
                 progress: false,
+                threads: 1,
             });
         }
         let lower = name.to_ascii_lowercase();
@@ -73,6 +76,7 @@ impl InputFile {
             format,
             gzip,
             progress: true,
+            threads: 1,
         })
     }
 
@@ -87,6 +91,7 @@ impl InputFile {
                 format: Format::Text,
                 gzip,
                 progress: true,
+                threads: 1,
             }
         })
     }
@@ -120,6 +125,15 @@ impl InputFile {
             .duration_since(std::time::UNIX_EPOCH)
             .context("file time before 1970")?;
         Ok(i64::try_from(since_epoch.as_micros()).unwrap_or(Timestamp::MAX))
+    }
+
+    /// The same input read by `threads` worker threads where its format
+    /// allows (ASIM JSON lines); 1 reads it on the calling thread.
+    pub fn with_threads(self, threads: usize) -> InputFile {
+        InputFile {
+            threads: threads.max(1),
+            ..self
+        }
     }
 
     /// The same input without a progress bar (when several are read at once).
@@ -266,6 +280,19 @@ fn read_rows(
         .collect();
     let mut records = 0;
     let mut unparsable = Unparsable::default();
+    if format == SessionFormat::Asim && input.format == Format::JsonLines && input.threads > 1 {
+        let records = parallel::read_json_rows(
+            input,
+            reader,
+            columns,
+            input.threads,
+            rejects,
+            &mut unparsable,
+            on_row,
+        )?;
+        unparsable.report(input);
+        return Ok(records);
+    }
     normalize::read(
         input,
         reader,
@@ -311,14 +338,21 @@ impl Unparsable {
         kind: ColumnKind,
         text: Option<&'t str>,
     ) -> Cell<'t> {
-        to_cell(kind, text).unwrap_or_else(|_| {
-            let (count, _) = self.by_column.entry(name.to_owned()).or_insert((0, line));
-            *count += 1;
-            match (kind, text) {
-                (ColumnKind::IpAddress | ColumnKind::IpNetwork, Some(text)) => Cell::Text(text),
-                _ => Cell::Empty,
+        let (cell, parsed) = typed_cell(kind, text);
+        if !parsed {
+            self.note(name, line);
+        }
+        cell
+    }
+
+    /// Counts a cell of column `name` at `line` that did not parse.
+    pub fn note(&mut self, name: &str, line: u64) {
+        match self.by_column.get_mut(name) {
+            Some((count, _)) => *count += 1,
+            None => {
+                self.by_column.insert(name.to_owned(), (1, line));
             }
-        })
+        }
     }
 
     /// `columns: N (first at line L), ...`, or none when every cell parsed.
@@ -428,6 +462,20 @@ pub fn read_summaries(
     })?;
     unparsable.report(input);
     Ok(records)
+}
+
+/// The cell of `text` in a column of `kind`, and whether it parsed; one that
+/// did not is the column's unparsable value (see [`Unparsable`]).
+fn typed_cell(kind: ColumnKind, text: Option<&str>) -> (Cell<'_>, bool) {
+    match to_cell(kind, text) {
+        Ok(cell) => (cell, true),
+        Err(_) => match (kind, text) {
+            (ColumnKind::IpAddress | ColumnKind::IpNetwork, Some(text)) => {
+                (Cell::Text(text), false)
+            }
+            _ => (Cell::Empty, false),
+        },
+    }
 }
 
 /// The typed cell of a column of `kind` whose raw text is `text`.
