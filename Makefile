@@ -116,9 +116,18 @@ lint: wasm-target
 	python3 -m py_compile examples/python-host/asim_host.py
 	node --check examples/js-host/host.mjs
 
-bench: components
+# The peer DuckDB is measured in the same run: installed from PyPI here.
+BENCH_ENV := target/bench-env
+bench: components $(BENCH_ENV)/installed
 	$(CARGO) build --release -p asim-rules
 	$(CARGO) bench -p asim-rules --bench throughput
+
+$(BENCH_ENV)/installed:
+	@command -v python3 >/dev/null || { echo "bench: python3 is required (DuckDB, the peer)" >&2; exit 1; }
+	python3 -m venv $(BENCH_ENV)
+	$(BENCH_ENV)/bin/pip install --quiet --retries 2 --timeout 30 duckdb==2.0.1 || { \
+	  echo "bench: pip could not install duckdb from PyPI: is the registry reachable (or PIP_INDEX_URL set)?" >&2; exit 1; }
+	@touch $@
 
 clean:
 	$(CARGO) clean

@@ -218,9 +218,9 @@ struct Interner {
 impl Interner {
     fn find(&self, text: &str) -> (u64, Option<u32>) {
         let hash = self.hasher.hash_one(text);
-        let found = self
-            .table
-            .find(hash, |&code| self.dictionary.get(code as usize) == text);
+        let found = self.table.find(hash, |&code| {
+            self.dictionary.get_bytes(code as usize) == text.as_bytes()
+        });
         (hash, found.copied())
     }
 

@@ -39,6 +39,13 @@ impl StringTable {
         &self.strings[start..self.ends[k] as usize]
     }
 
+    /// Value `k`'s bytes: for comparing, without the character-boundary
+    /// checks of [`StringTable::get`].
+    pub fn get_bytes(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.strings.as_bytes()[start..self.ends[k] as usize]
+    }
+
     /// The values, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(|k| self.get(k))

@@ -423,36 +423,43 @@ fn main() {
     let binary = root().join("target/release/asim-rules");
     let at = time::format(AT);
     let ti_path = root().join("target/rules/ti-map-ip.wasm");
-    let (run, summary) = best_of_three(
-        &binary,
-        &[
-            "run",
-            "--rule",
-            ti_path.to_str().unwrap(),
-            "--at",
-            &at,
-            "--sessions",
-            &sessions,
-            "--indicators",
-            &indicators,
-        ],
-    );
     writeln!(
         report,
-        "`run` end to end, TI, 1 M sessions + 100 k indicators (JSON lines): {:.2} s ({summary})",
-        run.as_secs_f64()
+        "\n| TI job, 1 M sessions + 100 k indicators (JSON lines) | asim-rules run | DuckDB | asim-rules / DuckDB speed |\n|---|---|---|---|"
     )
     .unwrap();
-    for threads in [1, 2] {
-        match duckdb(&sessions, &indicators, &at, threads) {
-            Ok(duck) => writeln!(
-                report,
-                "DuckDB, the TI query as SQL on the same files, {threads} thread(s): {duck:.2} s; asim-rules takes {:.2}x its time",
-                run.as_secs_f64() / duck
-            )
-            .unwrap(),
-            Err(why) => writeln!(report, "DuckDB comparison skipped ({why}); `pip install duckdb` enables it").unwrap(),
-        }
+    for threads in [1u32, 2] {
+        let threads_arg = threads.to_string();
+        let (run, summary) = best_of_three(
+            &binary,
+            &[
+                "run",
+                "--rule",
+                ti_path.to_str().unwrap(),
+                "--at",
+                &at,
+                "--sessions",
+                &sessions,
+                "--indicators",
+                &indicators,
+                "--threads",
+                &threads_arg,
+            ],
+        );
+        let duck = duckdb(&sessions, &indicators, &at, threads);
+        let (duck, ratio) = match duck {
+            Ok(duck) => (
+                format!("{duck:.2} s"),
+                format!("{:.2}x", duck / run.as_secs_f64()),
+            ),
+            Err(why) => (format!("skipped ({why})"), "–".into()),
+        };
+        writeln!(
+            report,
+            "| {threads} thread(s) | {:.2} s ({summary}) | {duck} | {ratio} |",
+            run.as_secs_f64()
+        )
+        .unwrap();
     }
 
     writeln!(report).unwrap();
@@ -595,7 +602,8 @@ fn write_jsonl(rows: &[[String; 6]], iocs: &[[String; 5]], dir: &Path) -> (Strin
 /// `threads` threads (string equality on addresses and source before
 /// destination, as the original rule; two equi-joins, since an `OR` join is a
 /// nested loop), via
-/// its Python package (`pip install duckdb`); none when it is not installed.
+/// its Python package (`make bench` installs it in `target/bench-env`); none
+/// when it is not installed.
 fn duckdb(sessions: &str, indicators: &str, at: &str, threads: u32) -> Result<f64, String> {
     let sql = format!(
         "WITH ti AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY IndicatorId ORDER BY TimeGenerated DESC) AS r \
@@ -613,10 +621,17 @@ fn duckdb(sessions: &str, indicators: &str, at: &str, threads: u32) -> Result<f6
         "import duckdb, time\nc = duckdb.connect()\nc.execute('SET threads={threads}')\n\
          t = time.perf_counter()\nc.execute({sql:?}).fetchall()\nprint(time.perf_counter() - t)"
     );
-    let output = Command::new("python3")
+    // `make bench` installs DuckDB here; elsewhere a python3 that has it.
+    let venv = root().join("target/bench-env/bin/python");
+    let python = if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let output = Command::new(&python)
         .args(["-c", &script])
         .output()
-        .map_err(|error| format!("python3: {error}"))?;
+        .map_err(|error| format!("{}: {error}", python.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         return Err(stderr.lines().last().unwrap_or_default().to_owned());

@@ -38,7 +38,12 @@ pub fn scan<'a>(text: &'a str, wanted: &[&str], fields: &mut [Option<Cow<'a, str
             scanner.whitespace();
             scanner.expect(b':')?;
             scanner.whitespace();
-            match wanted.iter().position(|name| *name == key) {
+            // Length and first byte first: most keys are not wanted.
+            let first = key.as_bytes().first();
+            let slot = wanted.iter().position(|name| {
+                name.len() == key.len() && name.as_bytes().first() == first && *name == key
+            });
+            match slot {
                 Some(slot) => fields[slot] = scanner.scalar()?,
                 None => scanner.skip_value(1)?,
             }
@@ -91,12 +96,8 @@ impl<'a> Scanner<'a> {
     fn plain_string(&mut self) -> Scan<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let end = start
-            + self.bytes[start..]
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-                .ok_or(Declined)?;
-        if self.bytes[end] != b'"' {
+        let end = start + memchr::memchr2(b'"', b'\\', &self.bytes[start..]).ok_or(Declined)?;
+        if self.bytes[end] != b'"' || self.bytes[start..end].iter().any(|&byte| byte < 0x20) {
             return Err(Declined);
         }
         self.at = end + 1;
