@@ -106,19 +106,27 @@ fn same_alone_and_together(command: &str, extra: &[&str]) {
             "{column} {count} not in {stderr}"
         );
     }
-    assert_eq!(
-        together.len(),
-        RULES.len(),
-        "every rule alerts: {:?}",
-        together.keys()
-    );
+    same_per_rule(command, &together, |rule| {
+        alerts_by_rule(command, &[rule], extra).0
+    });
+}
+
+/// Every rule alerts beside the others, and alone (`alone(rule)`) exactly as
+/// it did beside them.
+fn same_per_rule(
+    how: &str,
+    together: &BTreeMap<String, Vec<String>>,
+    alone: impl Fn(&str) -> BTreeMap<String, Vec<String>>,
+) {
+    let rules: Vec<&String> = together.keys().collect();
+    assert_eq!(rules.len(), RULES.len(), "every rule alerts: {rules:?}");
     for rule in RULES {
-        let (alone, _) = alerts_by_rule(command, &[rule], extra);
+        let alone = alone(rule);
         assert_eq!(alone.len(), 1, "{rule} alone");
         let (name, alerts) = alone.into_iter().next().unwrap();
         assert_eq!(
             alerts, together[&name],
-            "{command}: {rule} alone and beside the others"
+            "{how}: {rule} alone and beside the others"
         );
     }
 }
@@ -182,20 +190,5 @@ fn serve_gives_each_rule_the_same_alerts_alone_and_beside_the_others() {
         by_rule.values_mut().for_each(|alerts| alerts.sort());
         by_rule
     };
-    let together = alerts("all");
-    assert_eq!(
-        together.len(),
-        RULES.len(),
-        "every rule alerts: {:?}",
-        together.keys()
-    );
-    for rule in RULES {
-        let alone = alerts(rule);
-        assert_eq!(alone.len(), 1, "{rule} alone");
-        let (name, alerts) = alone.into_iter().next().unwrap();
-        assert_eq!(
-            alerts, together[&name],
-            "serve: {rule} alone and beside the others"
-        );
-    }
+    same_per_rule("serve", &alerts("all"), alerts);
 }
