@@ -62,6 +62,23 @@ pub fn scan<'a>(text: &'a str, wanted: &[&str], fields: &mut [Option<Cow<'a, str
     }
 }
 
+/// Whether `bytes` holds a control character (below 0x20), which JSON
+/// strings may not: eight bytes at a time.
+fn has_control(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let below = |word: u64| word.wrapping_sub(0x20 * ONES) & !word & HIGHS != 0;
+    for word in words.by_ref() {
+        let mut eight = [0; 8];
+        eight.copy_from_slice(word);
+        if below(u64::from_le_bytes(eight)) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&byte| byte < 0x20)
+}
+
 struct Scanner<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -97,7 +114,7 @@ impl<'a> Scanner<'a> {
         self.expect(b'"')?;
         let start = self.at;
         let end = start + memchr::memchr2(b'"', b'\\', &self.bytes[start..]).ok_or(Declined)?;
-        if self.bytes[end] != b'"' || self.bytes[start..end].iter().any(|&byte| byte < 0x20) {
+        if self.bytes[end] != b'"' || has_control(&self.bytes[start..end]) {
             return Err(Declined);
         }
         self.at = end + 1;
@@ -300,6 +317,24 @@ mod tests {
             r#"{}"#,
         ] {
             assert_eq!(fields(text).unwrap(), by_serde(text).unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_found_wherever_they_are() {
+        for length in 0..40 {
+            let clean = vec![b'a'; length];
+            assert!(!has_control(&clean));
+            for at in 0..length {
+                for byte in [0x00, 0x09, 0x1f] {
+                    let mut dirty = clean.clone();
+                    dirty[at] = byte;
+                    assert!(has_control(&dirty), "{length} {at} {byte}");
+                }
+                let mut high = clean.clone();
+                high[at] = 0xe9;
+                assert!(!has_control(&high));
+            }
         }
     }
 
