@@ -550,3 +550,56 @@ fn a_line_that_is_not_utf8_stops_the_read_at_the_same_line_with_threads() {
     );
     assert_eq!(errors[0], errors[1]);
 }
+
+#[test]
+fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = fs::read(generated_file("sessions.jsonl")).unwrap();
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let whole = gzip(&plain);
+    let gz = dir.path().join("sessions.jsonl.gz");
+    fs::write(&gz, &whole).unwrap();
+    // Cut off mid-stream: reading fails part way through the file.
+    let cut = dir.path().join("cut.jsonl.gz");
+    fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    let rule = component("ti-map-ip");
+    let run = |file: &std::path::Path, threads: &str| {
+        let output = asim_rules(&[
+            "run",
+            "--at",
+            GENERATED_AT,
+            "--threads",
+            threads,
+            "--rule",
+            rule.to_str().unwrap(),
+            "--sessions",
+            file.to_str().unwrap(),
+            "--indicators",
+            &generated_file("indicators.jsonl"),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        let last = last.split("; load").next().unwrap_or_default().to_owned();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            last,
+        )
+    };
+    let one = run(&gz, "1");
+    assert_eq!(one.0, Some(0));
+    assert!(!one.1.is_empty());
+    assert_eq!(run(&gz, "2"), one);
+    let cut_one = run(&cut, "1");
+    assert_eq!(cut_one.0, Some(1), "{}", cut_one.2);
+    assert!(
+        cut_one.2.contains("cut.jsonl.gz:") && cut_one.2.contains(": reading"),
+        "{}",
+        cut_one.2
+    );
+    assert_eq!(run(&cut, "2"), cut_one);
+}

@@ -145,7 +145,7 @@ impl InputFile {
     }
 
     /// Opens the input for reading, with a progress bar on a terminal.
-    pub fn open(&self) -> Result<Box<dyn BufRead>> {
+    pub fn open(&self) -> Result<Box<dyn BufRead + Send>> {
         let Some(path) = &self.path else {
             return Ok(Box::new(BufReader::new(io::stdin())));
         };
@@ -164,7 +164,7 @@ impl InputFile {
         );
         progress.set_message(self.name.clone());
         let file = progress.wrap_read(file);
-        let reader: Box<dyn Read> = if self.gzip {
+        let reader: Box<dyn Read + Send> = if self.gzip {
             Box::new(flate2::read::MultiGzDecoder::new(file))
         } else {
             Box::new(file)
@@ -215,7 +215,7 @@ pub fn read_table(
 /// [`read_table`] from `input` already opened as `reader`.
 pub fn read_table_from(
     input: &InputFile,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     columns: &[(String, ColumnKind)],
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
@@ -268,7 +268,7 @@ pub fn read_sessions(
 /// Records of `input` in `format`, typed as `columns`, to `on_row`.
 fn read_rows(
     input: &InputFile,
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     format: SessionFormat,
     columns: &[(String, ColumnKind)],
     rejects: &mut Rejects,

@@ -48,10 +48,12 @@ struct Parsed {
 }
 
 /// Reads `reader` (JSON lines of `input`) with `threads` workers, handing
-/// each row to `on_row` in file order; returns the records read.
+/// each row to `on_row` in file order; returns the records read. Blocks are
+/// read (and decompressed) on a thread of their own, at most `4 × threads`
+/// ahead of the rows handed on, so memory stays bounded.
 pub fn read_json_rows(
     input: &InputFile,
-    mut reader: Box<dyn BufRead>,
+    mut reader: Box<dyn BufRead + Send>,
     columns: &[(String, ColumnKind)],
     threads: usize,
     rejects: &mut Rejects,
@@ -65,6 +67,15 @@ pub fn read_json_rows(
     let (work, queue) = mpsc::channel::<(usize, Vec<u8>)>();
     let queue = Arc::new(Mutex::new(queue));
     let (done, results) = mpsc::channel::<(usize, Parsed)>();
+    // A block may be read only with a token; a token comes back when its
+    // block's rows have been handed on.
+    let in_flight = 4 * threads;
+    let (give_back, tokens) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        give_back
+            .send(())
+            .map_err(|_| anyhow::anyhow!("no reading tokens"))?;
+    }
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (queue, done, wanted, kinds) = (Arc::clone(&queue), done.clone(), &wanted, &kinds);
@@ -79,71 +90,83 @@ pub fn read_json_rows(
                 }
             });
         }
+        // The workers hold the queue now: when they stop, the block reader's
+        // sends fail and it stops too.
+        drop(queue);
         drop(done);
+        let blocks = scope.spawn(move || -> Option<io::Error> {
+            let mut index = 0;
+            while tokens.recv().is_ok() {
+                let (bytes, error) = read_block(&mut reader);
+                if !bytes.is_empty() {
+                    if work.send((index, bytes)).is_err() {
+                        return None;
+                    }
+                    index += 1;
+                } else if error.is_none() {
+                    return None;
+                }
+                if error.is_some() {
+                    return error;
+                }
+            }
+            None
+        });
         let delivered = deliver(
-            input,
-            &mut reader,
-            columns,
-            threads,
-            &work,
-            &results,
-            rejects,
-            unparsable,
-            on_row,
+            input, columns, &results, &give_back, rejects, unparsable, on_row,
         );
-        // Workers stop when the queue closes, whatever the outcome.
-        drop(work);
-        delivered
+        // Whatever happened, the workers and the block reader stop once
+        // nobody takes their output.
+        drop(results);
+        drop(give_back);
+        let read_error = blocks
+            .join()
+            .map_err(|_| anyhow::anyhow!("the block reader thread panicked"))?;
+        let lines = delivered?;
+        match read_error {
+            None => Ok(lines.records),
+            Some(error) => {
+                Err(error).with_context(|| format!("{}:{}: reading", input.name, lines.read + 1))
+            }
+        }
     })
 }
 
-/// Reads blocks, keeps the workers busy, and hands the parsed blocks on in
-/// order.
-#[allow(clippy::too_many_arguments)]
+/// What was handed on: records, and lines read.
+struct Delivered {
+    records: u64,
+    read: u64,
+}
+
+/// Hands the parsed blocks on in file order, giving a token back for each.
 fn deliver(
     input: &InputFile,
-    reader: &mut Box<dyn BufRead>,
     columns: &[(String, ColumnKind)],
-    threads: usize,
-    work: &mpsc::Sender<(usize, Vec<u8>)>,
     results: &mpsc::Receiver<(usize, Parsed)>,
+    give_back: &mpsc::SyncSender<()>,
     rejects: &mut Rejects,
     unparsable: &mut Unparsable,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
-) -> Result<u64> {
-    let in_flight_most = 4 * threads;
-    let (mut sent, mut next) = (0usize, 0usize);
+) -> Result<Delivered> {
+    let mut next = 0usize;
     let mut waiting = BTreeMap::<usize, Parsed>::new();
-    let mut read_error: Option<io::Error> = None;
-    let mut ended = false;
     let (mut lines_before, mut records) = (0u64, 0u64);
     loop {
-        while !ended && sent - next < in_flight_most {
-            let (bytes, error) = read_block(reader);
-            ended = error.is_some() || bytes.is_empty();
-            read_error = error;
-            if !bytes.is_empty() {
-                work.send((sent, bytes))
-                    .map_err(|_| anyhow::anyhow!("a reader thread stopped"))?;
-                sent += 1;
-            }
-        }
-        if next == sent {
-            return match read_error {
-                None => Ok(records),
-                Some(error) => Err(error)
-                    .with_context(|| format!("{}:{}: reading", input.name, lines_before + 1)),
-            };
-        }
         let parsed = match waiting.remove(&next) {
             Some(parsed) => parsed,
-            None => {
-                let (index, parsed) = results
-                    .recv()
-                    .map_err(|_| anyhow::anyhow!("a reader thread stopped"))?;
-                waiting.insert(index, parsed);
-                continue;
-            }
+            None => match results.recv() {
+                Ok((index, parsed)) => {
+                    waiting.insert(index, parsed);
+                    continue;
+                }
+                // Every block read has been parsed and handed on.
+                Err(_) => {
+                    return Ok(Delivered {
+                        records,
+                        read: lines_before,
+                    })
+                }
+            },
         };
         next += 1;
         for &(column, line) in &parsed.unparsable {
@@ -175,12 +198,14 @@ fn deliver(
                 .with_context(|| format!("{}:{}: reading", input.name, lines_before + line));
         }
         lines_before += parsed.lines;
+        // The block reader may have stopped already.
+        let _ = give_back.send(());
     }
 }
 
 /// The next block: about [`BLOCK_BYTES`], ending at a line end (or the
 /// file's end). On a read error, the whole lines read before it, and the error.
-fn read_block(reader: &mut Box<dyn BufRead>) -> (Vec<u8>, Option<io::Error>) {
+fn read_block(reader: &mut Box<dyn BufRead + Send>) -> (Vec<u8>, Option<io::Error>) {
     let mut bytes = Vec::with_capacity(BLOCK_BYTES + (BLOCK_BYTES >> 4));
     let mut fill = || -> io::Result<()> {
         while bytes.len() < BLOCK_BYTES {
