@@ -17,66 +17,121 @@ type Scan<T> = Result<T, Declined>;
 /// Deeper nesting is left to serde_json (whose own limit is 128).
 const MAX_DEPTH: usize = 64;
 
-/// Fills `fields[i]` with the text of key `wanted[i]` of the object in
-/// `text`, as `records::Scalar` would: strings as written, numbers and
-/// booleans printed, null and "" as none.
-pub fn scan<'a>(text: &'a str, wanted: &[&str], fields: &mut [Option<Cow<'a, str>>]) -> Scan<()> {
-    let mut scanner = Scanner {
-        bytes: text.as_bytes(),
-        text,
-        at: 0,
-    };
-    scanner.whitespace();
-    scanner.expect(b'{')?;
-    scanner.whitespace();
-    if scanner.peek() == Some(b'}') {
-        scanner.at += 1;
-    } else {
-        loop {
-            scanner.whitespace();
-            let key = scanner.plain_string()?;
-            scanner.whitespace();
-            scanner.expect(b':')?;
-            scanner.whitespace();
-            // Length and first byte first: most keys are not wanted.
-            let first = key.as_bytes().first();
-            let slot = wanted.iter().position(|name| {
-                name.len() == key.len() && name.as_bytes().first() == first && *name == key
-            });
-            match slot {
-                Some(slot) => fields[slot] = scanner.scalar()?,
-                None => scanner.skip_value(1)?,
-            }
-            scanner.whitespace();
-            match scanner.next() {
-                Some(b',') => continue,
-                Some(b'}') => break,
-                _ => return Err(Declined),
-            }
+/// Finds wanted keys in records, remembering the keys of the record before:
+/// lines of one file almost always write the same keys in the same order, so
+/// each key is first compared, quotes and all, with the key the previous
+/// record had at that place.
+pub struct KeyScanner {
+    wanted: Vec<String>,
+    /// The previous record's keys in order, each quoted, with its slot.
+    previous: Vec<(Vec<u8>, Option<usize>)>,
+}
+
+impl KeyScanner {
+    /// A scanner for the keys `wanted`; `fields[i]` gets `wanted[i]`.
+    pub fn new(wanted: &[&str]) -> KeyScanner {
+        KeyScanner {
+            wanted: wanted.iter().map(|name| (*name).to_owned()).collect(),
+            previous: Vec::new(),
         }
     }
-    scanner.whitespace();
-    match scanner.at == scanner.bytes.len() {
-        true => Ok(()),
-        false => Err(Declined),
+
+    /// Fills `fields[i]` with the text of key `wanted[i]` of the object in
+    /// `text`, as `records::Scalar` would: strings as written, numbers and
+    /// booleans printed, null and "" as none. Fields of absent keys are
+    /// left as they are.
+    pub fn scan<'a>(&mut self, text: &'a str, fields: &mut [Option<Cow<'a, str>>]) -> Scan<()> {
+        let mut scanner = Scanner {
+            bytes: text.as_bytes(),
+            text,
+            at: 0,
+        };
+        scanner.whitespace();
+        scanner.expect(b'{')?;
+        scanner.whitespace();
+        if scanner.peek() == Some(b'}') {
+            scanner.at += 1;
+        } else {
+            let mut ordinal = 0;
+            loop {
+                scanner.whitespace();
+                let slot = self.key(&mut scanner, ordinal)?;
+                ordinal += 1;
+                scanner.colon()?;
+                match slot {
+                    Some(slot) => fields[slot] = scanner.scalar()?,
+                    None => scanner.skip_value(1)?,
+                }
+                scanner.whitespace();
+                match scanner.next() {
+                    Some(b',') => continue,
+                    Some(b'}') => break,
+                    _ => return Err(Declined),
+                }
+            }
+        }
+        scanner.whitespace();
+        match scanner.at == scanner.bytes.len() {
+            true => Ok(()),
+            false => Err(Declined),
+        }
+    }
+
+    /// The slot of the key at the scanner, the `ordinal`-th of its record.
+    fn key(&mut self, scanner: &mut Scanner, ordinal: usize) -> Scan<Option<usize>> {
+        let rest = &scanner.bytes[scanner.at..];
+        if let Some((quoted, slot)) = self.previous.get(ordinal) {
+            // A remembered key holds no quote, backslash or control character.
+            if rest.get(..quoted.len()) == Some(quoted.as_slice()) {
+                scanner.at += quoted.len();
+                return Ok(*slot);
+            }
+        }
+        let start = scanner.at;
+        let key = scanner.plain_string()?;
+        let slot = self.wanted.iter().position(|name| name == key);
+        let quoted = &scanner.bytes[start..scanner.at];
+        // Every key before this one is remembered, so `ordinal` is at most
+        // the number remembered.
+        match self.previous.get_mut(ordinal) {
+            Some(previous) => {
+                previous.0.clear();
+                previous.0.extend_from_slice(quoted);
+                previous.1 = slot;
+            }
+            None => self.previous.push((quoted.to_vec(), slot)),
+        }
+        Ok(slot)
     }
 }
 
-/// Whether `bytes` holds a control character (below 0x20), which JSON
-/// strings may not: eight bytes at a time.
-fn has_control(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let below = |word: u64| word.wrapping_sub(0x20 * ONES) & !word & HIGHS != 0;
-    for word in words.by_ref() {
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The first byte from `at` that ends a plain run of string contents: a
+/// quote, a backslash or a control character; eight bytes at a time.
+#[inline]
+fn string_stop(bytes: &[u8], mut at: usize) -> Option<usize> {
+    // Each term's lowest set high bit marks its first hit exactly (a borrow
+    // only runs upwards), so the lowest of their union is the first stop.
+    let zero_at = |word: u64| word.wrapping_sub(ONES) & !word;
+    while let Some(chunk) = bytes.get(at..at + 8) {
         let mut eight = [0; 8];
-        eight.copy_from_slice(word);
-        if below(u64::from_le_bytes(eight)) {
-            return true;
+        eight.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(eight);
+        let stops = (zero_at(word ^ (u64::from(b'"') * ONES))
+            | zero_at(word ^ (u64::from(b'\\') * ONES))
+            | (word.wrapping_sub(0x20 * ONES) & !word))
+            & HIGHS;
+        if stops != 0 {
+            return Some(at + stops.trailing_zeros() as usize / 8);
         }
+        at += 8;
     }
-    words.remainder().iter().any(|&byte| byte < 0x20)
+    let tail = bytes.get(at..)?;
+    tail.iter()
+        .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        .map(|offset| at + offset)
 }
 
 struct Scanner<'a> {
@@ -113,8 +168,8 @@ impl<'a> Scanner<'a> {
     fn plain_string(&mut self) -> Scan<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let end = start + memchr::memchr2(b'"', b'\\', &self.bytes[start..]).ok_or(Declined)?;
-        if self.bytes[end] != b'"' || has_control(&self.bytes[start..end]) {
+        let end = string_stop(self.bytes, start).ok_or(Declined)?;
+        if self.bytes[end] != b'"' {
             return Err(Declined);
         }
         self.at = end + 1;
@@ -126,18 +181,31 @@ impl<'a> Scanner<'a> {
     fn skip_string(&mut self) -> Scan<()> {
         self.expect(b'"')?;
         loop {
-            let byte = self.next().ok_or(Declined)?;
-            match byte {
+            let stop = string_stop(self.bytes, self.at).ok_or(Declined)?;
+            self.at = stop + 1;
+            match self.bytes[stop] {
                 b'"' => return Ok(()),
                 b'\\' => match self.next().ok_or(Declined)? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
                     // \u escapes can pair surrogates: serde_json's to judge.
                     _ => return Err(Declined),
                 },
-                0..=0x1f => return Err(Declined),
-                _ => {}
+                _ => return Err(Declined),
             }
         }
+    }
+
+    /// `:` between optional whitespace.
+    #[inline]
+    fn colon(&mut self) -> Scan<()> {
+        if self.peek() == Some(b':') {
+            self.at += 1;
+        } else {
+            self.whitespace();
+            self.expect(b':')?;
+        }
+        self.whitespace();
+        Ok(())
     }
 
     /// A number's text; whether it is a whole number (no fraction or
@@ -294,7 +362,7 @@ mod tests {
 
     fn fields(text: &str) -> Scan<Vec<Option<String>>> {
         let mut fields = vec![None; WANTED.len()];
-        scan(text, &WANTED, &mut fields)?;
+        KeyScanner::new(&WANTED).scan(text, &mut fields)?;
         Ok(fields.into_iter().map(|f| f.map(Cow::into_owned)).collect())
     }
 
@@ -321,20 +389,48 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_found_wherever_they_are() {
+    fn strings_stop_at_the_first_quote_backslash_or_control_character() {
         for length in 0..40 {
             let clean = vec![b'a'; length];
-            assert!(!has_control(&clean));
+            assert_eq!(string_stop(&clean, 0), None);
             for at in 0..length {
-                for byte in [0x00, 0x09, 0x1f] {
+                for byte in [0x00, 0x09, 0x1f, b'"', b'\\'] {
                     let mut dirty = clean.clone();
                     dirty[at] = byte;
-                    assert!(has_control(&dirty), "{length} {at} {byte}");
+                    // A second stop further on must not hide the first.
+                    if at + 1 < length {
+                        dirty[at + 1] = 0x01;
+                    }
+                    assert_eq!(string_stop(&dirty, 0), Some(at), "{length} {at} {byte}");
+                    assert_eq!(string_stop(&dirty, at), Some(at));
                 }
                 let mut high = clean.clone();
                 high[at] = 0xe9;
-                assert!(!has_control(&high));
+                high.iter_mut().skip(at + 1).for_each(|byte| *byte = 0xa2);
+                assert_eq!(string_stop(&high, 0), None);
             }
+        }
+    }
+
+    #[test]
+    fn keys_remembered_from_the_record_before_never_mislead() {
+        // One scanner over records whose keys change order, length and
+        // spacing from one record to the next.
+        let records = [
+            r#"{"a":"1","zz":2,"b":"3"}"#,
+            r#"{"a":"4","zz":5,"b":"6"}"#,
+            r#"{"b":"7","a":"8"}"#,
+            r#"{"ab":"9","a":"10","b":"11","c":true,"d":1}"#,
+            r#"{ "a" :"12","b":"13"}"#,
+            r#"{"a":"14"}"#,
+            r#"{"a":"15","zz":2,"b":"16","c":false}"#,
+        ];
+        let mut scanner = KeyScanner::new(&WANTED);
+        for text in records {
+            let mut fields = vec![None; WANTED.len()];
+            scanner.scan(text, &mut fields).unwrap();
+            let fields: Vec<_> = fields.into_iter().map(|f| f.map(Cow::into_owned)).collect();
+            assert_eq!(fields, by_serde(text).unwrap(), "{text}");
         }
     }
 

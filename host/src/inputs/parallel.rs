@@ -265,6 +265,7 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
     };
     let base = bytes.as_ptr() as usize;
     let mut fields = vec![None; wanted.len()];
+    let mut keys = json_scan::KeyScanner::new(wanted);
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         parsed.lines += 1;
         let number = parsed.lines;
@@ -277,7 +278,7 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
             continue;
         }
         fields.iter_mut().for_each(|field| *field = None);
-        let read = json_scan::scan(text, wanted, &mut fields).or_else(|_| {
+        let read = keys.scan(text, &mut fields).or_else(|_| {
             fields.iter_mut().for_each(|field| *field = None);
             records::parse_json_record(text, wanted, &mut fields)
         });

@@ -69,20 +69,37 @@ fn read_json_lines(
     wanted: &[&str],
     on_record: &mut OnRecord,
 ) -> Result<()> {
+    let mut keys = super::json_scan::KeyScanner::new(wanted);
+    let mut spare = Vec::with_capacity(wanted.len());
     for_each_line(input, reader, |number, text| {
         if text.trim().is_empty() {
             return Ok(());
         }
-        let mut fields = vec![None; wanted.len()];
-        let parsed = super::json_scan::scan(text, wanted, &mut fields).or_else(|_| {
+        let mut fields = emptied(std::mem::take(&mut spare), wanted.len());
+        let parsed = keys.scan(text, &mut fields).or_else(|_| {
             fields.iter_mut().for_each(|field| *field = None);
             parse_json_record(text, wanted, &mut fields)
         });
-        match parsed {
+        let delivered = match parsed {
             Ok(()) => on_record(number, Ok(&fields)),
             Err(reason) => on_record(number, Err(reason)),
-        }
+        };
+        spare = emptied(fields, 0);
+        delivered
     })
+}
+
+/// `len` empty fields in the allocation of `fields`, free of its borrows:
+/// collecting into a vector of the same layout reuses the buffer, so a
+/// record's fields cost no allocation.
+pub(super) fn emptied<'b>(
+    fields: Vec<Option<Cow<'_, str>>>,
+    len: usize,
+) -> Vec<Option<Cow<'b, str>>> {
+    let mut fields: Vec<Option<Cow<'b, str>>> = fields.into_iter().map(|_| None).collect();
+    fields.clear();
+    fields.resize(len, None);
+    fields
 }
 
 pub(super) fn parse_json_record<'a>(
