@@ -188,16 +188,13 @@ impl Feed {
         cells: &[Cell],
     ) -> Result<()> {
         let mut wanted = false;
-        let mut picked = Vec::new();
         for target in &mut self.targets {
             if !target.window.contains(time) {
                 continue;
             }
             wanted = true;
-            picked.clear();
-            picked.extend(target.slots.iter().map(|&slot| cells[slot]));
             // Cells were validated against the same kinds when they were read.
-            if let Err(error) = target.builder.push_row(time, &picked) {
+            if let Err(error) = target.builder.push_picked(time, cells, &target.slots) {
                 anyhow::bail!(
                     "{} row refused by the batch builder: {}: {}",
                     self.table.name(),

@@ -294,18 +294,49 @@ impl BatchBuilder {
                 reason: format!("{} cells for {} columns", cells.len(), self.columns.len()),
             });
         }
+        self.push_with(time_generated, |column| cells[column])
+    }
+
+    /// Adds a row whose cell for column `i` is `cells[slots[i]]`: a row read
+    /// for several rules, picked for this one without copying.
+    pub fn push_picked(
+        &mut self,
+        time_generated: Timestamp,
+        cells: &[Cell],
+        slots: &[usize],
+    ) -> Result<(), CellError> {
+        let fits =
+            slots.len() == self.columns.len() && slots.iter().all(|&slot| slot < cells.len());
+        if !fits {
+            return Err(CellError {
+                column: String::new(),
+                reason: format!(
+                    "slots {slots:?} of {} cells for {} columns",
+                    cells.len(),
+                    self.columns.len()
+                ),
+            });
+        }
+        self.push_with(time_generated, |column| cells[slots[column]])
+    }
+
+    fn push_with<'c>(
+        &mut self,
+        time_generated: Timestamp,
+        cell: impl Fn(usize) -> Cell<'c>,
+    ) -> Result<(), CellError> {
         // First check every cell (interning strings as a side effect, which is
         // harmless), then commit, so a refused row leaves no partial trace.
-        for (index, (column, cell)) in self.columns.iter_mut().zip(cells).enumerate() {
-            let staged = stage(column, *cell).map_err(|reason| CellError {
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            let staged = stage(column, cell(index)).map_err(|reason| CellError {
                 column: self.names[index].clone(),
                 reason,
             })?;
             self.staged_codes[index] = staged;
         }
         self.time_generated.push(time_generated);
-        for ((column, cell), code) in self.columns.iter_mut().zip(cells).zip(&self.staged_codes) {
-            commit(column, *cell, *code);
+        for (index, (column, code)) in self.columns.iter_mut().zip(&self.staged_codes).enumerate() {
+            commit(column, cell(index), *code);
         }
         Ok(())
     }

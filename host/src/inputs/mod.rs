@@ -293,6 +293,7 @@ fn read_rows(
         unparsable.report(input);
         return Ok(records);
     }
+    let mut spare: Vec<Cell> = Vec::with_capacity(columns.len());
     normalize::read(
         input,
         reader,
@@ -301,18 +302,34 @@ fn read_rows(
         issues,
         &mut |line, fields| {
             records += 1;
-            let cells = fields.and_then(|fields| {
+            // The buffer of the row before, without its borrows: collecting
+            // into the same layout reuses the allocation.
+            let mut cells: Vec<Cell> = std::mem::take(&mut spare)
+                .into_iter()
+                .map(|_| Cell::Empty)
+                .collect();
+            cells.clear();
+            let row = fields.and_then(|fields| {
                 let time = time_field("TimeGenerated", fields[0].as_deref())?;
-                let cells = columns
-                    .iter()
-                    .zip(&fields[1..])
-                    .map(|((name, kind), field)| {
-                        unparsable.cell(name, line, *kind, field.as_deref())
-                    })
-                    .collect();
-                Ok((time, cells))
+                cells.extend(
+                    columns
+                        .iter()
+                        .zip(&fields[1..])
+                        .map(|((name, kind), field)| {
+                            unparsable.cell(name, line, *kind, field.as_deref())
+                        }),
+                );
+                Ok(time)
             });
-            deliver(input, line, cells, rejects, on_row)
+            let delivered = match row {
+                Ok(time) => on_row(time, &cells),
+                Err(reason) => {
+                    rejects.reject(input, line, &reason);
+                    Ok(())
+                }
+            };
+            spare = cells.into_iter().map(|_| Cell::Empty).collect();
+            delivered
         },
     )?;
     unparsable.report(input);
