@@ -181,6 +181,7 @@ fn a_pooled_host_holds_many_tenants_and_contains_one_of_them() {
         &EngineOptions {
             cpu_deadline: true,
             pooled_instances: Some(2 * 50),
+            ..EngineOptions::default()
         },
     )
     .unwrap();

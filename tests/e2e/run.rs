@@ -603,3 +603,78 @@ fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line()
     );
     assert_eq!(run(&cut, "2"), cut_one);
 }
+
+#[test]
+fn compiled_components_are_kept_and_used_again_unless_the_cache_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("compiled");
+    let rule = component("ti-map-ip");
+    let (sessions, indicators) = (
+        generated_file("sessions.jsonl"),
+        generated_file("indicators.jsonl"),
+    );
+    let run = |cache: &std::path::Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+            .env("ASIM_RULES_COMPILE_CACHE", cache)
+            .args([
+                "run",
+                "--rule",
+                rule.to_str().unwrap(),
+                "--at",
+                GENERATED_AT,
+            ])
+            .args(["--sessions", &sessions, "--indicators", &indicators])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    let entries = |dir: &std::path::Path| {
+        walk(dir)
+            .into_iter()
+            .filter(|path| path.extension().is_none())
+            .collect::<Vec<_>>()
+    };
+    let compiled = run(&cache);
+    let kept = entries(&cache);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let stamp = fs::metadata(&kept[0]).unwrap().modified().unwrap();
+    assert_eq!(run(&cache), compiled);
+    assert_eq!(entries(&cache), kept);
+    assert_eq!(fs::metadata(&kept[0]).unwrap().modified().unwrap(), stamp);
+    // `off` keeps nothing anywhere (HOME is where the default would go).
+    let home = dir.path().join("home");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+        .env("ASIM_RULES_COMPILE_CACHE", "off")
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .args([
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            GENERATED_AT,
+        ])
+        .args(["--sessions", &sessions, "--indicators", &indicators])
+        .output()
+        .unwrap();
+    assert_eq!(output.stdout, compiled);
+    assert!(!home.exists());
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match path.is_dir() {
+            true => files.extend(walk(&path)),
+            false => files.push(path),
+        }
+    }
+    files
+}

@@ -52,6 +52,7 @@ pub fn report(report: &mut String, ti_batches: (&[Batch], &[Batch]), anomaly_bat
     let off = host(&EngineOptions {
         cpu_deadline: false,
         pooled_instances: None,
+        ..EngineOptions::default()
     });
     let total = |times: [Duration; 3]| times.iter().sum::<Duration>();
     let (indicators, sessions) = ti_batches;
@@ -110,6 +111,7 @@ pub fn report(report: &mut String, ti_batches: (&[Batch], &[Batch]), anomaly_bat
     let pooled = host(&EngineOptions {
         cpu_deadline: true,
         pooled_instances: Some(2 * TENANTS + 2),
+        ..EngineOptions::default()
     });
     let (elapsed, instances) = instantiate_all(&pooled, TENANTS);
     let per_pooled = elapsed / (2 * TENANTS);

@@ -21,8 +21,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use asim_rule_core::{schema, Alert, Batch, DetailValue, RuleMetadata, Timestamp};
 use wasmtime::{
     component::{types::ComponentItem, Component, Linker},
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
-    StoreLimits, StoreLimitsBuilder, Trap,
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
 };
 
 use bindings::{Detection, DetectionPre};
@@ -75,6 +75,10 @@ pub struct EngineOptions {
     /// instantiating is cheap (many tenants' rules in one process); none:
     /// each instance allocates its own memory.
     pub pooled_instances: Option<u32>,
+    /// Where compiled components are kept, so that a component already
+    /// compiled by this build of the host is not compiled again: see
+    /// [`compile_cache_dir`]. None: every load compiles.
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -82,8 +86,26 @@ impl Default for EngineOptions {
         EngineOptions {
             cpu_deadline: true,
             pooled_instances: None,
+            compile_cache: compile_cache_dir(),
         }
     }
+}
+
+/// The compile cache's folder: `$ASIM_RULES_COMPILE_CACHE` (`off`: none),
+/// else `asim-rules/compiled` in `$XDG_CACHE_HOME` or `~/.cache`. Entries are
+/// keyed by the component's bytes, the engine's settings and wasmtime's
+/// version (wasmtime's own cache), and hold native code the host runs: the
+/// folder must be writable by the host's user alone.
+pub fn compile_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ASIM_RULES_COMPILE_CACHE") {
+        return (dir != "off").then(|| std::path::absolute(dir).ok())?;
+    }
+    // The XDG rule: a relative XDG_CACHE_HOME is ignored.
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    std::path::absolute(base.join("asim-rules").join("compiled")).ok()
 }
 
 /// Why a rule was quarantined: the call and the budget or fault.
@@ -220,6 +242,13 @@ impl RuleHost {
                 .total_tables(slots.saturating_mul(4))
                 .max_memory_size(budgets.memory_bytes);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        if let Some(dir) = &options.compile_cache {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            let cache = anyhow_result(Cache::new(cache))
+                .with_context(|| format!("{}: the compile cache", dir.display()))?;
+            config.cache(Some(cache));
         }
         let engine =
             anyhow_result(Engine::new(&config)).context("starting the WebAssembly engine")?;

@@ -41,6 +41,7 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         cpu_deadline: true,
         // A swap holds a second instance of a rule beside the running one.
         pooled_instances: Some(u32::try_from(rules + 2).unwrap_or(u32::MAX)),
+        ..EngineOptions::default()
     };
     let host = RuleHost::with_options(
         Budgets {
