@@ -94,27 +94,22 @@ pub fn to_bits(ip: IpAddr) -> u128 {
 /// row); anything else is left to the standard library's parser, which
 /// agrees on every text this accepts (no leading zeros, each part <= 255).
 fn dotted_quad(bytes: &[u8]) -> Option<u32> {
-    let mut parts = bytes.split(|&byte| byte == b'.');
-    let mut address = 0u32;
-    for _ in 0..4 {
-        let part = parts.next()?;
-        let value = match part {
-            [digit @ b'0'..=b'9'] => u32::from(digit - b'0'),
-            [b'1'..=b'9', rest @ ..] if rest.len() <= 2 && rest.iter().all(u8::is_ascii_digit) => {
-                part.iter()
-                    .fold(0, |value, &b| value * 10 + u32::from(b - b'0'))
+    let (mut address, mut part, mut digits, mut dots) = (0u32, 0u32, 0, 0);
+    for &byte in bytes {
+        match byte {
+            // A part has one to three digits and no leading zero.
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && part == 0) => {
+                part = part * 10 + u32::from(byte - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && part <= 255 && dots < 3 => {
+                address = address << 8 | part;
+                (part, digits, dots) = (0, 0, dots + 1);
             }
             _ => return None,
-        };
-        if value > 255 {
-            return None;
         }
-        address = address << 8 | value;
     }
-    match parts.next() {
-        None => Some(address),
-        Some(_) => None,
-    }
+    (dots == 3 && digits > 0 && part <= 255).then_some(address << 8 | part)
 }
 
 /// The mask that keeps the first `len` bits.

@@ -497,7 +497,7 @@ fn typed_cell(kind: ColumnKind, text: Option<&str>) -> (Cell<'_>, bool) {
 
 /// The typed cell of a column of `kind` whose raw text is `text`.
 pub fn to_cell(kind: ColumnKind, text: Option<&str>) -> Result<Cell<'_>, String> {
-    let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+    let Some(text) = text.filter(|text| !is_blank(text)) else {
         return Ok(Cell::Empty);
     };
     match kind {
@@ -525,6 +525,27 @@ pub fn to_cell(kind: ColumnKind, text: Option<&str>) -> Result<Cell<'_>, String>
     }
 }
 
+/// Whether `text` is empty or all whitespace (as `text.trim().is_empty()`),
+/// answered from the first byte when that is printable ASCII: this runs per
+/// cell and per line.
+pub fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        Some(byte) if byte.is_ascii_graphic() => false,
+        _ => text.trim().is_empty(),
+    }
+}
+
+/// A line without the `\n` and `\r` it ends with.
+pub fn without_line_end(line: &str) -> &str {
+    let ends = line
+        .bytes()
+        .rev()
+        .take_while(|byte| matches!(byte, b'\n' | b'\r'))
+        .count();
+    // Both are ASCII, so the cut is a character boundary.
+    &line[..line.len() - ends]
+}
+
 /// A whole number, also when an export wrote it as `443.0`.
 fn parse_integer(text: &str) -> Result<i64, String> {
     let text = text.trim();
@@ -549,6 +570,30 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("a.parquet"));
+    }
+
+    #[test]
+    fn blank_text_and_line_ends_are_found_as_the_standard_library_finds_them() {
+        for text in [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{a0}",
+            "\u{2003}x",
+            "x",
+            " x ",
+            "é",
+            "\u{1}",
+        ] {
+            assert_eq!(is_blank(text), text.trim().is_empty(), "{text:?}");
+        }
+        for line in ["", "\n", "a\r\n", "a\n\r\r", "a\rb\n", "é\n"] {
+            assert_eq!(
+                without_line_end(line),
+                line.trim_end_matches(['\n', '\r']),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]

@@ -273,8 +273,8 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
             parsed.not_utf8 = Some(number);
             break;
         };
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
+        let text = super::without_line_end(text);
+        if super::is_blank(text) {
             continue;
         }
         fields.iter_mut().for_each(|field| *field = None);

@@ -59,7 +59,7 @@ pub fn for_each_line(
         if read == 0 {
             return Ok(());
         }
-        on_line(number, line.trim_end_matches(['\n', '\r']))?;
+        on_line(number, super::without_line_end(&line))?;
     }
 }
 
@@ -72,7 +72,7 @@ fn read_json_lines(
     let mut keys = super::json_scan::KeyScanner::new(wanted);
     let mut spare = Vec::with_capacity(wanted.len());
     for_each_line(input, reader, |number, text| {
-        if text.trim().is_empty() {
+        if super::is_blank(text) {
             return Ok(());
         }
         let mut fields = emptied(std::mem::take(&mut spare), wanted.len());
