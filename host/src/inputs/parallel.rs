@@ -33,7 +33,8 @@ enum Slot {
 
 /// One block's lines, parsed.
 struct Parsed {
-    bytes: Vec<u8>,
+    /// The block up to its first line that is not UTF-8 (all of it, mostly).
+    text: String,
     unescaped: String,
     /// Lines in the block, for numbering the next block's.
     lines: u64,
@@ -67,13 +68,13 @@ pub fn read_json_rows(
     let (work, queue) = mpsc::channel::<(usize, Vec<u8>)>();
     let queue = Arc::new(Mutex::new(queue));
     let (done, results) = mpsc::channel::<(usize, Parsed)>();
-    // A block may be read only with a token; a token comes back when its
-    // block's rows have been handed on.
+    // A block may be read only with a token, a buffer; the buffer comes back
+    // when its block's rows have been handed on, to hold another block.
     let in_flight = 4 * threads;
-    let (give_back, tokens) = mpsc::sync_channel::<()>(in_flight);
+    let (give_back, tokens) = mpsc::sync_channel::<Vec<u8>>(in_flight);
     for _ in 0..in_flight {
         give_back
-            .send(())
+            .send(Vec::new())
             .map_err(|_| anyhow::anyhow!("no reading tokens"))?;
     }
     std::thread::scope(|scope| {
@@ -96,8 +97,8 @@ pub fn read_json_rows(
         drop(done);
         let blocks = scope.spawn(move || -> Option<io::Error> {
             let mut index = 0;
-            while tokens.recv().is_ok() {
-                let (bytes, error) = read_block(&mut reader);
+            while let Ok(buffer) = tokens.recv() {
+                let (bytes, error) = read_block(&mut reader, buffer);
                 if !bytes.is_empty() {
                     if work.send((index, bytes)).is_err() {
                         return None;
@@ -143,7 +144,7 @@ fn deliver(
     input: &InputFile,
     columns: &[(String, ColumnKind)],
     results: &mpsc::Receiver<(usize, Parsed)>,
-    give_back: &mpsc::SyncSender<()>,
+    give_back: &mpsc::SyncSender<Vec<u8>>,
     rejects: &mut Rejects,
     unparsable: &mut Unparsable,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
@@ -199,14 +200,18 @@ fn deliver(
         }
         lines_before += parsed.lines;
         // The block reader may have stopped already.
-        let _ = give_back.send(());
+        let _ = give_back.send(parsed.text.into_bytes());
     }
 }
 
-/// The next block: about [`BLOCK_BYTES`], ending at a line end (or the
-/// file's end). On a read error, the whole lines read before it, and the error.
-fn read_block(reader: &mut Box<dyn BufRead + Send>) -> (Vec<u8>, Option<io::Error>) {
-    let mut bytes = Vec::with_capacity(BLOCK_BYTES + (BLOCK_BYTES >> 4));
+/// The next block, in `bytes` (emptied first): about [`BLOCK_BYTES`], ending
+/// at a line end (or the file's end). On a read error, the whole lines read before it, and the error.
+fn read_block(
+    reader: &mut Box<dyn BufRead + Send>,
+    mut bytes: Vec<u8>,
+) -> (Vec<u8>, Option<io::Error>) {
+    bytes.clear();
+    bytes.reserve(BLOCK_BYTES + (BLOCK_BYTES >> 4));
     let mut fill = || -> io::Result<()> {
         while bytes.len() < BLOCK_BYTES {
             let available = reader.fill_buf()?;
@@ -239,10 +244,8 @@ fn read_block(reader: &mut Box<dyn BufRead + Send>) -> (Vec<u8>, Option<io::Erro
 fn cell(parsed: &Parsed, slot: Slot) -> Cell<'_> {
     match slot {
         Slot::Empty => Cell::Empty,
-        Slot::InBlock(start, end) => {
-            // Checked as UTF-8 when parsed; a slot never splits a character.
-            Cell::Text(std::str::from_utf8(&parsed.bytes[start..end]).unwrap_or_default())
-        }
+        // A slot lies on character boundaries: its ends are quotes.
+        Slot::InBlock(start, end) => Cell::Text(parsed.text.get(start..end).unwrap_or_default()),
         Slot::Unescaped(start, end) => Cell::Text(&parsed.unescaped[start..end]),
         Slot::Integer(value) => Cell::Integer(value),
         Slot::Real(value) => Cell::Real(value),
@@ -255,7 +258,7 @@ fn cell(parsed: &Parsed, slot: Slot) -> Cell<'_> {
 /// `super::read_rows` types them.
 fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed {
     let mut parsed = Parsed {
-        bytes: Vec::new(),
+        text: String::new(),
         unescaped: String::new(),
         lines: 0,
         records: Vec::new(),
@@ -263,16 +266,26 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
         unparsable: Vec::new(),
         not_utf8: None,
     };
-    let base = bytes.as_ptr() as usize;
+    // One check of the whole block; a line that is not UTF-8 ends it.
+    let (block, not_utf8) = match String::from_utf8(bytes) {
+        Ok(text) => (text, false),
+        Err(error) => {
+            let valid = error.utf8_error().valid_up_to();
+            let mut bytes = error.into_bytes();
+            let whole_lines = bytes[..valid]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1);
+            bytes.truncate(whole_lines);
+            (String::from_utf8(bytes).unwrap_or_default(), true)
+        }
+    };
+    let base = block.as_ptr() as usize;
     let mut fields = vec![None; wanted.len()];
     let mut keys = json_scan::KeyScanner::new(wanted);
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
+    for text in block.split_inclusive('\n') {
         parsed.lines += 1;
         let number = parsed.lines;
-        let Ok(text) = std::str::from_utf8(line) else {
-            parsed.not_utf8 = Some(number);
-            break;
-        };
         let text = super::without_line_end(text);
         if super::is_blank(text) {
             continue;
@@ -300,7 +313,7 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
                 Cell::Empty => Slot::Empty,
                 Cell::Text(text) => {
                     let start = (text.as_ptr() as usize).wrapping_sub(base);
-                    if start < bytes.len() {
+                    if start < block.len() {
                         Slot::InBlock(start, start + text.len())
                     } else {
                         let start = parsed.unescaped.len();
@@ -317,6 +330,10 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
         }
     }
     drop(fields);
-    parsed.bytes = bytes;
+    if not_utf8 {
+        parsed.lines += 1;
+        parsed.not_utf8 = Some(parsed.lines);
+    }
+    parsed.text = block;
     parsed
 }
