@@ -280,7 +280,7 @@ fn read_rows(
         .collect();
     let mut records = 0;
     let mut unparsable = Unparsable::default();
-    if format == SessionFormat::Asim && input.format == Format::JsonLines && input.threads > 1 {
+    if format == SessionFormat::Asim && input.format == Format::JsonLines {
         let records = parallel::read_json_rows(
             input,
             reader,

@@ -1,6 +1,7 @@
-//! One ASIM JSON lines file read on several cores. The file is cut into
-//! blocks at line ends; worker threads turn each block's lines into typed
-//! cells; the calling thread hands the rows on in file order. Rows, rejected
+//! One ASIM JSON lines file read in blocks, on one core or several. The file
+//! is cut into blocks at line ends; worker threads (or the calling thread
+//! alone) turn each block's lines into typed cells; the calling thread hands
+//! the rows on in file order. Rows, rejected
 //! lines (named `file:line`, in order), counts and errors are exactly those of
 //! reading the file on one thread.
 
@@ -54,7 +55,7 @@ struct Parsed {
 /// ahead of the rows handed on, so memory stays bounded.
 pub fn read_json_rows(
     input: &InputFile,
-    mut reader: Box<dyn BufRead + Send>,
+    reader: Box<dyn BufRead + Send>,
     columns: &[(String, ColumnKind)],
     threads: usize,
     rejects: &mut Rejects,
@@ -65,6 +66,14 @@ pub fn read_json_rows(
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
     let kinds: Vec<ColumnKind> = columns.iter().map(|(_, kind)| *kind).collect();
+    let mut blocks = Blocks {
+        reader,
+        carry: Vec::new(),
+    };
+    if threads <= 1 {
+        let parse = |bytes| parse_block(bytes, &wanted, &kinds);
+        return read_on_this_thread(input, blocks, columns, parse, rejects, unparsable, on_row);
+    }
     let (work, queue) = mpsc::channel::<(usize, Vec<u8>)>();
     let queue = Arc::new(Mutex::new(queue));
     let (done, results) = mpsc::channel::<(usize, Parsed)>();
@@ -95,10 +104,10 @@ pub fn read_json_rows(
         // sends fail and it stops too.
         drop(queue);
         drop(done);
-        let blocks = scope.spawn(move || -> Option<io::Error> {
+        let block_reader = scope.spawn(move || -> Option<io::Error> {
             let mut index = 0;
             while let Ok(buffer) = tokens.recv() {
-                let (bytes, error) = read_block(&mut reader, buffer);
+                let (bytes, error) = blocks.next(buffer);
                 if !bytes.is_empty() {
                     if work.send((index, bytes)).is_err() {
                         return None;
@@ -120,7 +129,7 @@ pub fn read_json_rows(
         // nobody takes their output.
         drop(results);
         drop(give_back);
-        let read_error = blocks
+        let read_error = block_reader
             .join()
             .map_err(|_| anyhow::anyhow!("the block reader thread panicked"))?;
         let lines = delivered?;
@@ -131,6 +140,48 @@ pub fn read_json_rows(
             }
         }
     })
+}
+
+/// [`read_json_rows`] on the calling thread alone: each block read, parsed
+/// by `parse` and handed on in turn.
+fn read_on_this_thread(
+    input: &InputFile,
+    mut blocks: Blocks,
+    columns: &[(String, ColumnKind)],
+    parse: impl Fn(Vec<u8>) -> Parsed,
+    rejects: &mut Rejects,
+    unparsable: &mut Unparsable,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
+    let (mut lines_before, mut records, mut buffer) = (0, 0, Vec::new());
+    loop {
+        let (bytes, error) = blocks.next(buffer);
+        let at_end = bytes.is_empty() && error.is_none();
+        buffer = match bytes.is_empty() {
+            true => bytes,
+            false => {
+                let parsed = parse(bytes);
+                records += hand_on(
+                    input,
+                    columns,
+                    &parsed,
+                    lines_before,
+                    rejects,
+                    unparsable,
+                    on_row,
+                )?;
+                lines_before += parsed.lines;
+                parsed.text.into_bytes()
+            }
+        };
+        if let Some(error) = error {
+            return Err(error)
+                .with_context(|| format!("{}:{}: reading", input.name, lines_before + 1));
+        }
+        if at_end {
+            return Ok(records);
+        }
+    }
 }
 
 /// What was handed on: records, and lines read.
@@ -170,75 +221,136 @@ fn deliver(
             },
         };
         next += 1;
-        for &(column, line) in &parsed.unparsable {
-            unparsable.note(&columns[column].0, lines_before + line);
-        }
-        let mut slots = parsed.slots.chunks_exact(columns.len().max(1));
-        let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
-        for (line, outcome) in &parsed.records {
-            records += 1;
-            let line = lines_before + line;
-            match outcome {
-                Err(reason) => rejects.reject(input, line, reason),
-                Ok(time) => {
-                    cells.clear();
-                    if !columns.is_empty() {
-                        let row = slots.next().context("a parsed block lost a row")?;
-                        cells.extend(row.iter().map(|slot| cell(&parsed, *slot)));
-                    }
-                    on_row(*time, &cells)?;
-                }
-            }
-        }
-        if let Some(line) = parsed.not_utf8 {
-            let error = io::Error::new(
-                io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            );
-            return Err(error)
-                .with_context(|| format!("{}:{}: reading", input.name, lines_before + line));
-        }
+        records += hand_on(
+            input,
+            columns,
+            &parsed,
+            lines_before,
+            rejects,
+            unparsable,
+            on_row,
+        )?;
         lines_before += parsed.lines;
         // The block reader may have stopped already.
         let _ = give_back.send(parsed.text.into_bytes());
     }
 }
 
-/// The next block, in `bytes` (emptied first): about [`BLOCK_BYTES`], ending
-/// at a line end (or the file's end). On a read error, the whole lines read before it, and the error.
-fn read_block(
-    reader: &mut Box<dyn BufRead + Send>,
-    mut bytes: Vec<u8>,
-) -> (Vec<u8>, Option<io::Error>) {
-    bytes.clear();
-    bytes.reserve(BLOCK_BYTES + (BLOCK_BYTES >> 4));
-    let mut fill = || -> io::Result<()> {
-        while bytes.len() < BLOCK_BYTES {
-            let available = reader.fill_buf()?;
-            if available.is_empty() {
-                return Ok(());
+/// Hands on the rows of one parsed block, whose first line is the file's
+/// `lines_before + 1`: rows to `on_row`, refused records to `rejects`; the
+/// number of records. A line that is not UTF-8 is an error that ends the read.
+fn hand_on(
+    input: &InputFile,
+    columns: &[(String, ColumnKind)],
+    parsed: &Parsed,
+    lines_before: u64,
+    rejects: &mut Rejects,
+    unparsable: &mut Unparsable,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
+    for &(column, line) in &parsed.unparsable {
+        unparsable.note(&columns[column].0, lines_before + line);
+    }
+    let mut slots = parsed.slots.chunks_exact(columns.len().max(1));
+    let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
+    for (line, outcome) in &parsed.records {
+        let line = lines_before + line;
+        match outcome {
+            Err(reason) => rejects.reject(input, line, reason),
+            Ok(time) => {
+                cells.clear();
+                if !columns.is_empty() {
+                    let row = slots.next().context("a parsed block lost a row")?;
+                    cells.extend(row.iter().map(|slot| cell(parsed, *slot)));
+                }
+                on_row(*time, &cells)?;
             }
-            let take = available.len().min(BLOCK_BYTES - bytes.len());
-            bytes.extend_from_slice(&available[..take]);
-            reader.consume(take);
-        }
-        if bytes.last() != Some(&b'\n') {
-            reader.read_until(b'\n', &mut bytes)?;
-        }
-        Ok(())
-    };
-    match fill() {
-        Ok(()) => (bytes, None),
-        Err(error) => {
-            // The line being read when it failed is not delivered.
-            let whole = bytes
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |at| at + 1);
-            bytes.truncate(whole);
-            (bytes, Some(error))
         }
     }
+    if let Some(line) = parsed.not_utf8 {
+        let error = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        return Err(error)
+            .with_context(|| format!("{}:{}: reading", input.name, lines_before + line));
+    }
+    Ok(parsed.records.len() as u64)
+}
+
+/// A reader cut into blocks of whole lines, read straight into each block's
+/// buffer: a file's bytes are copied once, by the kernel.
+struct Blocks {
+    reader: Box<dyn BufRead + Send>,
+    /// The start of a line that the block before did not end.
+    carry: Vec<u8>,
+}
+
+impl Blocks {
+    /// The next block, in `bytes` (whatever it held): about [`BLOCK_BYTES`],
+    /// ending at a line end or the file's end; longer when one line is. On a
+    /// read error, the whole lines read before it, and the error.
+    fn next(&mut self, mut bytes: Vec<u8>) -> (Vec<u8>, Option<io::Error>) {
+        let carried = self.carry.len();
+        // Room for a whole block after the carried part: a read that large
+        // bypasses the `BufReader`'s buffer. Resizing a returned buffer zeroes
+        // only the few bytes it lacks.
+        if bytes.len() < carried + BLOCK_BYTES {
+            bytes.resize(carried + BLOCK_BYTES, 0);
+        }
+        bytes[..carried].copy_from_slice(&self.carry);
+        self.carry.clear();
+        // The carried part holds no line end.
+        let (mut filled, mut line_end) = (carried, None);
+        let outcome = loop {
+            if let Some(end) = line_end.filter(|_| filled >= BLOCK_BYTES) {
+                break Ok(end);
+            }
+            if filled == bytes.len() {
+                bytes.resize(2 * filled, 0);
+            }
+            match self.reader.read(&mut bytes[filled..]) {
+                Ok(0) => break Ok(filled),
+                Ok(read) => {
+                    let fresh = &bytes[filled..filled + read];
+                    if let Some(at) = memchr::memrchr(b'\n', fresh) {
+                        line_end = Some(filled + at + 1);
+                    }
+                    filled += read;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // The line being read when it failed is not delivered.
+                Err(error) => break Err((line_end.unwrap_or(0), error)),
+            }
+        };
+        match outcome {
+            Ok(end) => {
+                self.carry.extend_from_slice(&bytes[end..filled]);
+                bytes.truncate(end);
+                (bytes, None)
+            }
+            Err((end, error)) => {
+                bytes.truncate(end);
+                (bytes, Some(error))
+            }
+        }
+    }
+}
+
+/// The lines of `text`, each with its `\n`, as `split_inclusive('\n')`
+/// gives them.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |at| at + 1);
+        // `\n` is ASCII: a character boundary.
+        let (line, after) = rest.split_at(end);
+        rest = after;
+        Some(line)
+    })
 }
 
 fn cell(parsed: &Parsed, slot: Slot) -> Cell<'_> {
@@ -283,7 +395,7 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
     let base = block.as_ptr() as usize;
     let mut fields = vec![None; wanted.len()];
     let mut keys = json_scan::KeyScanner::new(wanted);
-    for text in block.split_inclusive('\n') {
+    for text in lines(&block) {
         parsed.lines += 1;
         let number = parsed.lines;
         let text = super::without_line_end(text);
@@ -336,4 +448,189 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
     }
     parsed.text = block;
     parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row as read: its line-independent content, owned.
+    type Row = (Timestamp, Vec<String>);
+
+    const COLUMNS: [(&str, ColumnKind); 4] = [
+        ("SrcIpAddr", ColumnKind::IpAddress),
+        ("DstPortNumber", ColumnKind::Integer),
+        ("Dvc", ColumnKind::Text),
+        ("SrcBytes", ColumnKind::Real),
+    ];
+
+    fn columns() -> Vec<(String, ColumnKind)> {
+        COLUMNS
+            .iter()
+            .map(|(name, kind)| ((*name).to_owned(), *kind))
+            .collect()
+    }
+
+    /// Lines of every kind the readers must agree on, many blocks' worth.
+    fn lines(count: usize) -> Vec<u8> {
+        let mut text = Vec::new();
+        for n in 0..count {
+            let line = match n % 11 {
+                0 => "{not json".to_owned(),
+                1 => String::new(),
+                2 => format!("{{\"TimeGenerated\":\"2026-03-11T10:00:{:02}Z\",\"SrcIpAddr\":\"x{n}\",\"DstPortNumber\":\"https\"}}\r", n % 60),
+                3 => format!("{{\"Dvc\":\"esc\\\"aped \\u00e9 {n}\",\"TimeGenerated\":\"2026-03-11T10:00:00+01:00\",\"SrcBytes\":1.5e3}}"),
+                4 => "{\"SrcIpAddr\":\"10.0.0.1\"}".to_owned(),
+                5 => format!("  {{ \"TimeGenerated\" : \"2026-03-11 10:00:00\" , \"DstPortNumber\" : 443.0 , \"Extra\" : [1, {{\"a\": null}}] }}  "),
+                _ => format!("{{\"TimeGenerated\":\"2026-03-11T10:{:02}:00.123456Z\",\"SrcIpAddr\":\"10.1.{}.{}\",\"DstPortNumber\":{},\"Dvc\":\"fw-{}\",\"SrcBytes\":{n}}}", n % 60, n % 256, n % 199, n % 65536, n % 7),
+            };
+            text.extend_from_slice(line.as_bytes());
+            text.push(b'\n');
+        }
+        text
+    }
+
+    /// Rows, refused records and the unparsable-cell summary, or the error.
+    fn read_by(
+        bytes: &[u8],
+        read: impl FnOnce(
+            &InputFile,
+            Box<dyn BufRead + Send>,
+            &mut Rejects,
+            &mut Unparsable,
+            &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+        ) -> Result<u64>,
+    ) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
+        let input = InputFile::new("t.jsonl").unwrap().without_progress();
+        let (mut rows, mut rejects, mut unparsable) =
+            (Vec::new(), Rejects::default(), Unparsable::default());
+        let reader = Box::new(io::Cursor::new(bytes.to_vec()));
+        let result = read(
+            &input,
+            reader,
+            &mut rejects,
+            &mut unparsable,
+            &mut |time, cells| {
+                rows.push((time, cells.iter().map(|cell| format!("{cell:?}")).collect()));
+                Ok(())
+            },
+        );
+        (
+            rows,
+            rejects.count,
+            unparsable.describe(),
+            result.map_err(|error| format!("{error:#}")),
+        )
+    }
+
+    /// The record reader this one replaced: line by line, through serde's
+    /// fallback, typed as `read_rows` types records.
+    fn by_records(bytes: &[u8]) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
+        read_by(bytes, |input, reader, rejects, unparsable, on_row| {
+            let columns = columns();
+            let wanted: Vec<&str> = std::iter::once("TimeGenerated")
+                .chain(COLUMNS.iter().map(|(name, _)| *name))
+                .collect();
+            let mut records = 0;
+            records::read_from(input, reader, &wanted, &mut |line: u64,
+                                                             fields: Result<
+                &records::Fields,
+                String,
+            >| {
+                records += 1;
+                let fields = match fields {
+                    Ok(fields) => fields,
+                    Err(reason) => {
+                        rejects.reject(input, line, &reason);
+                        return Ok(());
+                    }
+                };
+                match super::super::time_field("TimeGenerated", fields[0].as_deref()) {
+                    Ok(time) => {
+                        let cells: Vec<Cell> = columns
+                            .iter()
+                            .zip(&fields[1..])
+                            .map(|((name, kind), field)| {
+                                unparsable.cell(name, line, *kind, field.as_deref())
+                            })
+                            .collect();
+                        on_row(time, &cells)
+                    }
+                    Err(reason) => {
+                        rejects.reject(input, line, &reason);
+                        Ok(())
+                    }
+                }
+            })?;
+            Ok(records)
+        })
+    }
+
+    fn by_blocks(
+        bytes: &[u8],
+        threads: usize,
+    ) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
+        read_by(bytes, |input, reader, rejects, unparsable, on_row| {
+            read_json_rows(
+                input,
+                reader,
+                &columns(),
+                threads,
+                rejects,
+                unparsable,
+                on_row,
+            )
+        })
+    }
+
+    #[test]
+    fn blocks_on_any_number_of_threads_read_what_the_record_reader_reads() {
+        let mut bytes = lines(40_000);
+        // A line longer than two blocks, in the middle.
+        let long = format!(
+            "{{\"Padding\":\"{}\",\"TimeGenerated\":\"2026-03-11T11:00:00Z\",\"Dvc\":\"long\"}}\n",
+            "p".repeat(2 * BLOCK_BYTES + 123)
+        );
+        let middle = bytes.len() / 2;
+        let middle = bytes[..middle].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+        bytes.splice(middle..middle, long.bytes());
+        assert!(bytes.len() > 5 * BLOCK_BYTES);
+        let expected = by_records(&bytes);
+        assert!(
+            expected.0.len() > 20_000 && expected.1 > 3_000,
+            "{:?}",
+            (expected.0.len(), expected.1)
+        );
+        assert!(expected
+            .2
+            .as_deref()
+            .is_some_and(|text| text.contains("SrcIpAddr")));
+        let long_row = |(_, cells): &Row| cells.contains(&"Text(\"long\")".to_owned());
+        assert!(expected.0.iter().any(long_row));
+        for threads in [1, 2, 3] {
+            assert!(
+                by_blocks(&bytes, threads) == expected,
+                "--threads {threads}"
+            );
+        }
+        // A line that is not UTF-8 in a later block ends the read there.
+        let at = 4 * BLOCK_BYTES + 1000;
+        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+        bytes[line_start + 3] = 0xff;
+        let expected = by_records(&bytes);
+        assert!(
+            expected
+                .3
+                .as_ref()
+                .is_err_and(|error| error.contains("valid UTF-8")),
+            "{:?}",
+            expected.3
+        );
+        for threads in [1, 2] {
+            assert!(
+                by_blocks(&bytes, threads) == expected,
+                "--threads {threads}"
+            );
+        }
+    }
 }
