@@ -481,7 +481,7 @@ mod tests {
                 2 => format!("{{\"TimeGenerated\":\"2026-03-11T10:00:{:02}Z\",\"SrcIpAddr\":\"x{n}\",\"DstPortNumber\":\"https\"}}\r", n % 60),
                 3 => format!("{{\"Dvc\":\"esc\\\"aped \\u00e9 {n}\",\"TimeGenerated\":\"2026-03-11T10:00:00+01:00\",\"SrcBytes\":1.5e3}}"),
                 4 => "{\"SrcIpAddr\":\"10.0.0.1\"}".to_owned(),
-                5 => format!("  {{ \"TimeGenerated\" : \"2026-03-11 10:00:00\" , \"DstPortNumber\" : 443.0 , \"Extra\" : [1, {{\"a\": null}}] }}  "),
+                5 => r#"  { "TimeGenerated" : "2026-03-11 10:00:00" , "DstPortNumber" : 443.0 , "Extra" : [1, {"a": null}] }  "#.to_owned(),
                 _ => format!("{{\"TimeGenerated\":\"2026-03-11T10:{:02}:00.123456Z\",\"SrcIpAddr\":\"10.1.{}.{}\",\"DstPortNumber\":{},\"Dvc\":\"fw-{}\",\"SrcBytes\":{n}}}", n % 60, n % 256, n % 199, n % 65536, n % 7),
             };
             text.extend_from_slice(line.as_bytes());
