@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod normalizers;
+mod peer;
 mod sandbox;
 mod swaps;
 mod threat_intel;
@@ -324,6 +325,17 @@ fn main() {
         print!("{report}");
         return;
     }
+    // `ASIM_BENCH_ONLY=peer make bench`: the table against DuckDB alone.
+    if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("peer") {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, _, rows, iocs) = ti_data(SESSIONS);
+        let (sessions, indicators) = write_jsonl(&rows, &iocs, dir.path());
+        let binary = root().join("target/release/asim-rules");
+        let jobs = peer_jobs(&binary, &sessions, &indicators, dir.path());
+        peer::report(&mut report, &binary, &jobs);
+        print!("{report}");
+        return;
+    }
     let host = RuleHost::new(Budgets::default()).unwrap();
     let load = |name: &str| -> LoadedRule {
         let path = root().join(format!("target/rules/{name}.wasm"));
@@ -423,44 +435,11 @@ fn main() {
     let binary = root().join("target/release/asim-rules");
     let at = time::format(AT);
     let ti_path = root().join("target/rules/ti-map-ip.wasm");
-    writeln!(
-        report,
-        "\n| TI job, 1 M sessions + 100 k indicators (JSON lines) | asim-rules run | DuckDB | asim-rules / DuckDB speed |\n|---|---|---|---|"
-    )
-    .unwrap();
-    for threads in [1u32, 2] {
-        let threads_arg = threads.to_string();
-        let (run, summary) = best_of_three(
-            &binary,
-            &[
-                "run",
-                "--rule",
-                ti_path.to_str().unwrap(),
-                "--at",
-                &at,
-                "--sessions",
-                &sessions,
-                "--indicators",
-                &indicators,
-                "--threads",
-                &threads_arg,
-            ],
-        );
-        let duck = duckdb(&sessions, &indicators, &at, threads);
-        let (duck, ratio) = match duck {
-            Ok(duck) => (
-                format!("{duck:.2} s"),
-                format!("{:.2}x", duck / run.as_secs_f64()),
-            ),
-            Err(why) => (format!("skipped ({why})"), "–".into()),
-        };
-        writeln!(
-            report,
-            "| {threads} thread(s) | {:.2} s ({summary}) | {duck} | {ratio} |",
-            run.as_secs_f64()
-        )
-        .unwrap();
-    }
+    peer::report(
+        &mut report,
+        &binary,
+        &peer_jobs(&binary, &sessions, &indicators, dir.path()),
+    );
 
     writeln!(report).unwrap();
     let per_day = std::env::var("ASIM_BENCH_REPLAY_PER_DAY")
@@ -541,6 +520,84 @@ fn main() {
     print!("{report}");
 }
 
+/// Both jobs against DuckDB: TI on the files above; the anomaly job on 15
+/// generated days (`ASIM_BENCH_ANOMALY_PER_DAY` weekday sessions, 200 000 by
+/// default: about 2.7 M rows). Each from JSON lines, CSV and gzipped JSON lines.
+fn peer_jobs(binary: &Path, sessions: &str, indicators: &str, dir: &Path) -> Vec<peer::Job> {
+    let (sessions, indicators) = (PathBuf::from(sessions), PathBuf::from(indicators));
+    let (sessions_csv, sessions_gz) = (peer::csv_of(&sessions), peer::gzip_of(&sessions));
+    let indicators_csv = peer::csv_of(&indicators);
+    let ti = peer::Job {
+        label: "TI, 1 M sessions + 100 k indicators".into(),
+        rule: "ti-map-ip",
+        at: time::format(AT),
+        inputs: vec![
+            peer::Inputs {
+                format: "JSON lines",
+                sessions: sessions.clone(),
+                indicators: Some(indicators.clone()),
+            },
+            peer::Inputs {
+                format: "CSV",
+                sessions: sessions_csv,
+                indicators: Some(indicators_csv),
+            },
+            peer::Inputs {
+                format: "JSON lines, gzip",
+                sessions: sessions_gz,
+                indicators: Some(indicators),
+            },
+        ],
+    };
+    let per_day = std::env::var("ASIM_BENCH_ANOMALY_PER_DAY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000u64);
+    let out = dir.join("anomaly");
+    let generated = Command::new(binary)
+        .args([
+            "generate",
+            "--csv",
+            "--days",
+            "15",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--sessions-per-day", &per_day.to_string()])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let rows = fs::read(out.join("sessions.jsonl"))
+        .unwrap()
+        .iter()
+        .filter(|&&byte| byte == b'\n')
+        .count();
+    let gzip = peer::gzip_of(&out.join("sessions.jsonl"));
+    let anomaly = peer::Job {
+        label: format!("anomaly, {:.1} M sessions over 15 days", rows as f64 / 1e6),
+        rule: "network-session-anomaly",
+        at: time::format(AT),
+        inputs: vec![
+            peer::Inputs {
+                format: "JSON lines",
+                sessions: out.join("sessions.jsonl"),
+                indicators: None,
+            },
+            peer::Inputs {
+                format: "CSV",
+                sessions: out.join("sessions.csv"),
+                indicators: None,
+            },
+            peer::Inputs {
+                format: "JSON lines, gzip",
+                sessions: gzip,
+                indicators: None,
+            },
+        ],
+    };
+    vec![ti, anomaly]
+}
+
 /// Best of three runs of the binary, and the last line it printed on stderr.
 fn best_of_three(binary: &Path, args: &[&str]) -> (Duration, String) {
     let mut best = (Duration::MAX, String::new());
@@ -596,49 +653,4 @@ fn write_jsonl(rows: &[[String; 6]], iocs: &[[String; 5]], dir: &Path) -> (Strin
         sessions.to_str().unwrap().into(),
         indicators.to_str().unwrap().into(),
     )
-}
-
-/// Seconds DuckDB takes to run the TI query as SQL on the same files with
-/// `threads` threads (string equality on addresses and source before
-/// destination, as the original rule; two equi-joins, since an `OR` join is a
-/// nested loop), via
-/// its Python package (`make bench` installs it in `target/bench-env`); none
-/// when it is not installed.
-fn duckdb(sessions: &str, indicators: &str, at: &str, threads: u32) -> Result<f64, String> {
-    let sql = format!(
-        "WITH ti AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY IndicatorId ORDER BY TimeGenerated DESC) AS r \
-           FROM read_json_auto('{indicators}') WHERE TimeGenerated BETWEEN TIMESTAMPTZ '{at}' - INTERVAL 14 DAY AND TIMESTAMPTZ '{at}') \
-           WHERE r = 1 AND Active AND ExpirationDateTime > TIMESTAMPTZ '{at}'), \
-         s AS (SELECT SrcIpAddr, DstIpAddr, Dvc, EventProduct, EventVendor, min(TimeGenerated) AS s0, max(TimeGenerated) AS s1 \
-           FROM read_json_auto('{sessions}') WHERE TimeGenerated >= TIMESTAMPTZ '{at}' - INTERVAL 1 HOUR AND TimeGenerated < TIMESTAMPTZ '{at}' \
-           GROUP BY ALL), \
-         src AS (SELECT s.*, ti.IndicatorId FROM s JOIN ti ON s.SrcIpAddr = ti.NetworkIP), \
-         dst AS (SELECT s.*, ti.IndicatorId FROM s JOIN ti ON s.DstIpAddr = ti.NetworkIP \
-           WHERE s.SrcIpAddr NOT IN (SELECT NetworkIP FROM ti)) \
-         SELECT count(*) FROM (SELECT * FROM src UNION ALL SELECT * FROM dst)"
-    );
-    let script = format!(
-        "import duckdb, time\nc = duckdb.connect()\nc.execute('SET threads={threads}')\n\
-         t = time.perf_counter()\nc.execute({sql:?}).fetchall()\nprint(time.perf_counter() - t)"
-    );
-    // `make bench` installs DuckDB here; elsewhere a python3 that has it.
-    let venv = root().join("target/bench-env/bin/python");
-    let python = if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    };
-    let output = Command::new(&python)
-        .args(["-c", &script])
-        .output()
-        .map_err(|error| format!("{}: {error}", python.display()))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(stderr.lines().last().unwrap_or_default().to_owned());
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .trim()
-        .parse()
-        .map_err(|_| format!("unexpected output {stdout:?}"))
 }
