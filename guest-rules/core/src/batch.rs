@@ -5,7 +5,12 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::{Deserialize, Serialize};
 use std::hash::BuildHasher;
 
-use crate::{ip::IpPrefix, schema::ColumnKind, string_table::StringTable, time::Timestamp};
+use crate::{
+    ip::IpPrefix,
+    schema::ColumnKind,
+    string_table::{same_bytes, StringTable},
+    time::Timestamp,
+};
 
 /// A dictionary-coded string column; "" is an empty value.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -219,9 +224,16 @@ impl Interner {
     fn find(&self, text: &str) -> (u64, Option<u32>) {
         let hash = self.hasher.hash_one(text);
         let found = self.table.find(hash, |&code| {
-            self.dictionary.get_bytes(code as usize) == text.as_bytes()
+            same_bytes(self.dictionary.get_bytes(code as usize), text.as_bytes())
         });
         (hash, found.copied())
+    }
+
+    /// The dictionary built so far; the interner starts again empty, keeping
+    /// its table's room for the next batch.
+    fn take_dictionary(&mut self) -> StringTable {
+        self.table.clear();
+        std::mem::take(&mut self.dictionary)
     }
 
     fn insert(&mut self, hash: u64, text: &str) -> u32 {
@@ -429,7 +441,7 @@ fn take_values(column: &mut ColumnBuilder) -> ColumnValues {
     use std::mem::take;
     match column {
         ColumnBuilder::Text(interner, codes) => ColumnValues::Text(TextColumn {
-            dictionary: take(interner).dictionary,
+            dictionary: interner.take_dictionary(),
             codes: take(codes),
         }),
         ColumnBuilder::Ip {
@@ -438,7 +450,7 @@ fn take_values(column: &mut ColumnBuilder) -> ColumnValues {
             codes,
             ..
         } => ColumnValues::Ip(IpColumn {
-            dictionary: take(interner).dictionary,
+            dictionary: interner.take_dictionary(),
             parsed: take(parsed),
             codes: take(codes),
         }),

@@ -74,3 +74,49 @@ impl StringTable {
         Ok(())
     }
 }
+
+/// Whether `a` and `b` are equal, compared in overlapping words rather than
+/// by a call to `memcmp`: the texts compared per row (addresses, names, JSON
+/// keys) are short.
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+        let mut word = [0; N];
+        word.copy_from_slice(&bytes[at..at + N]);
+        word
+    }
+    let length = a.len();
+    if length != b.len() {
+        return false;
+    }
+    match length {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => {
+            word::<4>(a, 0) == word::<4>(b, 0)
+                && word::<4>(a, length - 4) == word::<4>(b, length - 4)
+        }
+        _ => {
+            let chunks = (0..length / 8).all(|n| word::<8>(a, 8 * n) == word::<8>(b, 8 * n));
+            chunks && word::<8>(a, length - 8) == word::<8>(b, length - 8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_and_long_texts_compare_as_slices_do() {
+        for length in 0..24usize {
+            let a: Vec<u8> = (0..length).map(|n| b'a' + (n % 26) as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            assert!(!same_bytes(&a, &a[..length.saturating_sub(1)]) || length == 0);
+            for at in 0..length {
+                let mut b = a.clone();
+                b[at] ^= 1;
+                assert!(!same_bytes(&a, &b), "{length} {at}");
+            }
+        }
+    }
+}

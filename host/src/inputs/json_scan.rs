@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use asim_rule_core::string_table::same_bytes;
+
 /// The record needs the full serde_json reading.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Declined;
@@ -82,7 +84,10 @@ impl KeyScanner {
         let rest = &scanner.bytes[scanner.at..];
         if let Some((quoted, slot)) = self.previous.get(ordinal) {
             // A remembered key holds no quote, backslash or control character.
-            if rest.get(..quoted.len()) == Some(quoted.as_slice()) {
+            if rest
+                .get(..quoted.len())
+                .is_some_and(|start| same_bytes(start, quoted))
+            {
                 scanner.at += quoted.len();
                 return Ok(*slot);
             }
