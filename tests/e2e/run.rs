@@ -613,9 +613,12 @@ fn compiled_components_are_kept_and_used_again_unless_the_cache_is_off() {
         generated_file("sessions.jsonl"),
         generated_file("indicators.jsonl"),
     );
-    let run = |cache: &std::path::Path| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
-            .env("ASIM_RULES_COMPILE_CACHE", cache)
+    // A run whose compile cache setting is `setting`, HOME `home`.
+    let run = |setting: &std::ffi::OsStr, home: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+            .env("ASIM_RULES_COMPILE_CACHE", setting)
+            .env("HOME", home)
+            .env_remove("XDG_CACHE_HOME")
             .args([
                 "run",
                 "--rule",
@@ -625,45 +628,40 @@ fn compiled_components_are_kept_and_used_again_unless_the_cache_is_off() {
             ])
             .args(["--sessions", &sessions, "--indicators", &indicators])
             .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
+            .unwrap()
     };
+    let home = dir.path().join("home");
     let entries = |dir: &std::path::Path| {
         walk(dir)
             .into_iter()
             .filter(|path| path.extension().is_none())
             .collect::<Vec<_>>()
     };
-    let compiled = run(&cache);
+    let compiled = run(cache.as_os_str(), &home);
+    assert!(
+        compiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
     let kept = entries(&cache);
     assert_eq!(kept.len(), 1, "{kept:?}");
     let stamp = fs::metadata(&kept[0]).unwrap().modified().unwrap();
-    assert_eq!(run(&cache), compiled);
+    assert_eq!(run(cache.as_os_str(), &home).stdout, compiled.stdout);
     assert_eq!(entries(&cache), kept);
     assert_eq!(fs::metadata(&kept[0]).unwrap().modified().unwrap(), stamp);
     // `off` keeps nothing anywhere (HOME is where the default would go).
-    let home = dir.path().join("home");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_asim-rules"))
-        .env("ASIM_RULES_COMPILE_CACHE", "off")
-        .env("HOME", &home)
-        .env_remove("XDG_CACHE_HOME")
-        .args([
-            "run",
-            "--rule",
-            rule.to_str().unwrap(),
-            "--at",
-            GENERATED_AT,
-        ])
-        .args(["--sessions", &sessions, "--indicators", &indicators])
-        .output()
-        .unwrap();
-    assert_eq!(output.stdout, compiled);
+    assert_eq!(run("off".as_ref(), &home).stdout, compiled.stdout);
     assert!(!home.exists());
+    // A folder that cannot be made is a warning, and the run goes on.
+    let blocked = dir.path().join("a-file");
+    fs::write(&blocked, "").unwrap();
+    let output = run(blocked.join("cache").as_os_str(), &home);
+    assert_eq!(output.stdout, compiled.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: compile cache") && stderr.contains("compiled at every load"),
+        "{stderr}"
+    );
 }
 
 /// Every file under `dir`.

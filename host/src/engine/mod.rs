@@ -246,9 +246,16 @@ impl RuleHost {
         if let Some(dir) = &options.compile_cache {
             let mut cache = CacheConfig::new();
             cache.with_directory(dir);
-            let cache = anyhow_result(Cache::new(cache))
-                .with_context(|| format!("{}: the compile cache", dir.display()))?;
-            config.cache(Some(cache));
+            // A cache is a saving, not a need: without one, every load compiles.
+            match anyhow_result(Cache::new(cache)) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(error) => eprintln!(
+                    "warning: compile cache {}: {error:#}; components are compiled at every load",
+                    dir.display()
+                ),
+            }
         }
         let engine =
             anyhow_result(Engine::new(&config)).context("starting the WebAssembly engine")?;
