@@ -70,9 +70,18 @@ pub fn read_json_rows(
         reader,
         carry: Vec::new(),
     };
+    let mut outlet = Outlet {
+        input,
+        columns,
+        rejects,
+        unparsable,
+        on_row,
+        lines: 0,
+        records: 0,
+    };
     if threads <= 1 {
         let parse = |bytes| parse_block(bytes, &wanted, &kinds);
-        return read_on_this_thread(input, blocks, columns, parse, rejects, unparsable, on_row);
+        return read_on_this_thread(blocks, parse, &mut outlet);
     }
     let (work, queue) = mpsc::channel::<(usize, Vec<u8>)>();
     let queue = Arc::new(Mutex::new(queue));
@@ -122,9 +131,7 @@ pub fn read_json_rows(
             }
             None
         });
-        let delivered = deliver(
-            input, columns, &results, &give_back, rejects, unparsable, on_row,
-        );
+        let delivered = deliver(&results, &give_back, &mut outlet);
         // Whatever happened, the workers and the block reader stop once
         // nobody takes their output.
         drop(results);
@@ -132,12 +139,10 @@ pub fn read_json_rows(
         let read_error = block_reader
             .join()
             .map_err(|_| anyhow::anyhow!("the block reader thread panicked"))?;
-        let lines = delivered?;
+        delivered?;
         match read_error {
-            None => Ok(lines.records),
-            Some(error) => {
-                Err(error).with_context(|| format!("{}:{}: reading", input.name, lines.read + 1))
-            }
+            None => Ok(outlet.records),
+            Some(error) => Err(outlet.read_error(error)),
         }
     })
 }
@@ -145,15 +150,11 @@ pub fn read_json_rows(
 /// [`read_json_rows`] on the calling thread alone: each block read, parsed
 /// by `parse` and handed on in turn.
 fn read_on_this_thread(
-    input: &InputFile,
     mut blocks: Blocks,
-    columns: &[(String, ColumnKind)],
     parse: impl Fn(Vec<u8>) -> Parsed,
-    rejects: &mut Rejects,
-    unparsable: &mut Unparsable,
-    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+    outlet: &mut Outlet,
 ) -> Result<u64> {
-    let (mut lines_before, mut records, mut buffer) = (0, 0, Vec::new());
+    let mut buffer = Vec::new();
     loop {
         let (bytes, error) = blocks.next(buffer);
         let at_end = bytes.is_empty() && error.is_none();
@@ -161,48 +162,28 @@ fn read_on_this_thread(
             true => bytes,
             false => {
                 let parsed = parse(bytes);
-                records += hand_on(
-                    input,
-                    columns,
-                    &parsed,
-                    lines_before,
-                    rejects,
-                    unparsable,
-                    on_row,
-                )?;
-                lines_before += parsed.lines;
+                outlet.hand_on(&parsed)?;
                 parsed.text.into_bytes()
             }
         };
         if let Some(error) = error {
-            return Err(error)
-                .with_context(|| format!("{}:{}: reading", input.name, lines_before + 1));
+            return Err(outlet.read_error(error));
         }
         if at_end {
-            return Ok(records);
+            return Ok(outlet.records);
         }
     }
 }
 
-/// What was handed on: records, and lines read.
-struct Delivered {
-    records: u64,
-    read: u64,
-}
-
-/// Hands the parsed blocks on in file order, giving a token back for each.
+/// Hands the parsed blocks on in file order, giving a token back for each,
+/// until every block read has been.
 fn deliver(
-    input: &InputFile,
-    columns: &[(String, ColumnKind)],
     results: &mpsc::Receiver<(usize, Parsed)>,
     give_back: &mpsc::SyncSender<Vec<u8>>,
-    rejects: &mut Rejects,
-    unparsable: &mut Unparsable,
-    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
-) -> Result<Delivered> {
+    outlet: &mut Outlet,
+) -> Result<()> {
     let mut next = 0usize;
     let mut waiting = BTreeMap::<usize, Parsed>::new();
-    let (mut lines_before, mut records) = (0u64, 0u64);
     loop {
         let parsed = match waiting.remove(&next) {
             Some(parsed) => parsed,
@@ -211,71 +192,74 @@ fn deliver(
                     waiting.insert(index, parsed);
                     continue;
                 }
-                // Every block read has been parsed and handed on.
-                Err(_) => {
-                    return Ok(Delivered {
-                        records,
-                        read: lines_before,
-                    })
-                }
+                Err(_) => return Ok(()),
             },
         };
         next += 1;
-        records += hand_on(
-            input,
-            columns,
-            &parsed,
-            lines_before,
-            rejects,
-            unparsable,
-            on_row,
-        )?;
-        lines_before += parsed.lines;
+        outlet.hand_on(&parsed)?;
         // The block reader may have stopped already.
         let _ = give_back.send(parsed.text.into_bytes());
     }
 }
 
-/// Hands on the rows of one parsed block, whose first line is the file's
-/// `lines_before + 1`: rows to `on_row`, refused records to `rejects`; the
-/// number of records. A line that is not UTF-8 is an error that ends the read.
-fn hand_on(
-    input: &InputFile,
-    columns: &[(String, ColumnKind)],
-    parsed: &Parsed,
-    lines_before: u64,
-    rejects: &mut Rejects,
-    unparsable: &mut Unparsable,
-    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
-) -> Result<u64> {
-    for &(column, line) in &parsed.unparsable {
-        unparsable.note(&columns[column].0, lines_before + line);
-    }
-    let mut slots = parsed.slots.chunks_exact(columns.len().max(1));
-    let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
-    for (line, outcome) in &parsed.records {
-        let line = lines_before + line;
-        match outcome {
-            Err(reason) => rejects.reject(input, line, reason),
-            Ok(time) => {
-                cells.clear();
-                if !columns.is_empty() {
-                    let row = slots.next().context("a parsed block lost a row")?;
-                    cells.extend(row.iter().map(|slot| cell(parsed, *slot)));
+/// Where parsed blocks go, in file order: rows to `on_row`, refused records
+/// to `rejects`; it counts the lines and records handed on.
+struct Outlet<'o> {
+    input: &'o InputFile,
+    columns: &'o [(String, ColumnKind)],
+    rejects: &'o mut Rejects,
+    unparsable: &'o mut Unparsable,
+    on_row: &'o mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+    lines: u64,
+    records: u64,
+}
+
+impl Outlet<'_> {
+    /// Hands on the rows of one parsed block, the next in the file. A line
+    /// that is not UTF-8 is an error that ends the read.
+    fn hand_on(&mut self, parsed: &Parsed) -> Result<()> {
+        let (columns, lines_before) = (self.columns, self.lines);
+        for &(column, line) in &parsed.unparsable {
+            self.unparsable
+                .note(&columns[column].0, lines_before + line);
+        }
+        let mut slots = parsed.slots.chunks_exact(columns.len().max(1));
+        let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
+        for (line, outcome) in &parsed.records {
+            let line = lines_before + line;
+            match outcome {
+                Err(reason) => self.rejects.reject(self.input, line, reason),
+                Ok(time) => {
+                    cells.clear();
+                    if !columns.is_empty() {
+                        let row = slots.next().context("a parsed block lost a row")?;
+                        cells.extend(row.iter().map(|slot| cell(parsed, *slot)));
+                    }
+                    (self.on_row)(*time, &cells)?;
                 }
-                on_row(*time, &cells)?;
             }
         }
+        if let Some(line) = parsed.not_utf8 {
+            let error = io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            );
+            return Err(error)
+                .with_context(|| format!("{}:{}: reading", self.input.name, lines_before + line));
+        }
+        self.lines += parsed.lines;
+        self.records += parsed.records.len() as u64;
+        Ok(())
     }
-    if let Some(line) = parsed.not_utf8 {
-        let error = io::Error::new(
-            io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        );
-        return Err(error)
-            .with_context(|| format!("{}:{}: reading", input.name, lines_before + line));
+
+    /// A read error, named at the line after the last one handed on.
+    fn read_error(&self, error: io::Error) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!(
+            "{}:{}: reading",
+            self.input.name,
+            self.lines + 1
+        ))
     }
-    Ok(parsed.records.len() as u64)
 }
 
 /// A reader cut into blocks of whole lines, read straight into each block's
