@@ -22,6 +22,25 @@ fn generated_file(name: &str) -> String {
     generated().join(name).to_str().unwrap().to_owned()
 }
 
+/// `run` at the generated data's end with `threads` threads, `rules`, and
+/// `sessions` (and `indicators`, if any).
+fn run_on_threads(
+    threads: &str,
+    rules: &[&std::path::Path],
+    sessions: &std::path::Path,
+    indicators: Option<&str>,
+) -> std::process::Output {
+    let mut args = vec!["run", "--at", GENERATED_AT, "--threads", threads];
+    for rule in rules {
+        args.extend(["--rule", rule.to_str().unwrap()]);
+    }
+    args.extend(["--sessions", sessions.to_str().unwrap()]);
+    if let Some(indicators) = indicators {
+        args.extend(["--indicators", indicators]);
+    }
+    asim_rules(&args)
+}
+
 #[test]
 fn json_lines_and_csv_of_the_same_data_give_identical_alerts() {
     let from_json = ti_run(
@@ -466,18 +485,9 @@ fn any_number_of_threads_reads_a_file_as_one_does() {
         [component("ti-map-ip"), component("network-session-anomaly")],
         generated_file("indicators.jsonl"),
     );
+    let rules = rules.each_ref().map(|rule| rule.as_path());
     let run = |threads: &str| {
-        let mut args = vec!["run", "--at", GENERATED_AT, "--threads", threads];
-        rules
-            .iter()
-            .for_each(|rule| args.extend(["--rule", rule.to_str().unwrap()]));
-        args.extend([
-            "--sessions",
-            sessions.to_str().unwrap(),
-            "--indicators",
-            &indicators,
-        ]);
-        let output = asim_rules(&args);
+        let output = run_on_threads(threads, &rules, &sessions, Some(&indicators));
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert!(output.status.success(), "{stderr}");
         // Everything but the timings of the last line.
@@ -524,17 +534,7 @@ fn a_line_that_is_not_utf8_stops_the_read_at_the_same_line_with_threads() {
     let errors: Vec<String> = ["1", "2"]
         .iter()
         .map(|threads| {
-            let output = asim_rules(&[
-                "run",
-                "--at",
-                GENERATED_AT,
-                "--threads",
-                threads,
-                "--rule",
-                rule.to_str().unwrap(),
-                "--sessions",
-                sessions.to_str().unwrap(),
-            ]);
+            let output = run_on_threads(threads, &[&rule], &sessions, None);
             assert_eq!(output.status.code(), Some(1));
             String::from_utf8_lossy(&output.stderr)
                 .lines()
@@ -567,20 +567,9 @@ fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line()
     let cut = dir.path().join("cut.jsonl.gz");
     fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
     let rule = component("ti-map-ip");
+    let indicators = generated_file("indicators.jsonl");
     let run = |file: &std::path::Path, threads: &str| {
-        let output = asim_rules(&[
-            "run",
-            "--at",
-            GENERATED_AT,
-            "--threads",
-            threads,
-            "--rule",
-            rule.to_str().unwrap(),
-            "--sessions",
-            file.to_str().unwrap(),
-            "--indicators",
-            &generated_file("indicators.jsonl"),
-        ]);
+        let output = run_on_threads(threads, &[&rule], file, Some(&indicators));
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr.lines().last().unwrap_or_default();
         let last = last.split("; load").next().unwrap_or_default().to_owned();
