@@ -321,13 +321,8 @@ fn read_rows(
                 );
                 Ok(time)
             });
-            let delivered = match row {
-                Ok(time) => on_row(time, &cells),
-                Err(reason) => {
-                    rejects.reject(input, line, &reason);
-                    Ok(())
-                }
-            };
+            let row = row.as_ref().map(|time| (*time, cells.as_slice()));
+            let delivered = deliver(input, line, row.map_err(String::as_str), rejects, on_row);
             spare = cells.into_iter().map(|_| Cell::Empty).collect();
             delivered
         },
@@ -398,14 +393,14 @@ impl Unparsable {
 fn deliver(
     input: &InputFile,
     line: u64,
-    row: Result<(Timestamp, Vec<Cell>), String>,
+    row: Result<(Timestamp, &[Cell]), &str>,
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<()> {
     match row {
-        Ok((time, cells)) => on_row(time, &cells),
+        Ok((time, cells)) => on_row(time, cells),
         Err(reason) => {
-            rejects.reject(input, line, &reason);
+            rejects.reject(input, line, reason);
             Ok(())
         }
     }
@@ -461,7 +456,7 @@ pub fn read_summaries(
             let field = |slot: usize| fields[2 * slot + usize::from(older)].as_deref();
             let time = time_field("EventTime", field(0))?;
             let bin = if older { "10" } else { "20" };
-            let cells = columns
+            let cells: Vec<Cell> = columns
                 .iter()
                 .enumerate()
                 .map(|(slot, (name, kind))| {
@@ -475,7 +470,10 @@ pub fn read_summaries(
                 .collect();
             Ok((time, cells))
         });
-        deliver(input, line, cells, rejects, on_row)
+        let row = cells
+            .as_ref()
+            .map(|(time, cells)| (*time, cells.as_slice()));
+        deliver(input, line, row.map_err(String::as_str), rejects, on_row)
     })?;
     unparsable.report(input);
     Ok(records)
