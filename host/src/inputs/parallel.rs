@@ -1,9 +1,9 @@
 //! One ASIM JSON lines file read in blocks, on one core or several. The file
 //! is cut into blocks at line ends; worker threads (or the calling thread
 //! alone) turn each block's lines into typed cells; the calling thread hands
-//! the rows on in file order. Rows, rejected
-//! lines (named `file:line`, in order), counts and errors are exactly those of
-//! reading the file on one thread.
+//! the rows on in file order. Rows, rejected lines (named `file:line`, in
+//! order), counts and errors are those of the record reader (`records.rs`),
+//! whatever the number of threads.
 
 use std::{
     collections::BTreeMap,
@@ -50,9 +50,10 @@ struct Parsed {
 }
 
 /// Reads `reader` (JSON lines of `input`) with `threads` workers, handing
-/// each row to `on_row` in file order; returns the records read. Blocks are
-/// read (and decompressed) on a thread of their own, at most `4 × threads`
-/// ahead of the rows handed on, so memory stays bounded.
+/// each row to `on_row` in file order; returns the records read. With more
+/// than one, blocks are read (and decompressed) on a thread of their own, at
+/// most `4 × threads` ahead of the rows handed on, so memory stays bounded;
+/// with one, everything happens on the calling thread.
 pub fn read_json_rows(
     input: &InputFile,
     reader: Box<dyn BufRead + Send>,
