@@ -517,44 +517,55 @@ fn any_number_of_threads_reads_a_file_as_one_does() {
 }
 
 #[test]
-fn a_line_that_is_not_utf8_stops_the_read_at_the_same_line_with_threads() {
+fn a_line_that_is_not_utf8_is_refused_alone_at_the_same_line_with_threads() {
     let dir = tempfile::tempdir().unwrap();
     let text = fs::read_to_string(generated_file("sessions.jsonl")).unwrap();
-    let mut bytes = Vec::new();
-    for (at, line) in text.lines().take(50_000).enumerate() {
+    let (mut clean, mut latin1) = (Vec::new(), Vec::new());
+    // The last rows: those in the rule's window at the evaluation time.
+    let lines: Vec<&str> = text.lines().collect();
+    for (at, line) in lines[lines.len() - 50_000..].iter().enumerate() {
         if at == 30_000 {
-            bytes.extend_from_slice(b"{\"Dvc\":\"\xff\"}\n");
+            latin1.extend_from_slice(b"{\"Dvc\":\"\xff\"}\n");
         }
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
+        for bytes in [&mut clean, &mut latin1] {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\n');
+        }
     }
     let sessions = dir.path().join("latin1.jsonl");
-    fs::write(&sessions, bytes).unwrap();
+    fs::write(&sessions, latin1).unwrap();
+    let clean_sessions = dir.path().join("clean.jsonl");
+    fs::write(&clean_sessions, clean).unwrap();
     let rule = component("ti-map-ip");
-    let errors: Vec<String> = ["1", "2"]
-        .iter()
-        .map(|threads| {
-            let output = run_on_threads(threads, &[&rule], &sessions, None);
-            assert_eq!(output.status.code(), Some(1));
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .last()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert!(
-        errors[0].contains("latin1.jsonl:30001: reading"),
-        "{}",
-        errors[0]
-    );
-    assert_eq!(errors[0], errors[1]);
+    let indicators = generated_file("indicators.jsonl");
+    let alerts_of = |sessions: &std::path::Path, threads: &str| {
+        let output = run_on_threads(threads, &[&rule], sessions, Some(&indicators));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        (String::from_utf8(output.stdout).unwrap(), stderr)
+    };
+    let (expected, _) = alerts_of(&clean_sessions, "1");
+    assert!(!expected.is_empty());
+    for threads in ["1", "2"] {
+        let (alerts, stderr) = alerts_of(&sessions, threads);
+        assert_eq!(alerts, expected, "--threads {threads}");
+        let refused = "latin1.jsonl:30001: not UTF-8 text (a bad byte at column 9); row skipped";
+        assert!(stderr.contains(refused), "{stderr}");
+    }
 }
 
 #[test]
-fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line() {
+fn gzip_read_on_threads_gives_what_one_thread_gives_and_stops_at_the_same_line() {
     let dir = tempfile::tempdir().unwrap();
-    let plain = fs::read(generated_file("sessions.jsonl")).unwrap();
+    // The last day first: the rows in the rule's window come before any cut.
+    let text = fs::read_to_string(generated_file("sessions.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (before, last_day) = lines.split_at(lines.len() - lines.len() / 15);
+    let plain: Vec<u8> = last_day
+        .iter()
+        .chain(before)
+        .flat_map(|line| [line.as_bytes(), b"\n"].concat())
+        .collect();
     let gzip = |bytes: &[u8]| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(bytes).unwrap();
@@ -568,14 +579,21 @@ fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line()
     fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
     let rule = component("ti-map-ip");
     let indicators = generated_file("indicators.jsonl");
+    // Exit code, alerts, warnings and the summary without its timings.
     let run = |file: &std::path::Path, threads: &str| {
         let output = run_on_threads(threads, &[&rule], file, Some(&indicators));
         let stderr = String::from_utf8_lossy(&output.stderr);
+        let warnings: Vec<String> = stderr
+            .lines()
+            .filter(|line| line.starts_with("warning:"))
+            .map(str::to_owned)
+            .collect();
         let last = stderr.lines().last().unwrap_or_default();
         let last = last.split("; load").next().unwrap_or_default().to_owned();
         (
             output.status.code(),
             String::from_utf8(output.stdout).unwrap(),
+            warnings,
             last,
         )
     };
@@ -583,14 +601,34 @@ fn gzip_read_on_threads_gives_what_one_thread_gives_and_fails_at_the_same_line()
     assert_eq!(one.0, Some(0));
     assert!(!one.1.is_empty());
     assert_eq!(run(&gz, "2"), one);
+    // The rows before the cut are used; the cut is named where it happened.
     let cut_one = run(&cut, "1");
-    assert_eq!(cut_one.0, Some(1), "{}", cut_one.2);
-    assert!(
-        cut_one.2.contains("cut.jsonl.gz:") && cut_one.2.contains(": reading"),
-        "{}",
-        cut_one.2
-    );
+    assert_eq!(cut_one.0, Some(0), "{}", cut_one.3);
+    assert!(!cut_one.1.is_empty());
+    let stopped: Vec<&String> = cut_one
+        .2
+        .iter()
+        .filter(|line| line.contains("reading stopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "{:?}", cut_one.2);
+    assert!(stopped[0].contains("cut.jsonl.gz:"), "{}", stopped[0]);
     assert_eq!(run(&cut, "2"), cut_one);
+    // Its alerts are those of the lines before the one named.
+    let line: usize = stopped[0]
+        .split("cut.jsonl.gz:")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap();
+    let read = dir.path().join("read.jsonl");
+    let read_lines: Vec<u8> = plain
+        .split_inclusive(|&byte| byte == b'\n')
+        .take(line - 1)
+        .flatten()
+        .copied()
+        .collect();
+    fs::write(&read, read_lines).unwrap();
+    assert_eq!(run(&read, "1").1, cut_one.1);
 }
 
 #[test]

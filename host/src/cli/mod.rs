@@ -166,11 +166,11 @@ pub struct IndicatorArgs {
 }
 
 impl IndicatorArgs {
-    /// The indicator files.
-    pub fn files(&self) -> Vec<InputFile> {
+    /// The indicator files, their lines limited as `lines` says.
+    pub fn files(&self, lines: &LineArgs) -> Vec<InputFile> {
         self.indicators
             .iter()
-            .map(|name| InputFile::by_content(name))
+            .map(|name| lines.limit(InputFile::by_content(name)))
             .collect()
     }
 
@@ -196,11 +196,28 @@ impl IndicatorArgs {
 }
 
 /// Session files, their format recognised from their content.
-pub fn session_files(names: &[String], threads: usize) -> Vec<InputFile> {
+pub fn session_files(names: &[String], threads: usize, lines: &LineArgs) -> Vec<InputFile> {
     names
         .iter()
-        .map(|name| InputFile::by_content(name).with_threads(threads))
+        .map(|name| lines.limit(InputFile::by_content(name).with_threads(threads)))
         .collect()
+}
+
+/// `--max-line-mib`: how long a line of an input file may be.
+#[derive(clap::Args)]
+pub struct LineArgs {
+    /// Longest line an input file may have, in MiB: a longer one is refused
+    /// (named FILE:LINE) and skipped without being held in memory.
+    #[arg(long, value_name = "MIB", default_value_t = (inputs::DEFAULT_MAX_LINE_BYTES >> 20) as u32,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_line_mib: u32,
+}
+
+impl LineArgs {
+    /// `input` with this limit.
+    pub fn limit(&self, input: InputFile) -> InputFile {
+        input.with_max_line((self.max_line_mib as usize) << 20)
+    }
 }
 
 /// `--threads`: how many threads parse one session file.

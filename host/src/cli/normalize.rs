@@ -27,6 +27,8 @@ pub struct NormalizeArgs {
     /// Where the ASIM JSON lines go; default: standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub lines: super::LineArgs,
 }
 
 pub fn run(args: NormalizeArgs) -> Result<()> {
@@ -40,7 +42,7 @@ pub fn run(args: NormalizeArgs) -> Result<()> {
     let mut rejects = Rejects::default();
     let mut written = 0u64;
     for name in &args.inputs {
-        let input = InputFile::by_content(name);
+        let input = args.lines.limit(InputFile::by_content(name));
         let mut reader = input.open()?;
         let head = reader
             .fill_buf()

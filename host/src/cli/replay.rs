@@ -53,6 +53,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub threads: super::ThreadArgs,
     #[command(flatten)]
+    pub lines: super::LineArgs,
+    #[command(flatten)]
     pub alerts: AlertArgs,
 }
 
@@ -64,16 +66,18 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         bail!("--to is before --from");
     }
     let started = Instant::now();
-    let quiet = |name: &String| InputFile::new(name).map(InputFile::without_progress);
+    let quiet = |name: &String| {
+        InputFile::new(name).map(|input| args.lines.limit(input).without_progress())
+    };
     let quiet_all = |names: &[String]| names.iter().map(quiet).collect::<Result<Vec<_>>>();
-    let indicator_files = args.indicators.files();
+    let indicator_files = args.indicators.files(&args.lines);
     let files = [
         indicator_files
             .into_iter()
             .map(InputFile::without_progress)
             .collect(),
         quiet_all(&args.summaries)?,
-        super::session_files(&args.sessions, args.threads.count())
+        super::session_files(&args.sessions, args.threads.count(), &args.lines)
             .into_iter()
             .map(InputFile::without_progress)
             .collect(),

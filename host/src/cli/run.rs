@@ -36,17 +36,19 @@ pub struct RunArgs {
     #[command(flatten)]
     pub threads: super::ThreadArgs,
     #[command(flatten)]
+    pub lines: super::LineArgs,
+    #[command(flatten)]
     pub alerts: AlertArgs,
 }
 
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
-    let sessions = super::session_files(&args.sessions, args.threads.count());
-    let indicators = args.indicators.files();
+    let sessions = super::session_files(&args.sessions, args.threads.count(), &args.lines);
+    let indicators = args.indicators.files(&args.lines);
     let summaries = args
         .summaries
         .iter()
-        .map(|name| InputFile::new(name))
+        .map(|name| InputFile::new(name).map(|input| args.lines.limit(input)))
         .collect::<Result<Vec<_>>>()?;
     let host = RuleHost::new(args.sandbox.budgets())?;
     let mut rules = load_rules(&host, &args.sandbox)?;

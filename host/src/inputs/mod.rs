@@ -44,7 +44,13 @@ pub struct InputFile {
     gzip: bool,
     progress: bool,
     threads: usize,
+    /// Bytes a line may have: a longer one is refused, not held in memory.
+    max_line: usize,
 }
+
+/// Bytes a line may have unless told otherwise: far beyond any real record,
+/// and small enough that a file with no line end cannot exhaust memory.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 impl InputFile {
     /// `-` is standard input (JSON lines); otherwise the format comes from the
@@ -58,6 +64,7 @@ impl InputFile {
                 gzip: false,
                 progress: false,
                 threads: 1,
+                max_line: DEFAULT_MAX_LINE_BYTES,
             });
         }
         let lower = name.to_ascii_lowercase();
@@ -77,6 +84,7 @@ impl InputFile {
             gzip,
             progress: true,
             threads: 1,
+            max_line: DEFAULT_MAX_LINE_BYTES,
         })
     }
 
@@ -92,6 +100,7 @@ impl InputFile {
                 gzip,
                 progress: true,
                 threads: 1,
+                max_line: DEFAULT_MAX_LINE_BYTES,
             }
         })
     }
@@ -132,6 +141,14 @@ impl InputFile {
     pub fn with_threads(self, threads: usize) -> InputFile {
         InputFile {
             threads: threads.max(1),
+            ..self
+        }
+    }
+
+    /// The same input with lines of at most `bytes` (at least one).
+    pub fn with_max_line(self, bytes: usize) -> InputFile {
+        InputFile {
+            max_line: bytes.max(1),
             ..self
         }
     }
@@ -179,6 +196,9 @@ impl InputFile {
 pub struct Rejects {
     /// Rows refused so far.
     pub count: u64,
+    /// Each refused row's line and reason, for tests to compare.
+    #[cfg(test)]
+    pub refused: Vec<(u64, String)>,
 }
 
 /// How many refused rows are described on stderr; the rest are counted.
@@ -188,6 +208,8 @@ impl Rejects {
     /// Records a refused row.
     pub fn reject(&mut self, input: &InputFile, line: u64, reason: &str) {
         self.count += 1;
+        #[cfg(test)]
+        self.refused.push((line, reason.to_owned()));
         if self.count <= REJECTS_SHOWN {
             eprintln!("warning: {}:{line}: {reason}; row skipped", input.name);
         }

@@ -32,9 +32,17 @@ enum Slot {
     Time(Timestamp),
 }
 
+/// Whole lines of a file, as read: a line longer than the limit is in
+/// `bytes` as an empty line, and named in `too_long`.
+struct Block {
+    bytes: Vec<u8>,
+    /// Lines (from 1 in the block) that were too long, with the reason.
+    too_long: Vec<(u64, String)>,
+}
+
 /// One block's lines, parsed.
 struct Parsed {
-    /// The block up to its first line that is not UTF-8 (all of it, mostly).
+    /// The block, with blanks where a line was not UTF-8.
     text: String,
     unescaped: String,
     /// Lines in the block, for numbering the next block's.
@@ -45,8 +53,6 @@ struct Parsed {
     slots: Vec<Slot>,
     /// Cells that did not parse: (column, line in the block).
     unparsable: Vec<(usize, u64)>,
-    /// The line in the block that is not UTF-8: reading stops there.
-    not_utf8: Option<u64>,
 }
 
 /// Reads `reader` (JSON lines of `input`) with `threads` workers, handing
@@ -70,6 +76,7 @@ pub fn read_json_rows(
     let mut blocks = Blocks {
         reader,
         carry: Vec::new(),
+        max_line: input.max_line,
     };
     let mut outlet = Outlet {
         input,
@@ -81,10 +88,10 @@ pub fn read_json_rows(
         records: 0,
     };
     if threads <= 1 {
-        let parse = |bytes| parse_block(bytes, &wanted, &kinds);
+        let parse = |block| parse_block(block, &wanted, &kinds, input.max_line);
         return read_on_this_thread(blocks, parse, &mut outlet);
     }
-    let (work, queue) = mpsc::channel::<(usize, Vec<u8>)>();
+    let (work, queue) = mpsc::channel::<(usize, Block)>();
     let queue = Arc::new(Mutex::new(queue));
     let (done, results) = mpsc::channel::<(usize, Parsed)>();
     // A block may be read only with a token, a buffer; the buffer comes back
@@ -101,9 +108,9 @@ pub fn read_json_rows(
             let (queue, done, wanted, kinds) = (Arc::clone(&queue), done.clone(), &wanted, &kinds);
             scope.spawn(move || loop {
                 let next = queue.lock().map(|queue| queue.recv());
-                let Ok(Ok((index, bytes))) = next else { return };
+                let Ok(Ok((index, block))) = next else { return };
                 if done
-                    .send((index, parse_block(bytes, wanted, kinds)))
+                    .send((index, parse_block(block, wanted, kinds, input.max_line)))
                     .is_err()
                 {
                     return;
@@ -117,9 +124,9 @@ pub fn read_json_rows(
         let block_reader = scope.spawn(move || -> Option<io::Error> {
             let mut index = 0;
             while let Ok(buffer) = tokens.recv() {
-                let (bytes, error) = blocks.next(buffer);
-                if !bytes.is_empty() {
-                    if work.send((index, bytes)).is_err() {
+                let (block, error) = blocks.next(buffer);
+                if !block.bytes.is_empty() {
+                    if work.send((index, block)).is_err() {
                         return None;
                     }
                     index += 1;
@@ -141,10 +148,10 @@ pub fn read_json_rows(
             .join()
             .map_err(|_| anyhow::anyhow!("the block reader thread panicked"))?;
         delivered?;
-        match read_error {
-            None => Ok(outlet.records),
-            Some(error) => Err(outlet.read_error(error)),
+        if let Some(error) = read_error {
+            outlet.stopped_by(&error);
         }
+        Ok(outlet.records)
     })
 }
 
@@ -152,23 +159,24 @@ pub fn read_json_rows(
 /// by `parse` and handed on in turn.
 fn read_on_this_thread(
     mut blocks: Blocks,
-    parse: impl Fn(Vec<u8>) -> Parsed,
+    parse: impl Fn(Block) -> Parsed,
     outlet: &mut Outlet,
 ) -> Result<u64> {
     let mut buffer = Vec::new();
     loop {
-        let (bytes, error) = blocks.next(buffer);
-        let at_end = bytes.is_empty() && error.is_none();
-        buffer = match bytes.is_empty() {
-            true => bytes,
+        let (block, error) = blocks.next(buffer);
+        let at_end = block.bytes.is_empty() && error.is_none();
+        buffer = match block.bytes.is_empty() {
+            true => block.bytes,
             false => {
-                let parsed = parse(bytes);
+                let parsed = parse(block);
                 outlet.hand_on(&parsed)?;
                 parsed.text.into_bytes()
             }
         };
         if let Some(error) = error {
-            return Err(outlet.read_error(error));
+            outlet.stopped_by(&error);
+            return Ok(outlet.records);
         }
         if at_end {
             return Ok(outlet.records);
@@ -216,8 +224,7 @@ struct Outlet<'o> {
 }
 
 impl Outlet<'_> {
-    /// Hands on the rows of one parsed block, the next in the file. A line
-    /// that is not UTF-8 is an error that ends the read.
+    /// Hands on the rows of one parsed block, the next in the file.
     fn hand_on(&mut self, parsed: &Parsed) -> Result<()> {
         let (columns, lines_before) = (self.columns, self.lines);
         for &(column, line) in &parsed.unparsable {
@@ -240,26 +247,17 @@ impl Outlet<'_> {
                 }
             }
         }
-        if let Some(line) = parsed.not_utf8 {
-            let error = io::Error::new(
-                io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            );
-            return Err(error)
-                .with_context(|| format!("{}:{}: reading", self.input.name, lines_before + line));
-        }
         self.lines += parsed.lines;
         self.records += parsed.records.len() as u64;
         Ok(())
     }
 
-    /// A read error, named at the line after the last one handed on.
-    fn read_error(&self, error: io::Error) -> anyhow::Error {
-        anyhow::Error::new(error).context(format!(
-            "{}:{}: reading",
-            self.input.name,
-            self.lines + 1
-        ))
+    /// A read error, refused as the line after the last one handed on:
+    /// the rows before it stay read, as before a bad line.
+    fn stopped_by(&mut self, error: &io::Error) {
+        let reason = records::stopped_by(error);
+        self.rejects.reject(self.input, self.lines + 1, &reason);
+        self.records += 1;
     }
 }
 
@@ -269,13 +267,15 @@ struct Blocks {
     reader: Box<dyn BufRead + Send>,
     /// The start of a line that the block before did not end.
     carry: Vec<u8>,
+    /// Bytes a line may have; a longer one is skipped, not kept.
+    max_line: usize,
 }
 
 impl Blocks {
     /// The next block, in `bytes` (whatever it held): about [`BLOCK_BYTES`],
     /// ending at a line end or the file's end; longer when one line is. On a
     /// read error, the whole lines read before it, and the error.
-    fn next(&mut self, mut bytes: Vec<u8>) -> (Vec<u8>, Option<io::Error>) {
+    fn next(&mut self, mut bytes: Vec<u8>) -> (Block, Option<io::Error>) {
         let carried = self.carry.len();
         // Room for a whole block after the carried part: a read that large
         // bypasses the `BufReader`'s buffer. Resizing a returned buffer zeroes
@@ -285,11 +285,27 @@ impl Blocks {
         }
         bytes[..carried].copy_from_slice(&self.carry);
         self.carry.clear();
+        let mut too_long = Vec::new();
         // The carried part holds no line end.
         let (mut filled, mut line_end) = (carried, None);
         let outcome = loop {
             if let Some(end) = line_end.filter(|_| filled >= BLOCK_BYTES) {
                 break Ok(end);
+            }
+            let line_start = line_end.unwrap_or(0);
+            if filled - line_start > self.max_line {
+                match self.skip_line(&mut bytes, line_start, filled - line_start) {
+                    Ok((length, after)) => {
+                        let line = bytecount_lines(&bytes[..line_start]) + 1;
+                        let reason = records::too_long(length, self.max_line);
+                        too_long.push((line, reason));
+                        filled = line_start + 1 + after;
+                        let fresh = &bytes[line_start..filled];
+                        line_end = memchr::memrchr(b'\n', fresh).map(|at| line_start + at + 1);
+                        continue;
+                    }
+                    Err(error) => break Err((line_start, error)),
+                }
             }
             if filled == bytes.len() {
                 bytes.resize(2 * filled, 0);
@@ -308,18 +324,80 @@ impl Blocks {
                 Err(error) => break Err((line_end.unwrap_or(0), error)),
             }
         };
+        let block = |mut bytes: Vec<u8>, end| {
+            bytes.truncate(end);
+            Block { bytes, too_long }
+        };
         match outcome {
             Ok(end) => {
                 self.carry.extend_from_slice(&bytes[end..filled]);
-                bytes.truncate(end);
-                (bytes, None)
+                (block(bytes, end), None)
             }
-            Err((end, error)) => {
-                bytes.truncate(end);
-                (bytes, Some(error))
+            Err((end, error)) => (block(bytes, end), Some(error)),
+        }
+    }
+
+    /// Skips the rest of a line too long to keep, which starts at `start` in
+    /// `bytes` and has `read` bytes there already, none a line end. The line
+    /// becomes an empty one (`\n` at `start`), followed by what was read
+    /// after its end; returns its length and how many bytes follow it.
+    fn skip_line(
+        &mut self,
+        bytes: &mut [u8],
+        start: usize,
+        read: usize,
+    ) -> io::Result<(u64, usize)> {
+        let mut length = read as u64;
+        loop {
+            let scratch = &mut bytes[start..];
+            let read = match self.reader.read(scratch) {
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if read == 0 {
+                bytes[start] = b'\n';
+                return Ok((length, 0));
+            }
+            match memchr::memchr(b'\n', &scratch[..read]) {
+                None => length += read as u64,
+                Some(at) => {
+                    length += at as u64;
+                    bytes.copy_within(start + at + 1..start + read, start + 1);
+                    bytes[start] = b'\n';
+                    return Ok((length, read - at - 1));
+                }
             }
         }
     }
+}
+
+/// Blanks out each line of `bytes` that is not UTF-8 (its line end kept),
+/// and returns each such line (from 1) with the reason: too long, when it is
+/// longer than `max_line` too (as the line reader finds it).
+fn blank_lines_not_utf8(bytes: &mut [u8], max_line: usize) -> Vec<(u64, String)> {
+    let mut refused = Vec::new();
+    let (mut start, mut number) = (0, 0);
+    while start < bytes.len() {
+        number += 1;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+        let line = &mut bytes[start..end];
+        if let Err(error) = std::str::from_utf8(line) {
+            let reason = match line.len() > max_line {
+                true => records::too_long(line.len() as u64, max_line),
+                false => records::not_utf8(&error),
+            };
+            refused.push((number, reason));
+            line.fill(b' ');
+        }
+        start = end + 1;
+    }
+    refused
+}
+
+/// How many line ends `bytes` holds.
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// The lines of `text`, each with its `\n`, as `split_inclusive('\n')`
@@ -351,9 +429,9 @@ fn cell(parsed: &Parsed, slot: Slot) -> Cell<'_> {
     }
 }
 
-/// A worker's part: every line of `bytes` to typed cells, as
+/// A worker's part: every line of `block` to typed cells, as
 /// `super::read_rows` types them.
-fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed {
+fn parse_block(block: Block, wanted: &[&str], kinds: &[ColumnKind], max_line: usize) -> Parsed {
     let mut parsed = Parsed {
         text: String::new(),
         unescaped: String::new(),
@@ -361,28 +439,37 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
         records: Vec::new(),
         slots: Vec::new(),
         unparsable: Vec::new(),
-        not_utf8: None,
     };
-    // One check of the whole block; a line that is not UTF-8 ends it.
-    let (block, not_utf8) = match String::from_utf8(bytes) {
-        Ok(text) => (text, false),
+    // Lines refused before they are read, in order: too long, not UTF-8.
+    let mut refused = block.too_long;
+    let block = match String::from_utf8(block.bytes) {
+        Ok(text) => text,
         Err(error) => {
-            let valid = error.utf8_error().valid_up_to();
             let mut bytes = error.into_bytes();
-            let whole_lines = bytes[..valid]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |at| at + 1);
-            bytes.truncate(whole_lines);
-            (String::from_utf8(bytes).unwrap_or_default(), true)
+            refused.extend(blank_lines_not_utf8(&mut bytes, max_line));
+            refused.sort_by_key(|(line, _)| *line);
+            String::from_utf8(bytes)
+                .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
         }
     };
+    let mut refused = refused.into_iter().peekable();
     let base = block.as_ptr() as usize;
     let mut fields = vec![None; wanted.len()];
     let mut keys = json_scan::KeyScanner::new(wanted);
     for text in lines(&block) {
         parsed.lines += 1;
         let number = parsed.lines;
+        if let Some((_, reason)) = refused.next_if(|(line, _)| *line == number) {
+            parsed.records.push((number, Err(reason)));
+            continue;
+        }
+        // A line read whole may still be longer than the limit.
+        let length = text.strip_suffix('\n').unwrap_or(text).len();
+        if length > max_line {
+            let reason = records::too_long(length as u64, max_line);
+            parsed.records.push((number, Err(reason)));
+            continue;
+        }
         let text = super::without_line_end(text);
         if super::is_blank(text) {
             continue;
@@ -427,10 +514,6 @@ fn parse_block(bytes: Vec<u8>, wanted: &[&str], kinds: &[ColumnKind]) -> Parsed 
         }
     }
     drop(fields);
-    if not_utf8 {
-        parsed.lines += 1;
-        parsed.not_utf8 = Some(parsed.lines);
-    }
     parsed.text = block;
     parsed
 }
@@ -475,9 +558,20 @@ mod tests {
         text
     }
 
-    /// Rows, refused records and the unparsable-cell summary, or the error.
+    /// What a reader made of a file.
+    type Outcome = (
+        Vec<Row>,
+        Vec<(u64, String)>,
+        Option<String>,
+        Result<u64, String>,
+    );
+
+    /// Rows, refused records (line, reason) and the unparsable-cell summary,
+    /// or the error, for lines of at most `max_line` bytes.
     fn read_by(
         bytes: &[u8],
+        max_line: usize,
+        fail_at: Option<usize>,
         read: impl FnOnce(
             &InputFile,
             Box<dyn BufRead + Send>,
@@ -485,11 +579,17 @@ mod tests {
             &mut Unparsable,
             &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
         ) -> Result<u64>,
-    ) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
-        let input = InputFile::new("t.jsonl").unwrap().without_progress();
+    ) -> Outcome {
+        let input = InputFile::new("t.jsonl")
+            .unwrap()
+            .without_progress()
+            .with_max_line(max_line);
         let (mut rows, mut rejects, mut unparsable) =
             (Vec::new(), Rejects::default(), Unparsable::default());
-        let reader = Box::new(io::Cursor::new(bytes.to_vec()));
+        let reader = Box::new(io::BufReader::new(FailsAt {
+            bytes: io::Cursor::new(bytes.to_vec()),
+            at: fail_at.unwrap_or(usize::MAX),
+        }));
         let result = read(
             &input,
             reader,
@@ -502,7 +602,7 @@ mod tests {
         );
         (
             rows,
-            rejects.count,
+            rejects.refused,
             unparsable.describe(),
             result.map_err(|error| format!("{error:#}")),
         )
@@ -510,66 +610,102 @@ mod tests {
 
     /// The record reader this one replaced: line by line, through serde's
     /// fallback, typed as `read_rows` types records.
-    fn by_records(bytes: &[u8]) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
-        read_by(bytes, |input, reader, rejects, unparsable, on_row| {
-            let columns = columns();
-            let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-                .chain(COLUMNS.iter().map(|(name, _)| *name))
-                .collect();
-            let mut records = 0;
-            records::read_from(input, reader, &wanted, &mut |line: u64,
-                                                             fields: Result<
-                &records::Fields,
-                String,
-            >| {
-                records += 1;
-                let fields = match fields {
-                    Ok(fields) => fields,
-                    Err(reason) => {
-                        rejects.reject(input, line, &reason);
-                        return Ok(());
+    fn by_records(bytes: &[u8], max_line: usize, fail_at: Option<usize>) -> Outcome {
+        read_by(
+            bytes,
+            max_line,
+            fail_at,
+            |input, reader, rejects, unparsable, on_row| {
+                let columns = columns();
+                let wanted: Vec<&str> = std::iter::once("TimeGenerated")
+                    .chain(COLUMNS.iter().map(|(name, _)| *name))
+                    .collect();
+                let mut records = 0;
+                records::read_from(input, reader, &wanted, &mut |line: u64,
+                                                                 fields: Result<
+                    &records::Fields,
+                    String,
+                >| {
+                    records += 1;
+                    let fields = match fields {
+                        Ok(fields) => fields,
+                        Err(reason) => {
+                            rejects.reject(input, line, &reason);
+                            return Ok(());
+                        }
+                    };
+                    match super::super::time_field("TimeGenerated", fields[0].as_deref()) {
+                        Ok(time) => {
+                            let cells: Vec<Cell> = columns
+                                .iter()
+                                .zip(&fields[1..])
+                                .map(|((name, kind), field)| {
+                                    unparsable.cell(name, line, *kind, field.as_deref())
+                                })
+                                .collect();
+                            on_row(time, &cells)
+                        }
+                        Err(reason) => {
+                            rejects.reject(input, line, &reason);
+                            Ok(())
+                        }
                     }
-                };
-                match super::super::time_field("TimeGenerated", fields[0].as_deref()) {
-                    Ok(time) => {
-                        let cells: Vec<Cell> = columns
-                            .iter()
-                            .zip(&fields[1..])
-                            .map(|((name, kind), field)| {
-                                unparsable.cell(name, line, *kind, field.as_deref())
-                            })
-                            .collect();
-                        on_row(time, &cells)
-                    }
-                    Err(reason) => {
-                        rejects.reject(input, line, &reason);
-                        Ok(())
-                    }
-                }
-            })?;
-            Ok(records)
-        })
+                })?;
+                Ok(records)
+            },
+        )
     }
 
-    fn by_blocks(
-        bytes: &[u8],
-        threads: usize,
-    ) -> (Vec<Row>, u64, Option<String>, Result<u64, String>) {
-        read_by(bytes, |input, reader, rejects, unparsable, on_row| {
-            read_json_rows(
-                input,
-                reader,
-                &columns(),
-                threads,
-                rejects,
-                unparsable,
-                on_row,
-            )
-        })
+    fn by_blocks(bytes: &[u8], threads: usize, max_line: usize, fail_at: Option<usize>) -> Outcome {
+        read_by(
+            bytes,
+            max_line,
+            fail_at,
+            |input, reader, rejects, unparsable, on_row| {
+                read_json_rows(
+                    input,
+                    reader,
+                    &columns(),
+                    threads,
+                    rejects,
+                    unparsable,
+                    on_row,
+                )
+            },
+        )
+    }
+
+    /// Bytes that fail to read at `at` (as a truncated gzip does).
+    struct FailsAt {
+        bytes: io::Cursor<Vec<u8>>,
+        at: usize,
+    }
+
+    impl io::Read for FailsAt {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let left = self.at.saturating_sub(self.bytes.position() as usize);
+            if left == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated"));
+            }
+            let room = buffer.len().min(left);
+            io::Read::read(&mut self.bytes, &mut buffer[..room])
+        }
+    }
+
+    /// `bytes` read by blocks on 1, 2 and 3 threads equals `expected`.
+    fn blocks_agree(bytes: &[u8], max_line: usize, fail_at: Option<usize>, expected: &Outcome) {
+        for threads in [1, 2, 3] {
+            let by_blocks = by_blocks(bytes, threads, max_line, fail_at);
+            assert!(by_blocks.0 == expected.0, "rows, --threads {threads}");
+            assert_eq!(by_blocks.1, expected.1, "--threads {threads}");
+            assert_eq!(by_blocks.2, expected.2, "--threads {threads}");
+            assert_eq!(by_blocks.3, expected.3, "--threads {threads}");
+        }
     }
 
     #[test]
     fn blocks_on_any_number_of_threads_read_what_the_record_reader_reads() {
+        let max = super::super::DEFAULT_MAX_LINE_BYTES;
         let mut bytes = lines(40_000);
         // A line longer than two blocks, in the middle.
         let long = format!(
@@ -580,11 +716,11 @@ mod tests {
         let middle = bytes[..middle].iter().rposition(|&b| b == b'\n').unwrap() + 1;
         bytes.splice(middle..middle, long.bytes());
         assert!(bytes.len() > 5 * BLOCK_BYTES);
-        let expected = by_records(&bytes);
+        let expected = by_records(&bytes, max, None);
         assert!(
-            expected.0.len() > 20_000 && expected.1 > 3_000,
+            expected.0.len() > 20_000 && expected.1.len() > 3_000,
             "{:?}",
-            (expected.0.len(), expected.1)
+            (expected.0.len(), expected.1.len())
         );
         assert!(expected
             .2
@@ -592,30 +728,67 @@ mod tests {
             .is_some_and(|text| text.contains("SrcIpAddr")));
         let long_row = |(_, cells): &Row| cells.contains(&"Text(\"long\")".to_owned());
         assert!(expected.0.iter().any(long_row));
-        for threads in [1, 2, 3] {
-            assert!(
-                by_blocks(&bytes, threads) == expected,
-                "--threads {threads}"
-            );
-        }
-        // A line that is not UTF-8 in a later block ends the read there.
+        blocks_agree(&bytes, max, None, &expected);
+
+        // Lines that are not UTF-8 (in a later block, and the last line) are
+        // refused, each with its line; the lines after them are read.
         let at = 4 * BLOCK_BYTES + 1000;
         let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').unwrap() + 1;
         bytes[line_start + 3] = 0xff;
-        let expected = by_records(&bytes);
-        assert!(
-            expected
-                .3
-                .as_ref()
-                .is_err_and(|error| error.contains("valid UTF-8")),
-            "{:?}",
-            expected.3
+        bytes.extend_from_slice(b"{\"Dvc\":\"caf\xe9\"}");
+        let line = bytes[..line_start].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let last = bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let expected = by_records(&bytes, max, None);
+        assert_eq!(
+            expected.3,
+            Ok(expected.0.len() as u64 + expected.1.len() as u64)
         );
-        for threads in [1, 2] {
-            assert!(
-                by_blocks(&bytes, threads) == expected,
-                "--threads {threads}"
+        let reason = |line| {
+            expected
+                .1
+                .iter()
+                .find(|(at, _)| *at == line)
+                .map(|(_, reason)| reason.as_str())
+        };
+        assert_eq!(
+            reason(line),
+            Some("not UTF-8 text (a bad byte at column 4)")
+        );
+        assert_eq!(
+            reason(last),
+            Some("not UTF-8 text (a bad byte at column 12)")
+        );
+        blocks_agree(&bytes, max, None, &expected);
+
+        // With a limit below the long line, it is refused with its length,
+        // and the reading goes on after it.
+        let max = 4 * BLOCK_BYTES / 3;
+        let long_line = bytes[..middle].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let expected = by_records(&bytes, max, None);
+        assert!(!expected.0.iter().any(long_row));
+        let too_long = records::too_long(long.len() as u64 - 1, max);
+        assert!(expected.1.contains(&(long_line, too_long)));
+        assert!(expected.1.iter().any(|(line, _)| *line > long_line));
+        blocks_agree(&bytes, max, None, &expected);
+        // A limit below every line's length refuses each with its own.
+        blocks_agree(&bytes, 40, None, &by_records(&bytes, 40, None));
+    }
+
+    #[test]
+    fn a_read_error_keeps_the_rows_before_it_on_any_number_of_threads() {
+        let bytes = lines(40_000);
+        let max = super::super::DEFAULT_MAX_LINE_BYTES;
+        for fail_at in [0, 10, 3 * BLOCK_BYTES + 77, bytes.len() - 5] {
+            let expected = by_records(&bytes, max, Some(fail_at));
+            let (rows, refused) = (&expected.0, &expected.1);
+            let (line, reason) = refused.last().unwrap();
+            assert_eq!(
+                *line,
+                bytes[..fail_at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
             );
+            assert!(reason.starts_with("reading stopped: truncated"), "{reason}");
+            assert!(fail_at < BLOCK_BYTES || rows.len() > 1000);
+            blocks_agree(&bytes, max, Some(fail_at), &expected);
         }
     }
 }

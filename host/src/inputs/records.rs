@@ -2,7 +2,11 @@
 //! the raw text of the wanted columns only. Unknown columns are skipped
 //! without being parsed; nothing here knows what a column means.
 
-use std::{borrow::Cow, fmt, io::BufRead};
+use std::{
+    borrow::Cow,
+    fmt,
+    io::{self, BufRead},
+};
 
 use anyhow::{Context, Result};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -42,25 +46,98 @@ pub fn read_from(
 }
 
 /// Calls `on_line(number, line)` for every line of `reader`, numbered from 1,
-/// without its line end.
+/// without its line end; a line that cannot be text (longer than the
+/// input's limit, or not UTF-8) comes as the reason, and the lines after it
+/// are still read. A read error (a truncated gzip) is the reason of the line
+/// where it happened, and the last call: the lines before it stay read.
 pub fn for_each_line(
     input: &InputFile,
     mut reader: Box<dyn BufRead>,
-    mut on_line: impl FnMut(u64, &str) -> Result<()>,
+    mut on_line: impl FnMut(u64, Result<&str, String>) -> Result<()>,
 ) -> Result<()> {
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut number = 0;
     loop {
-        line.clear();
         number += 1;
-        let read = reader
-            .read_line(&mut line)
-            .with_context(|| format!("{}:{number}: reading", input.name))?;
-        if read == 0 {
-            return Ok(());
-        }
-        on_line(number, super::without_line_end(&line))?;
+        let read = match read_line(&mut reader, &mut line, input.max_line) {
+            Ok(read) => read,
+            Err(error) => return on_line(number, Err(stopped_by(&error))),
+        };
+        let text = match read {
+            LineRead::End => return Ok(()),
+            LineRead::Whole => std::str::from_utf8(&line)
+                .map(super::without_line_end)
+                .map_err(|error| not_utf8(&error)),
+            LineRead::TooLong(length) => Err(too_long(length, input.max_line)),
+        };
+        on_line(number, text)?;
     }
+}
+
+/// How [`read_line`] ended.
+enum LineRead {
+    /// A line (or the file's last bytes) is in the buffer.
+    Whole,
+    /// The line had this many bytes, more than the limit: the buffer holds
+    /// its start only, the rest was skipped.
+    TooLong(u64),
+    /// Nothing was left to read.
+    End,
+}
+
+/// Reads one line of `reader` into `line` (emptied first), keeping at most
+/// `max` bytes of it: a longer line is read to its end without being kept.
+fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> io::Result<LineRead> {
+    line.clear();
+    let mut length = 0u64;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            return Ok(match length {
+                0 => LineRead::End,
+                _ if line.len() as u64 == length => LineRead::Whole,
+                _ => LineRead::TooLong(length),
+            });
+        }
+        let (taken, ended) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        let room = max.saturating_sub(line.len()).min(taken);
+        line.extend_from_slice(&available[..room]);
+        length += taken as u64;
+        reader.consume(taken);
+        if ended {
+            // The line end itself does not count against the limit.
+            let kept_whole = length - 1 <= max as u64;
+            return Ok(match kept_whole {
+                true => LineRead::Whole,
+                false => LineRead::TooLong(length - 1),
+            });
+        }
+    }
+}
+
+/// The reason of a line longer than `max` bytes.
+pub(super) fn too_long(length: u64, max: usize) -> String {
+    format!("a line of {length} bytes, longer than the limit of {max} (--max-line-mib)")
+}
+
+/// The reason of a line that is not UTF-8.
+pub(super) fn not_utf8(error: &std::str::Utf8Error) -> String {
+    format!(
+        "not UTF-8 text (a bad byte at column {})",
+        error.valid_up_to() + 1
+    )
+}
+
+/// The reason of the line where reading failed: nothing after it is read.
+pub(super) fn stopped_by(error: &io::Error) -> String {
+    format!("reading stopped: {error} (the rows before are kept, the rest of the file is lost)")
 }
 
 fn read_json_lines(
@@ -72,6 +149,10 @@ fn read_json_lines(
     let mut keys = super::json_scan::KeyScanner::new(wanted);
     let mut spare = Vec::with_capacity(wanted.len());
     for_each_line(input, reader, |number, text| {
+        let text = match text {
+            Ok(text) => text,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
         if super::is_blank(text) {
             return Ok(());
         }
@@ -218,6 +299,11 @@ fn read_csv(
     wanted: &[&str],
     on_record: &mut OnRecord,
 ) -> Result<()> {
+    let reader = LineCap {
+        reader,
+        max: input.max_line,
+        in_line: 0,
+    };
     let mut csv = csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(reader);
@@ -255,11 +341,60 @@ fn read_csv(
                     .collect();
                 on_record(line, Ok(&fields))?;
             }
+            // A CSV record may span lines: after a line too long, or a read
+            // error, the reader cannot find where the next one starts.
             Err(error) if error.is_io_error() => {
-                return Err(error).with_context(|| format!("{}:{line}: reading", input.name));
+                let reason = match error.into_kind() {
+                    csv::ErrorKind::Io(error) => stopped_by(&error),
+                    kind => format!("reading stopped here: {kind:?}"),
+                };
+                return on_record(line, Err(reason));
             }
             Err(error) => on_record(line, Err(format!("bad CSV record: {error}")))?,
         }
+    }
+}
+
+/// A reader that fails, rather than hand on more, when a line grows longer
+/// than `max` bytes.
+struct LineCap {
+    reader: Box<dyn BufRead>,
+    max: usize,
+    /// Bytes handed on since the last line end.
+    in_line: usize,
+}
+
+impl io::Read for LineCap {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let read = available.len().min(buffer.len());
+        buffer[..read].copy_from_slice(&available[..read]);
+        self.consume(read);
+        Ok(read)
+    }
+}
+
+impl BufRead for LineCap {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let (max, in_line) = (self.max, self.in_line);
+        let available = self.reader.fill_buf()?;
+        let line_part = memchr::memchr(b'\n', available).unwrap_or(available.len());
+        if in_line + line_part > max {
+            let message = format!("a line longer than the limit of {max} bytes (--max-line-mib)");
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+        }
+        Ok(available)
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(available) = self.reader.fill_buf() {
+            let consumed = &available[..amount.min(available.len())];
+            self.in_line = match memchr::memrchr(b'\n', consumed) {
+                Some(at) => consumed.len() - at - 1,
+                None => self.in_line + consumed.len(),
+            };
+        }
+        self.reader.consume(amount);
     }
 }
 

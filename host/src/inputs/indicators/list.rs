@@ -58,6 +58,14 @@ pub fn read(
     let list_name = input.base_name();
     let threat_type = Some(Cow::Borrowed(options.threat_type_of(&list_name)));
     records::for_each_line(input, reader, |number, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(reason) => {
+                report.records += 1;
+                rejects.reject(input, number, &reason);
+                return Ok(());
+            }
+        };
         let (entry, comment) = match line.find(['#', ';']) {
             Some(at) => (&line[..at], line[at + 1..].trim()),
             None => (line, ""),

@@ -86,6 +86,10 @@ pub fn read(
     let mapped = Mapped::new(&COLUMNS, wanted);
     let mut fields: Vec<String> = DEFAULT_FIELDS.map(String::from).to_vec();
     crate::inputs::records::for_each_line(input, reader, |number, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
         let values: Vec<&str> = line.split_whitespace().collect();
         if values.is_empty() {
             return Ok(());

@@ -181,6 +181,10 @@ pub fn read_tsv(
     let mut header = Header::default();
     let mut positions: Option<Vec<Option<usize>>> = None;
     records::for_each_line(input, reader, |number, line| {
+        let line = match line {
+            Ok(line) => line,
+            Err(reason) => return on_record(number, Err(reason)),
+        };
         if let Some(directive) = line.strip_prefix('#') {
             header.read(directive);
             if directive.starts_with("fields") {

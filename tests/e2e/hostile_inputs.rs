@@ -1,0 +1,174 @@
+//! Input files an attacker can shape (logs of their own connections, feeds
+//! from others): whatever a line holds, it is named `file:line` and skipped,
+//! and every other row of the file still counts.
+
+use std::{fs, io::Write, path::Path};
+
+use flate2::{write::GzEncoder, Compression};
+use serde_json::{json, Value};
+
+use crate::support::{asim_rules, component, json_lines};
+
+/// The session time, the evaluation time and the listed address.
+const TIME: &str = "2026-03-01T10:00:00Z";
+const AT: &str = "2026-03-01T11:00:00Z";
+const LISTED: &str = "198.51.100.7";
+
+/// One session line to [`LISTED`] from `10.0.N.N`.
+fn session(n: usize) -> String {
+    json!({"TimeGenerated": TIME, "SrcIpAddr": format!("10.0.{}.{}", n / 256 % 256, n % 256),
+        "DstIpAddr": LISTED, "Dvc": "fw01"})
+    .to_string()
+}
+
+/// Runs the TI rule over `sessions` with `indicators` (published at the
+/// start of the day) and `extra` arguments; returns the sources alerted on
+/// and stderr. The run must succeed.
+fn sources_alerted(sessions: &Path, indicators: &Path, extra: &[&str]) -> (Vec<String>, String) {
+    let rule = component("ti-map-ip");
+    let mut args = vec!["run", "--rule", rule.to_str().unwrap(), "--at", AT];
+    args.extend(["--sessions", sessions.to_str().unwrap()]);
+    args.extend(["--indicators", indicators.to_str().unwrap()]);
+    args.extend(["--list-published", "2026-03-01T00:00:00Z"]);
+    args.extend(extra);
+    let output = asim_rules(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "asim-rules {args:?}: {stderr}");
+    let alerts = json_lines(&String::from_utf8(output.stdout).unwrap());
+    let mut sources: Vec<String> = alerts
+        .iter()
+        .map(|alert: &Value| {
+            alert["CustomDetails"]["SrcIpAddr"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    sources.sort();
+    (sources, stderr)
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn list(dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
+    let path = dir.join("list.txt");
+    fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn a_line_longer_than_the_limit_is_refused_without_being_held_and_the_rest_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3 MiB without a line end between two sessions, gzipped to a few KiB,
+    // and the same in an IP list.
+    let endless = format!("{{\"Dvc\":\"{}", "x".repeat(3 << 20));
+    let text = format!("{}\n{endless}\n{}\n", session(1), session(2));
+    let sessions = dir.path().join("sessions.jsonl.gz");
+    fs::write(&sessions, gzip(text.as_bytes())).unwrap();
+    let ips = list(
+        dir.path(),
+        format!("{}\n{LISTED}\n", "1".repeat(3 << 20)).as_bytes(),
+    );
+    for threads in ["1", "2"] {
+        let extra = ["--max-line-mib", "1", "--threads", threads];
+        let (sources, stderr) = sources_alerted(&sessions, &ips, &extra);
+        assert_eq!(sources, ["10.0.0.1", "10.0.0.2"], "{stderr}");
+        for (file, length) in [
+            ("sessions.jsonl.gz:2", endless.len()),
+            ("list.txt:1", 3 << 20),
+        ] {
+            let refused = format!(
+                "{file}: a line of {length} bytes, longer than the limit of 1048576 (--max-line-mib)"
+            );
+            assert!(stderr.contains(&refused), "{refused}: {stderr}");
+        }
+    }
+    // A CSV record may span lines, so after one too long nothing more of
+    // the file can be told apart: the rows before it are kept.
+    let csv = dir.path().join("sessions.csv");
+    let row = |n: usize| format!("{TIME},10.0.0.{n},{LISTED}\n");
+    let text = format!(
+        "TimeGenerated,SrcIpAddr,DstIpAddr\n{}{}\n{}",
+        row(1),
+        "x".repeat(3 << 20),
+        row(2)
+    );
+    fs::write(&csv, text).unwrap();
+    let (sources, stderr) = sources_alerted(&csv, &ips, &["--max-line-mib", "1"]);
+    assert_eq!(sources, ["10.0.0.1"], "{stderr}");
+    let stopped = "sessions.csv:3: reading stopped: a line longer than the limit of 1048576 bytes";
+    assert!(stderr.contains(stopped), "{stderr}");
+    // The default limit (16 MiB) holds a line of 3 MiB: the row is read.
+    let (sources, stderr) = sources_alerted(&sessions, &list(dir.path(), LISTED.as_bytes()), &[]);
+    assert_eq!(sources, ["10.0.0.1", "10.0.0.2"]);
+    assert!(!stderr.contains("longer than"), "{stderr}");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_refused_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!("{}\n", session(1)).into_bytes();
+    text.extend_from_slice(b"{\"TimeGenerated\":\"2026-03-01T10:00:00Z\",\"Dvc\":\"caf\xe9\"}\n");
+    text.extend_from_slice(format!("{}\n", session(2)).as_bytes());
+    let sessions = dir.path().join("sessions.jsonl");
+    fs::write(&sessions, &text).unwrap();
+    // A Latin-1 comment in an IP list.
+    let ips = list(
+        dir.path(),
+        &[b"# caf\xe9 list\n", LISTED.as_bytes()].concat(),
+    );
+    for threads in ["1", "2"] {
+        let (sources, stderr) = sources_alerted(&sessions, &ips, &["--threads", threads]);
+        assert_eq!(sources, ["10.0.0.1", "10.0.0.2"], "{stderr}");
+        assert!(
+            stderr.contains("sessions.jsonl:2: not UTF-8 text (a bad byte at column 51)"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("list.txt:1: not UTF-8 text (a bad byte at column 6)"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_gzip_keeps_the_rows_read_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough sessions that the first half of the compressed file holds many.
+    let text: String = (0..100_000).map(|n| session(n) + "\n").collect();
+    let whole = gzip(text.as_bytes());
+    let sessions = dir.path().join("sessions.jsonl.gz");
+    fs::write(&sessions, &whole[..whole.len() / 2]).unwrap();
+    let ips = list(dir.path(), LISTED.as_bytes());
+    let mut alerted = Vec::new();
+    for threads in ["1", "2"] {
+        let (sources, stderr) = sources_alerted(&sessions, &ips, &["--threads", threads]);
+        let stopped = stderr
+            .lines()
+            .find(|line| line.contains("reading stopped"))
+            .unwrap_or_else(|| panic!("no read error reported: {stderr}"));
+        // The line named is the first one not read.
+        let line: usize = stopped
+            .strip_prefix(&format!("warning: {}:", sessions.display()))
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|number| number.parse().ok())
+            .unwrap_or_else(|| panic!("{stopped}"));
+        assert!(
+            stopped.contains("the rest of the file is lost"),
+            "{stopped}"
+        );
+        // Rows 1..line-1 were read: one alert per distinct source among them.
+        let expected: std::collections::BTreeSet<String> = (0..line - 1)
+            .map(|n| format!("10.0.{}.{}", n / 256 % 256, n % 256))
+            .collect();
+        assert!(line > 10_000, "{stopped}");
+        let got: std::collections::BTreeSet<String> = sources.iter().cloned().collect();
+        assert_eq!(got, expected);
+        alerted.push(sources);
+    }
+    assert_eq!(alerted[0], alerted[1]);
+}
