@@ -172,3 +172,31 @@ fn a_truncated_gzip_keeps_the_rows_read_before_it() {
     }
     assert_eq!(alerted[0], alerted[1]);
 }
+
+#[test]
+fn a_pattern_nested_beyond_reason_refuses_its_indicator_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "{}[ipv4-addr:value = '203.0.113.1']{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let indicator = |id: &str, pattern: &str| {
+        json!({"type": "indicator", "id": id, "pattern": pattern,
+            "pattern_type": "stix", "modified": "2026-03-01T00:00:00Z"})
+    };
+    let bundle = json!({"type": "bundle", "id": "bundle--deep", "objects": [
+        indicator("indicator--deep", &deep),
+        indicator("indicator--plain", &format!("[ipv4-addr:value = '{LISTED}']")),
+    ]});
+    let bundle_path = dir.path().join("deep.json");
+    fs::write(&bundle_path, bundle.to_string()).unwrap();
+    let sessions = dir.path().join("sessions.jsonl");
+    fs::write(&sessions, session(1) + "\n").unwrap();
+    let (sources, stderr) = sources_alerted(&sessions, &bundle_path, &[]);
+    assert_eq!(sources, ["10.0.0.1"], "{stderr}");
+    assert!(
+        stderr.contains("indicator--deep: pattern: nested more than 64 levels deep"),
+        "{stderr}"
+    );
+}

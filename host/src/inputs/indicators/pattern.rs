@@ -45,7 +45,11 @@ impl Unusable {
 /// none. A pattern that cannot be read is an error with a reason.
 pub fn addresses(pattern: &str) -> Result<Result<Vec<String>, Unusable>, String> {
     let tokens = tokenize(pattern)?;
-    let mut parser = Parser { tokens, at: 0 };
+    let mut parser = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let expression = parser.observation_or()?;
     if let Some(token) = parser.tokens.get(parser.at) {
         return Err(format!("unexpected {token:?}"));
@@ -194,9 +198,15 @@ enum Expression {
     NotAddress,
 }
 
+/// Parentheses and brackets a pattern may nest: real ones nest a few; the
+/// parser recurses once per level, and a thread's stack is finite.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses and brackets open at `at`.
+    depth: usize,
 }
 
 impl Parser {
@@ -219,6 +229,22 @@ impl Parser {
             token if token == wanted => Ok(()),
             token => Err(format!("expected {wanted:?}, found {token:?}")),
         }
+    }
+
+    /// `read` one level deeper, which must then close with `closing`.
+    fn nested(
+        &mut self,
+        read: fn(&mut Parser) -> Result<Expression, String>,
+        closing: Token,
+    ) -> Result<Expression, String> {
+        if self.depth == MAX_DEPTH {
+            return Err(format!("nested more than {MAX_DEPTH} levels deep"));
+        }
+        self.depth += 1;
+        let inner = read(self)?;
+        self.expect(closing)?;
+        self.depth -= 1;
+        Ok(inner)
     }
 
     fn keyword(&self, word: &str) -> bool {
@@ -256,24 +282,21 @@ impl Parser {
     }
 
     fn qualified_observation(&mut self) -> Result<Expression, String> {
-        let mut observation = match self.next()? {
-            Token::LeftBracket => {
-                let inner = self.comparison_or()?;
-                self.expect(Token::RightBracket)?;
-                inner
-            }
-            Token::LeftParen => {
-                let inner = self.observation_or()?;
-                self.expect(Token::RightParen)?;
-                inner
-            }
+        let observation = match self.next()? {
+            Token::LeftBracket => self.nested(Parser::comparison_or, Token::RightBracket)?,
+            Token::LeftParen => self.nested(Parser::observation_or, Token::RightParen)?,
             token => return Err(format!("expected '[' or '(', found {token:?}")),
         };
+        // Qualifiers in a row qualify it once: what matters is that it is.
+        let mut qualified = false;
         while self.keyword("WITHIN") || self.keyword("REPEATS") || self.keyword("START") {
             self.qualifier()?;
-            observation = Expression::Qualified(Box::new(observation));
+            qualified = true;
         }
-        Ok(observation)
+        Ok(match qualified {
+            true => Expression::Qualified(Box::new(observation)),
+            false => observation,
+        })
     }
 
     fn qualifier(&mut self) -> Result<(), String> {
@@ -304,11 +327,7 @@ impl Parser {
 
     fn comparison(&mut self) -> Result<Expression, String> {
         let path = match self.next()? {
-            Token::LeftParen => {
-                let inner = self.comparison_or()?;
-                self.expect(Token::RightParen)?;
-                return Ok(inner);
-            }
+            Token::LeftParen => return self.nested(Parser::comparison_or, Token::RightParen),
             Token::Word(path) => path,
             token => return Err(format!("expected an object path, found {token:?}")),
         };
@@ -559,5 +578,40 @@ mod tests {
         ] {
             assert!(addresses(pattern).is_err(), "{pattern}");
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded_on_a_small_stack() {
+        let address = "[ipv4-addr:value = '198.51.100.1']";
+        let nested = |levels: usize| "(".repeat(levels) + address + &")".repeat(levels);
+        let inside = |levels: usize| {
+            format!(
+                "[{}ipv4-addr:value = '198.51.100.1'{}]",
+                "(".repeat(levels),
+                ")".repeat(levels)
+            )
+        };
+        let qualified = format!("{address}{}", " WITHIN 5 SECONDS".repeat(100_000));
+        // A small stack, as threads that read files have.
+        let outcomes = std::thread::Builder::new()
+            .stack_size(128 << 10)
+            .spawn(move || {
+                (
+                    addresses(&nested(MAX_DEPTH - 1)),
+                    addresses(&inside(MAX_DEPTH - 1)),
+                    addresses(&nested(100_000)),
+                    addresses(&inside(100_000)),
+                    addresses(&qualified),
+                )
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(outcomes.0, Ok(Ok(vec!["198.51.100.1".to_owned()])));
+        assert_eq!(outcomes.1, Ok(Ok(vec!["198.51.100.1".to_owned()])));
+        let too_deep = Err(format!("nested more than {MAX_DEPTH} levels deep"));
+        assert_eq!(outcomes.2, too_deep);
+        assert_eq!(outcomes.3, too_deep);
+        assert_eq!(outcomes.4, Ok(Err(Unusable::Qualified)));
     }
 }
