@@ -200,3 +200,78 @@ fn a_pattern_nested_beyond_reason_refuses_its_indicator_only() {
         "{stderr}"
     );
 }
+
+#[test]
+fn times_and_durations_out_of_range_are_bad_values_not_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeek_fields = "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tduration";
+    let zeek =
+        |ts: &str, duration: &str| format!("{ts}\tC1\t192.0.2.1\t1\t192.0.2.2\t2\ttcp\t{duration}");
+    let tsv = dir.path().join("conn.log");
+    fs::write(
+        &tsv,
+        format!(
+            "#separator \\x09\n#fields\t{zeek_fields}\n{}\n{}\n{}\n",
+            zeek("9223372036854.775", "1e300"),
+            zeek("1700000000.5", "1e300"),
+            zeek("99999999999999", "1"),
+        ),
+    )
+    .unwrap();
+    let json_record = |ts: &str, duration: &str| {
+        format!(
+            r#"{{"ts":{ts},"uid":"C1","id.orig_h":"192.0.2.1","id.orig_p":1,"id.resp_h":"192.0.2.2","id.resp_p":2,"proto":"tcp","duration":{duration}}}"#
+        )
+    };
+    let json_log = dir.path().join("conn.json");
+    fs::write(
+        &json_log,
+        [
+            json_record("9223372036854.775", "1e300"),
+            json_record("1700000000.5", "1e300"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let vpc = dir.path().join("vpc.log");
+    fs::write(
+        &vpc,
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+         2 1 eni-1 192.0.2.1 192.0.2.2 1 2 6 1 1 99999999999999 99999999999999 ACCEPT OK\n\
+         2 1 eni-1 192.0.2.1 192.0.2.2 1 2 6 1 1 1700000000 99999999999999 ACCEPT OK\n",
+    )
+    .unwrap();
+    for file in [&tsv, &json_log, &vpc] {
+        let output = asim_rules(&["normalize", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", file.display());
+        let rows = json_lines(&String::from_utf8(output.stdout).unwrap());
+        // The row whose own time is out of range is refused, named; the other
+        // keeps its time, and its duration or end is a counted bad value.
+        assert_eq!(rows.len(), 1, "{}: {stderr}", file.display());
+        let refused = format!("{}:", file.display());
+        assert!(
+            stderr.contains(&refused) && stderr.contains("out of range"),
+            "{stderr}"
+        );
+        let bad_value = ["NetworkDuration 1", "EventEndTime 1"];
+        assert!(
+            bad_value.iter().any(|count| stderr.contains(count)),
+            "{stderr}"
+        );
+        let row = &rows[0];
+        for column in ["EventStartTime", "EventEndTime", "TimeGenerated"] {
+            // An end that is a bad value is left empty.
+            let time = row[column].as_str().unwrap_or_default();
+            let empty_end = column == "EventEndTime" && row[column].is_null();
+            assert!(
+                time.starts_with("2023-11-14T22:13:20") || empty_end,
+                "{column}: {row}"
+            );
+        }
+        assert!(
+            row.get("NetworkDuration").is_none_or(Value::is_null),
+            "{row}"
+        );
+    }
+}

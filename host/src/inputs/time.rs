@@ -15,6 +15,28 @@ const OTHER_FORMS: [&str; 3] = [
     "%b %d %Y %H:%M:%S",
 ];
 
+/// The instants an RFC 3339 text can name, years 0001 to 9999: a time
+/// computed outside them (from an epoch of 1e300 seconds) is a bad value.
+pub const NAMEABLE: std::ops::RangeInclusive<Timestamp> =
+    -62_135_596_800_000_000..=253_402_300_799_999_999;
+
+/// `seconds` (and `micros`) since the epoch in microseconds, when that time
+/// is [`NAMEABLE`].
+pub fn from_seconds(seconds: i64, micros: i64) -> Option<Timestamp> {
+    let time = seconds.checked_mul(1_000_000)?.checked_add(micros)?;
+    NAMEABLE.contains(&time).then_some(time)
+}
+
+/// `time` plus `seconds` (a duration: finite, not negative), when the sum is
+/// [`NAMEABLE`].
+pub fn after_seconds(time: Timestamp, seconds: f64) -> Option<Timestamp> {
+    let micros = (seconds * 1e6).round();
+    let fits = seconds >= 0.0 && micros < (*NAMEABLE.end() - *NAMEABLE.start()) as f64;
+    // Within the range's width, the cast is exact enough and cannot wrap.
+    let sum = time.checked_add(fits.then_some(micros as i64)?)?;
+    NAMEABLE.contains(&sum).then_some(sum)
+}
+
 /// Parses a timestamp into microseconds since the epoch.
 pub fn parse(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::{fixed, number, protocol_name, FieldIssues, Mapped};
-use crate::inputs::{records::OnRecord, InputFile};
+use crate::inputs::{records::OnRecord, time, InputFile};
 use anyhow::Result;
 
 /// The default (v2) format's fields, for files without a header line.
@@ -139,14 +139,21 @@ fn map<'a>(
     let seconds = |name: &str| -> Result<Option<i64>, String> {
         field(name)
             .map(|text| {
-                text.parse::<i64>()
-                    .map_err(|_| format!("{name}: not a time: {text:?}"))
+                let seconds = text
+                    .parse::<i64>()
+                    .map_err(|_| format!("{name}: not a time: {text:?}"))?;
+                time::from_seconds(seconds, 0)
+                    .ok_or_else(|| format!("{name}: out of range: {text:?}"))
             })
             .transpose()
     };
     let start = seconds("start")?.ok_or("start: missing")?;
-    let end = seconds("end")?;
-    let time = |seconds: i64| Some(Cow::Owned(crate::inputs::time::format(seconds * 1_000_000)));
+    // The row's time is its start; a bad end is a bad value of its own.
+    let end = seconds("end").unwrap_or_else(|_| {
+        issues.count("EventEndTime");
+        None
+    });
+    let time = |time: i64| Some(Cow::Owned(time::format(time)));
     let src = issues.address(field("srcaddr"), "SrcIpAddr");
     let dst = issues.address(field("dstaddr"), "DstIpAddr");
     let src_nat = issues.address(field("pkt-srcaddr"), "SrcNatIpAddr");

@@ -315,13 +315,18 @@ impl Session<'_> {
     }
 
     /// A duration in seconds as ASIM's milliseconds, left empty (and
-    /// counted) when it is no whole number.
+    /// counted) when it is no whole number or too long for ASIM's int.
     fn seconds_as_milliseconds(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
         let seconds = self.issues.whole(text, self.name(column));
-        self.set(
-            column,
-            number(seconds.map(|seconds| seconds.saturating_mul(1000))),
-        );
+        let milliseconds = seconds.map(|seconds| {
+            seconds
+                .checked_mul(1000)
+                .filter(|ms| i64::try_from(*ms).is_ok())
+        });
+        if milliseconds == Some(None) {
+            self.issues.count(self.name(column));
+        }
+        self.set(column, number(milliseconds.flatten()));
     }
 
     /// A time, written as RFC 3339, left empty (and counted) when unreadable.

@@ -334,7 +334,11 @@ pub fn map<'a>(
     let field = |name: &str| raw_field(&RAW, raw, name);
     let start =
         epoch_or_rfc3339(field("ts").ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
-    let duration = field("duration").and_then(|text| text.parse::<f64>().ok());
+    // A duration that would end the connection past year 9999 is as bad as
+    // one that is no number.
+    let duration = field("duration")
+        .and_then(|text| text.parse::<f64>().ok())
+        .filter(|seconds| time::after_seconds(start, *seconds).is_some());
     if field("duration").is_some() && duration.is_none() {
         issues.count("NetworkDuration");
     }
@@ -342,7 +346,9 @@ pub fn map<'a>(
     // connection ended, `ts + duration`.
     let end = match field("_write_ts").map(epoch_or_rfc3339) {
         Some(Ok(time)) => time,
-        _ => start + duration.map_or(0, |seconds| (seconds * 1e6).round() as i64),
+        _ => duration
+            .and_then(|seconds| time::after_seconds(start, seconds))
+            .unwrap_or(start),
     };
     let state = field("conn_state").and_then(|state| {
         let found = CONN_STATES.iter().find(|(name, ..)| *name == state);
@@ -431,10 +437,7 @@ fn epoch_or_rfc3339(text: &str) -> Result<Timestamp, String> {
         let micros: i64 = format!("{fraction:0<6}")[..6]
             .parse()
             .map_err(|_| format!("not a time: {text:?}"))?;
-        return whole
-            .checked_mul(1_000_000)
-            .and_then(|us| us.checked_add(micros))
-            .ok_or_else(|| format!("out of range: {text:?}"));
+        return time::from_seconds(whole, micros).ok_or_else(|| format!("out of range: {text:?}"));
     }
     time::parse(text)
 }

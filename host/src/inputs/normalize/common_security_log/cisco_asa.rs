@@ -580,7 +580,14 @@ fn milliseconds(duration: &str) -> Option<u64> {
     if parts.next().is_some() {
         return None;
     }
-    Some(((hours * 60 + minutes) * 60 + seconds) * 1000)
+    hours
+        .checked_mul(60)?
+        .checked_add(minutes)?
+        .checked_mul(60)?
+        .checked_add(seconds)?
+        .checked_mul(1000)
+        // ASIM's NetworkDuration is an int: what fits there.
+        .filter(|ms| i64::try_from(*ms).is_ok())
 }
 
 /// The digits a text starts with.
@@ -615,6 +622,21 @@ fn pieces<'t, const D: usize, const P: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_milliseconds_when_they_fit_an_int() {
+        assert_eq!(milliseconds("0:01:05"), Some(65_000));
+        assert_eq!(milliseconds(" 123:00:01 "), Some(442_801_000));
+        for bad in [
+            "99999999999999999:00:00",
+            "2562047788016:00:00",
+            "1:2",
+            "1:2:3:4",
+            "a:0:0",
+        ] {
+            assert_eq!(milliseconds(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn pieces_follow_kusto_parse() {
