@@ -13,5 +13,6 @@ pub mod feed;
 pub mod generate;
 pub mod inputs;
 pub mod outputs;
+pub mod printable;
 pub mod schedule;
 pub mod serve;

@@ -25,10 +25,8 @@ fn main() -> ExitCode {
         Err(error) => {
             // One line, whatever the causes print: scripts read the last line.
             let message = format!("{error:#}");
-            eprintln!(
-                "error: {}",
-                message.split_whitespace().collect::<Vec<_>>().join(" ")
-            );
+            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("error: {}", asim_rules::printable::printable(&line));
             ExitCode::FAILURE
         }
     }

@@ -275,3 +275,80 @@ fn times_and_durations_out_of_range_are_bad_values_not_overflows() {
         );
     }
 }
+
+/// The last line of stderr of `asim-rules serve --until-idle --config` on
+/// `text`, which must fail.
+fn serve_config_error(dir: &Path, text: &str) -> String {
+    let config = dir.join("serve.toml");
+    fs::write(&config, text).unwrap();
+    let output = asim_rules(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--until-idle",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    stderr.lines().last().unwrap().to_owned()
+}
+
+#[test]
+fn messages_quote_control_bytes_and_cut_what_an_input_makes_long() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = component("ti-map-ip");
+    let tenant = |name: &str, budgets: &str| {
+        format!(
+            "state = \"state\"\n[[tenant]]\nname = \"{name}\"\nspool = \"spool\"\nalerts = \"a.jsonl\"\n{budgets}\
+             [[tenant.rule]]\ncomponent = {:?}\n",
+            rule.to_str().unwrap()
+        )
+    };
+    // A NUL and an escape sequence in a tenant's name.
+    let error = serve_config_error(dir.path(), &tenant("a\\u0000b\\u001b[2J", ""));
+    assert!(!error.contains(['\0', '\x1b']), "{error:?}");
+    assert!(
+        error.contains(r#"tenant name "a\0b\u{1b}[2J" cannot name a directory"#),
+        "{error}"
+    );
+    // A budget that does not fit in bytes names the config and the tenant.
+    let budgets = "budgets = { memory_mib = 9223372036854775807 }\n";
+    let error = serve_config_error(dir.path(), &tenant("t", budgets));
+    assert!(
+        error.contains(
+            "serve.toml: tenant t: budgets: memory_mib = 9223372036854775807 is more bytes"
+        ),
+        "{error}"
+    );
+    // TOML nested beyond reason, on one long line: the error is cut.
+    let nested = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let error = serve_config_error(dir.path(), &nested);
+    assert!(error.contains("not a serve config"), "{error}");
+    assert!(
+        error.len() < 2 * asim_rules::printable::MESSAGE_CHARS,
+        "{} bytes",
+        error.len()
+    );
+    // A 4 MiB value in a row: its warning is cut, the row still named.
+    let sessions = dir.path().join("sessions.jsonl");
+    let huge = "1".repeat(4 << 20);
+    fs::write(
+        &sessions,
+        format!("{{\"TimeGenerated\":\"{huge}\"}}\n{}\n", session(1)),
+    )
+    .unwrap();
+    let ips = list(dir.path(), format!("{huge}\n{LISTED}\n").as_bytes());
+    let (sources, stderr) = sources_alerted(&sessions, &ips, &[]);
+    assert_eq!(sources, ["10.0.0.1"]);
+    assert!(
+        stderr.len() < 8 * asim_rules::printable::MESSAGE_CHARS,
+        "{} bytes",
+        stderr.len()
+    );
+    for file in [
+        "sessions.jsonl:1: TimeGenerated: not a time",
+        "list.txt:1: not an IP address",
+    ] {
+        assert!(stderr.contains(file), "{file}: {stderr}");
+    }
+    assert!(stderr.contains("bytes in all)"), "{stderr}");
+}

@@ -69,7 +69,7 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct SandboxArgs {
     /// Memory one rule instance may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = crate::engine::DEFAULT_MEMORY_LIMIT >> 20)]
+    #[arg(long, value_name = "MIB", default_value_t = crate::engine::DEFAULT_MEMORY_LIMIT >> 20, value_parser = parse_mib)]
     pub max_memory_mib: usize,
     /// Wall time one call into a rule may take, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
@@ -78,13 +78,13 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_alerts: usize,
     /// Text one alert may carry, in KiB.
-    #[arg(long, value_name = "KIB", default_value_t = 64)]
+    #[arg(long, value_name = "KIB", default_value_t = 64, value_parser = parse_kib)]
     pub max_alert_kib: usize,
     /// Size of a rule's snapshot, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = parse_mib)]
     pub max_snapshot_mib: usize,
     /// Data any other call into a rule may hand the host, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = parse_mib)]
     pub max_output_mib: usize,
     /// A rule parameter: RULE.NAME=VALUE, RULE being the rule's short name or id.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE", value_parser = parse_parameter)]
@@ -253,6 +253,24 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 /// `--at` and friends: an RFC 3339 time.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     crate::inputs::time::parse(text)
+}
+
+/// A size in MiB that fits in bytes.
+fn parse_mib(text: &str) -> Result<usize, String> {
+    parse_size(text, 20)
+}
+
+/// A size in KiB that fits in bytes.
+fn parse_kib(text: &str) -> Result<usize, String> {
+    parse_size(text, 10)
+}
+
+fn parse_size(text: &str, unit_shift: u32) -> Result<usize, String> {
+    let value: usize = text.parse().map_err(|error| format!("{error}"))?;
+    value
+        .checked_mul(1 << unit_shift)
+        .map(|_| value)
+        .ok_or_else(|| format!("{value} is more bytes than this machine counts"))
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String, String), String> {

@@ -211,7 +211,8 @@ impl Rejects {
         #[cfg(test)]
         self.refused.push((line, reason.to_owned()));
         if self.count <= REJECTS_SHOWN {
-            eprintln!("warning: {}:{line}: {reason}; row skipped", input.name);
+            let warning = format!("warning: {}:{line}: {reason}; row skipped", input.name);
+            eprintln!("{}", crate::printable::printable(&warning));
         }
     }
 

@@ -81,25 +81,35 @@ fn default_lateness() -> String {
     "5m".into()
 }
 
+/// Bytes a tenant's name may have: it names a directory and every message.
+const MAX_TENANT_NAME: usize = 128;
+
 impl BudgetConfig {
-    pub fn budgets(&self) -> Budgets {
+    /// The budgets, or which one does not fit in bytes.
+    pub fn budgets(&self) -> Result<Budgets, String> {
         let default = Budgets::default();
-        Budgets {
-            memory_bytes: self
-                .memory_mib
-                .map_or(default.memory_bytes, |mib| mib << 20),
+        let bytes = |name: &str, value: Option<usize>, unit_shift: u32, default: usize| {
+            value.map_or(Ok(default), |value| {
+                value.checked_mul(1 << unit_shift).ok_or_else(|| {
+                    format!("{name} = {value} is more bytes than this machine counts")
+                })
+            })
+        };
+        Ok(Budgets {
+            memory_bytes: bytes("memory_mib", self.memory_mib, 20, default.memory_bytes)?,
             time_per_call: self
                 .call_ms
                 .map_or(default.time_per_call, std::time::Duration::from_millis),
             alerts_per_evaluation: self.alerts.unwrap_or(default.alerts_per_evaluation),
-            alert_bytes: self.alert_kib.map_or(default.alert_bytes, |kib| kib << 10),
-            snapshot_bytes: self
-                .snapshot_mib
-                .map_or(default.snapshot_bytes, |mib| mib << 20),
-            output_bytes: self
-                .output_mib
-                .map_or(default.output_bytes, |mib| mib << 20),
-        }
+            alert_bytes: bytes("alert_kib", self.alert_kib, 10, default.alert_bytes)?,
+            snapshot_bytes: bytes(
+                "snapshot_mib",
+                self.snapshot_mib,
+                20,
+                default.snapshot_bytes,
+            )?,
+            output_bytes: bytes("output_mib", self.output_mib, 20, default.output_bytes)?,
+        })
     }
 }
 
@@ -123,15 +133,20 @@ impl Config {
                 bail!("{}: tenant {} is named twice", path.display(), tenant.name);
             }
             if tenant.name.is_empty()
+                || tenant.name.len() > MAX_TENANT_NAME
                 || tenant.name.contains(['/', '\\'])
+                || tenant.name.contains(char::is_control)
                 || tenant.name.starts_with('.')
             {
                 bail!(
-                    "{}: tenant name {:?} cannot name a directory",
+                    "{}: tenant name {:?} cannot name a directory (at most {MAX_TENANT_NAME} bytes, no control characters, '/', '\\' or leading '.')",
                     path.display(),
                     tenant.name
                 );
             }
+            tenant.budgets.budgets().map_err(|why| {
+                anyhow::anyhow!("{}: tenant {}: budgets: {why}", path.display(), tenant.name)
+            })?;
             if tenant.rules.is_empty() {
                 bail!("{}: tenant {} has no rule", path.display(), tenant.name);
             }

@@ -16,6 +16,7 @@ use std::{
 use anyhow::{Context, Result};
 
 use crate::engine::{Budgets, EngineOptions, RuleHost};
+use crate::printable::printable;
 use config::Config;
 use tenant::Tenant;
 
@@ -34,7 +35,8 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
     let memory_bytes = config
         .tenants
         .iter()
-        .map(|tenant| tenant.budgets.budgets().memory_bytes)
+        .filter_map(|tenant| tenant.budgets.budgets().ok())
+        .map(|budgets| budgets.memory_bytes)
         .max()
         .unwrap_or(Budgets::default().memory_bytes);
     let options = EngineOptions {
@@ -63,7 +65,8 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
             match changed {
                 Ok(changed) => reconfigure(&mut tenants, &changed),
                 Err(error) => {
-                    eprintln!("asim-rules serve: {error:#}; the running configuration stays")
+                    let message = format!("{error:#}; the running configuration stays");
+                    eprintln!("asim-rules serve: {}", printable(&message));
                 }
             }
         }

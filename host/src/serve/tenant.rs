@@ -164,7 +164,10 @@ impl Tenant {
         let tenant = &config.name;
         let dir = state_dir.join(tenant);
         fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-        let budgets = config.budgets.budgets();
+        let budgets = config
+            .budgets
+            .budgets()
+            .map_err(|why| anyhow::anyhow!("tenant {tenant}: budgets: {why}"))?;
         let state = read_checkpoint(&dir, config)?;
         let store = dir.join("components");
         let mut rules = Vec::new();
@@ -376,7 +379,11 @@ impl Tenant {
         );
         if let Err(error) = read {
             // One bad file does not stop the tenant: it is reported and left.
-            eprintln!("asim-rules serve: tenant {}: {name}: {error:#}", self.name);
+            let message = format!("tenant {}: {name}: {error:#}", self.name);
+            eprintln!(
+                "asim-rules serve: {}",
+                crate::printable::printable(&message)
+            );
         }
         if !reread {
             self.state.rows_in += rows.len() as u64;
