@@ -352,3 +352,30 @@ fn messages_quote_control_bytes_and_cut_what_an_input_makes_long() {
     }
     assert!(stderr.contains("bytes in all)"), "{stderr}");
 }
+
+#[test]
+fn a_file_recognised_as_no_indicator_source_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions.jsonl");
+    fs::write(&sessions, session(1) + "\n").unwrap();
+    let bundle = json!({"type": "bundle", "id": "bundle--x", "objects": [
+        {"type": "indicator", "id": "indicator--a", "pattern": format!("[ipv4-addr:value = '{LISTED}']"),
+         "pattern_type": "stix", "modified": "2026-03-01T00:00:00Z"}]});
+    let wrapped = dir.path().join("wrapped.json");
+    fs::write(&wrapped, json!([bundle]).to_string()).unwrap();
+    let words = dir.path().join("words.txt");
+    fs::write(&words, "these are\nnot addresses\n").unwrap();
+    let rule = component("ti-map-ip");
+    for (file, reason) in [
+        (&wrapped, "wrapped.json: a JSON array, which is no indicator source"),
+        (&words, "words.txt: recognised as no indicator source: read as an IP list, none of its 2 entries"),
+    ] {
+        let output = asim_rules(&[
+            "run", "--rule", rule.to_str().unwrap(), "--at", AT,
+            "--sessions", sessions.to_str().unwrap(), "--indicators", file.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(reason), "{stderr}");
+    }
+}

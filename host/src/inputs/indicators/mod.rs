@@ -13,7 +13,7 @@ pub mod stix;
 
 use std::{borrow::Cow, collections::BTreeMap, io::BufRead, sync::Arc};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
 use super::{stream::Reader, Format, InputFile, Rejects};
@@ -54,32 +54,37 @@ impl Source {
     /// Recognises the source from the start of the file (`head`): JSON whose
     /// first line is not a whole object, or is a bundle, is a STIX bundle;
     /// JSON lines and CSV are one of Sentinel's tables, told apart by the
-    /// newer table's `ObservableValue`; anything else is a list.
-    pub fn detect(format: Format, head: &[u8]) -> Source {
+    /// newer table's `ObservableValue`; a JSON array is none of these (why
+    /// is the error); anything else is a list.
+    pub fn detect(format: Format, head: &[u8]) -> Result<Source, &'static str> {
         let head = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
         let text = String::from_utf8_lossy(&head[..head.len().min(1 << 16)]);
         let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
         let first_line = lines.clone().next().unwrap_or("");
         // A CSV header follows any `#` comment block.
         let header = lines.find(|line| !line.starts_with('#')).unwrap_or("");
-        if first_line.starts_with('{') {
-            return match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(
-                first_line,
-            ) {
-                Ok(record) if record.get("type").and_then(|t| t.as_str()) == Some("bundle") => {
-                    Source::StixBundle
-                }
-                Ok(record) if record.contains_key("ObservableValue") => Source::IntelTable,
-                Ok(_) => Source::IndicatorTable,
-                Err(_) => Source::StixBundle,
-            };
+        if first_line.starts_with('[') {
+            return Err("a JSON array, which is no indicator source: a STIX bundle is one object with \"type\": \"bundle\", a Sentinel table JSON lines of objects");
         }
-        match format {
+        if first_line.starts_with('{') {
+            return Ok(
+                match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first_line)
+                {
+                    Ok(record) if record.get("type").and_then(|t| t.as_str()) == Some("bundle") => {
+                        Source::StixBundle
+                    }
+                    Ok(record) if record.contains_key("ObservableValue") => Source::IntelTable,
+                    Ok(_) => Source::IndicatorTable,
+                    Err(_) => Source::StixBundle,
+                },
+            );
+        }
+        Ok(match format {
             Format::Csv if header.contains("ObservableValue") => Source::IntelTable,
             Format::Csv if header.contains("IndicatorId") => Source::IndicatorTable,
             Format::Csv => Source::CsvFeed,
             Format::JsonLines | Format::Text => Source::List,
-        }
+        })
     }
 }
 
@@ -189,7 +194,8 @@ pub fn read(
     let head = reader
         .fill_buf()
         .with_context(|| format!("{}: reading", input.name))?;
-    let source = Source::detect(input.format, head);
+    let source = Source::detect(input.format, head)
+        .map_err(|why| anyhow::anyhow!("{}: {why}", input.name))?;
     let mut report = SourceReport::default();
     let mut emit = |indicator: &Indicator| on_row(indicator.time, &indicator.cells(columns));
     let noun = match source {
@@ -211,6 +217,14 @@ pub fn read(
         }
         Source::List => {
             list::read(input, reader, options, &mut report, rejects, &mut emit)?;
+            // Not one address among lines that are something: not a list.
+            if report.indicators == 0 && report.records > 0 {
+                bail!(
+                    "{}: recognised as no indicator source: read as an IP list, none of its {} entries is an IP address or network",
+                    input.name,
+                    report.records
+                );
+            }
             "entries"
         }
         Source::CsvFeed => {
@@ -268,46 +282,49 @@ mod tests {
         let detect = |format, head: &str| Source::detect(format, head.as_bytes());
         assert_eq!(
             detect(Format::JsonLines, "{\n  \"type\": \"bundle\",\n"),
-            Source::StixBundle
+            Ok(Source::StixBundle)
         );
         assert_eq!(
             detect(Format::JsonLines, "{\"type\":\"bundle\",\"objects\":[]}\n"),
-            Source::StixBundle
+            Ok(Source::StixBundle)
         );
         assert_eq!(
             detect(
                 Format::JsonLines,
                 "{\"IndicatorId\":\"a\",\"NetworkIP\":\"1.2.3.4\"}\n{"
             ),
-            Source::IndicatorTable
+            Ok(Source::IndicatorTable)
         );
         assert_eq!(
             detect(
                 Format::JsonLines,
                 "\u{feff}{\"Id\":\"a\",\"ObservableValue\":\"1.2.3.4\"}"
             ),
-            Source::IntelTable
+            Ok(Source::IntelTable)
         );
         assert_eq!(
             detect(Format::Csv, "TimeGenerated [UTC],IndicatorId,NetworkIP\n"),
-            Source::IndicatorTable
+            Ok(Source::IndicatorTable)
         );
         assert_eq!(
             detect(
                 Format::Csv,
                 "TimeGenerated,Id,ObservableKey,ObservableValue\n"
             ),
-            Source::IntelTable
+            Ok(Source::IntelTable)
         );
         assert_eq!(
             detect(Format::Csv, "# abuse.ch\n\"first_seen_utc\",\"dst_ip\"\n"),
-            Source::CsvFeed
+            Ok(Source::CsvFeed)
         );
         assert_eq!(
             detect(Format::Text, "# firehol\n1.2.3.0/24\n"),
-            Source::List
+            Ok(Source::List)
         );
-        assert_eq!(detect(Format::Text, ""), Source::List);
+        assert_eq!(detect(Format::Text, ""), Ok(Source::List));
+        for array in ["[{\"type\": \"bundle\"}]", "\n  [\n"] {
+            assert!(detect(Format::JsonLines, array).is_err_and(|why| why.contains("JSON array")));
+        }
     }
 
     #[test]
