@@ -232,6 +232,15 @@ fn small_spool(dir: &Path, name: &str) {
 /// `bad` (the TI rule and the hostile one in `mode`); `good`'s alerts and
 /// the `serve` stderr.
 fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, serde_json::Value) {
+    good_with(bad_mode, budgets, "")
+}
+
+/// [`good_beside`], with `extra` lines at the end of `good`'s first sessions.
+fn good_with(
+    bad_mode: Option<&str>,
+    budgets: &str,
+    extra: &str,
+) -> (Vec<String>, String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let ti = component("ti-map-ip");
     let rule = |path: &Path, parameters: &str| {
@@ -252,6 +261,9 @@ fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, s
         rule(&ti, "")
     );
     small_spool(dir.path(), "good");
+    let first_sessions = dir.path().join("spool/good/0002-sessions.jsonl");
+    let text_before = fs::read_to_string(&first_sessions).unwrap();
+    fs::write(&first_sessions, text_before + extra).unwrap();
     if let Some(mode) = bad_mode {
         let parameters = format!("parameters = {{ mode = \"{mode}\" }}");
         text += &(tenant("bad", budgets) + &rule(&ti, "") + &rule(&hostile(), &parameters));
@@ -376,4 +388,23 @@ fn a_component_asking_for_host_capabilities_is_refused_for_its_tenant_alone() {
     assert_eq!(status["tenants"][0]["refused"].as_array().unwrap().len(), 5);
     // The tenant's real rule runs all the same.
     assert_eq!(status["tenants"][0]["rules"][0]["alerts"], 2);
+}
+
+#[test]
+fn a_row_dated_far_ahead_is_refused_and_moves_neither_watermark_nor_ticks() {
+    let (expected, _, expected_status) = good_beside(None, "");
+    assert!(!expected.is_empty());
+    let (alerts, stderr, status) = good_with(None, "", &late_session("9999-12-31T23:59:59Z"));
+    assert_eq!(alerts, expected, "{stderr}");
+    let (tenant, expected_tenant) = (&status["tenants"][0], &expected_status["tenants"][0]);
+    assert_eq!(tenant["rows_too_far_ahead"], 1);
+    assert_eq!(tenant["watermark"], expected_tenant["watermark"]);
+    assert_eq!(
+        tenant["rules"][0]["evaluations"],
+        expected_tenant["rules"][0]["evaluations"]
+    );
+    assert!(
+        stderr.contains("0002-sessions.jsonl: 1 rows dated after"),
+        "{stderr}"
+    );
 }

@@ -39,6 +39,11 @@ pub struct TenantConfig {
     /// How late a row may come and still be seen by its evaluations.
     #[serde(default = "default_lateness")]
     pub lateness: String,
+    /// How far a row may lie beyond the later of the host's clock and the
+    /// latest row played: a row dated later is refused and counted, so that
+    /// one row from year 9999 cannot move the watermark.
+    #[serde(default = "default_max_ahead")]
+    pub max_ahead: String,
     #[serde(default)]
     pub budgets: BudgetConfig,
     /// Evaluations a swapped-in build must pass before it is trusted; until
@@ -75,6 +80,10 @@ fn default_poll_ms() -> u64 {
 
 fn default_probation() -> u64 {
     2
+}
+
+fn default_max_ahead() -> String {
+    "1d".into()
 }
 
 fn default_lateness() -> String {

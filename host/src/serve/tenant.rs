@@ -107,6 +107,9 @@ struct Checkpoint {
     rows_in: u64,
     late_rows: u64,
     rejected_rows: u64,
+    /// Rows refused as dated too far ahead (`max_ahead`).
+    #[serde(default)]
+    rows_too_far_ahead: u64,
     /// Each rule's builds, in the order of the rules.
     records: Vec<RuleRecord>,
 }
@@ -120,6 +123,7 @@ pub struct Tenant {
     dir: PathBuf,
     alerts_path: PathBuf,
     lateness: i64,
+    max_ahead: i64,
     /// Rules before the first rows are played (`from` not yet known).
     idle_rules: Option<Vec<RuleInstance>>,
     replay: Option<Replay>,
@@ -232,6 +236,8 @@ impl Tenant {
         let sink = AlertSink::append(&config.alerts, state.alert_bytes)?;
         let lateness = crate::cli::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
+        let max_ahead = crate::cli::parse_duration(&config.max_ahead)
+            .map_err(|why| anyhow::anyhow!("tenant {tenant}: max_ahead: {why}"))?;
         let mut tenant = Tenant {
             name: tenant.clone(),
             config: config.clone(),
@@ -240,6 +246,7 @@ impl Tenant {
             dir,
             alerts_path: config.alerts.clone(),
             lateness,
+            max_ahead,
             idle_rules: None,
             replay: None,
             refused,
@@ -363,15 +370,18 @@ impl Tenant {
         let file: Arc<str> = name.into();
         let reread = self.state.open.contains(name);
         let watermark = self.state.watermark;
+        let horizon = self.horizon();
         let mut rejects = Rejects::default();
-        let mut rows = Vec::new();
+        let (mut rows, mut too_far_ahead) = (Vec::new(), 0u64);
         let reader = Arc::clone(&self.readers[table.index()]);
         let read = reader(
             &input,
             &self.columns[table.index()],
             &mut rejects,
             &mut |time, cells| {
-                if !(reread && watermark.is_some_and(|watermark| time <= watermark)) {
+                if time > horizon {
+                    too_far_ahead += 1;
+                } else if !(reread && watermark.is_some_and(|watermark| time <= watermark)) {
                     rows.push((time, cells.iter().map(OwnedCell::new).collect::<Vec<_>>()));
                 }
                 Ok(())
@@ -385,9 +395,22 @@ impl Tenant {
                 crate::printable::printable(&message)
             );
         }
+        if too_far_ahead > 0 {
+            let message = format!(
+                "tenant {}: {name}: {too_far_ahead} rows dated after {} (the later of this host's clock and the latest row, plus max_ahead {}) refused",
+                self.name,
+                inputs::time::format(horizon),
+                self.config.max_ahead
+            );
+            eprintln!(
+                "asim-rules serve: {}",
+                crate::printable::printable(&message)
+            );
+        }
         if !reread {
             self.state.rows_in += rows.len() as u64;
             self.state.rejected_rows += rejects.count;
+            self.state.rows_too_far_ahead += too_far_ahead;
         }
         for (time, cells) in rows {
             if !reread && watermark.is_some_and(|watermark| time <= watermark) {
@@ -412,6 +435,18 @@ impl Tenant {
             self.state.done.insert(name.to_owned());
         }
         Ok(())
+    }
+
+    /// The latest time a row may have: `max_ahead` beyond the later of the
+    /// host's clock and the latest row read.
+    fn horizon(&self) -> Timestamp {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_micros()).unwrap_or(Timestamp::MAX)
+            });
+        let latest = self.state.latest.unwrap_or(Timestamp::MIN);
+        now.max(latest).saturating_add(self.max_ahead)
     }
 
     /// Plays the rows at or before the watermark and evaluates every tick
@@ -984,6 +1019,7 @@ impl Tenant {
             "rows_in": self.state.rows_in,
             "late_rows": self.state.late_rows,
             "rejected_rows": self.state.rejected_rows,
+            "rows_too_far_ahead": self.state.rows_too_far_ahead,
             "files_played": self.state.done.len(),
             "files_waiting": self.state.open.len(),
             "rows_waiting": self.waiting.len(),
