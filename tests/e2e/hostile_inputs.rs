@@ -379,3 +379,53 @@ fn a_file_recognised_as_no_indicator_source_says_so() {
         assert!(stderr.contains(reason), "{stderr}");
     }
 }
+
+#[test]
+fn a_stix_object_longer_than_the_limit_is_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = dir.path().join("sessions.jsonl");
+    fs::write(&sessions, session(1) + "\n").unwrap();
+    let indicator = |padding: &str| {
+        json!({"type": "indicator", "id": "indicator--a", "pattern": format!("[ipv4-addr:value = '{LISTED}']"),
+            "pattern_type": "stix", "modified": "2026-03-01T00:00:00Z", "x_padding": padding})
+    };
+    let bundle = |padding: &str| {
+        json!({"type": "bundle", "id": "bundle--x", "objects": [indicator(padding)]}).to_string()
+    };
+    let path = dir.path().join("bundle.json.gz");
+    fs::write(&path, gzip(bundle(&"d".repeat(3 << 20)).as_bytes())).unwrap();
+    let rule = component("ti-map-ip");
+    let run = |limit: &str| {
+        asim_rules(&[
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            AT,
+            "--max-line-mib",
+            limit,
+            "--sessions",
+            sessions.to_str().unwrap(),
+            "--indicators",
+            path.to_str().unwrap(),
+        ])
+    };
+    let output = run("1");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("bundle.json.gz:1: not a readable STIX bundle: a STIX object longer than the limit of 1048576 bytes"),
+        "{stderr}"
+    );
+    // Within the limit, the same bundle is read.
+    let output = run("4");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        json_lines(&String::from_utf8(output.stdout).unwrap()).len(),
+        1
+    );
+}

@@ -65,10 +65,14 @@ pub fn read(
     rejects: &mut Rejects,
     emit: &mut dyn FnMut(&Indicator) -> Result<()>,
 ) -> Result<()> {
-    let line = Rc::new(Shared::new(1));
+    let position = Rc::new(Position {
+        line: Shared::new(1),
+        since_mark: Shared::new(0),
+        max: input.max_line as u64,
+    });
     let counting = LineCounter {
         inner: reader,
-        line: Rc::clone(&line),
+        position: Rc::clone(&position),
     };
     let mut deserializer = serde_json::Deserializer::from_reader(counting);
     let mut failure = None;
@@ -80,7 +84,7 @@ pub fn read(
         }
     };
     let bundle = BundleVisitor {
-        line: &line,
+        position: &position,
         on_object: &mut on_object,
     };
     let outcome = deserializer
@@ -102,7 +106,7 @@ pub fn read(
         Err(error) => Err(anyhow!(
             "{}:{}: not a readable STIX bundle: {error}",
             input.name,
-            line.get()
+            position.line.get()
         )),
     }
 }
@@ -208,18 +212,44 @@ fn indicators<'a>(
         .collect())
 }
 
-/// Counts the lines the JSON parser has consumed, so an object can be named
-/// by the line it starts on.
+/// How far the JSON parser has read: the line, so an object can be named by
+/// the line it starts on; and the bytes since the start of the current object
+/// (or bundle field), so that one of them cannot grow past `max` in memory.
+struct Position {
+    line: Shared<u64>,
+    since_mark: Shared<u64>,
+    max: u64,
+}
+
+impl Position {
+    /// An object or field starts here.
+    fn mark(&self) {
+        self.since_mark.set(0);
+    }
+}
+
+/// The bundle's bytes, counted into a [`Position`].
 struct LineCounter {
     inner: Input,
-    line: Rc<Shared<u64>>,
+    position: Rc<Position>,
 }
 
 impl Read for LineCounter {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buffer)?;
         let newlines = buffer[..read].iter().filter(|&&b| b == b'\n').count();
-        self.line.set(self.line.get() + newlines as u64);
+        let position = &self.position;
+        position.line.set(position.line.get() + newlines as u64);
+        position
+            .since_mark
+            .set(position.since_mark.get() + read as u64);
+        if position.since_mark.get() > position.max {
+            let message = format!(
+                "a STIX object longer than the limit of {} bytes (--max-line-mib)",
+                position.max
+            );
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+        }
         Ok(read)
     }
 }
@@ -228,7 +258,7 @@ type OnObject<'f> = dyn FnMut(u64, &RawValue) + 'f;
 
 /// The bundle: its `type` (returned) and each element of `objects` (handed on).
 struct BundleVisitor<'l, 'f, 'g> {
-    line: &'l Shared<u64>,
+    position: &'l Position,
     on_object: &'f mut OnObject<'g>,
 }
 
@@ -241,11 +271,14 @@ impl<'de> Visitor<'de> for BundleVisitor<'_, '_, '_> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<String>, M::Error> {
         let mut kind = None;
-        while let Some(key) = map.next_key::<Cow<str>>()? {
+        while let Some(key) = {
+            self.position.mark();
+            map.next_key::<Cow<str>>()?
+        } {
             match key.as_ref() {
                 "type" => kind = Some(map.next_value::<String>()?),
                 "objects" => map.next_value_seed(ObjectsSeed {
-                    line: self.line,
+                    position: self.position,
                     on_object: &mut *self.on_object,
                 })?,
                 _ => {
@@ -258,7 +291,7 @@ impl<'de> Visitor<'de> for BundleVisitor<'_, '_, '_> {
 }
 
 struct ObjectsSeed<'l, 'f, 'g> {
-    line: &'l Shared<u64>,
+    position: &'l Position,
     on_object: &'f mut OnObject<'g>,
 }
 
@@ -278,11 +311,14 @@ impl<'de> Visitor<'de> for ObjectsSeed<'_, '_, '_> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        while let Some(object) = seq.next_element::<Box<RawValue>>()? {
+        while let Some(object) = {
+            self.position.mark();
+            seq.next_element::<Box<RawValue>>()?
+        } {
             // The counter stands on the object's last line; its own newlines
             // (kept verbatim) lead back to its first.
             let newlines = object.get().bytes().filter(|&b| b == b'\n').count() as u64;
-            (self.on_object)(self.line.get() - newlines, &object);
+            (self.on_object)(self.position.line.get() - newlines, &object);
         }
         Ok(())
     }
