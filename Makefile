@@ -13,7 +13,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host example-hosts demo demo-real test test-real lint bench clean wasm-target
+.PHONY: build components hostile host example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool
 
 build: components host
 
@@ -99,6 +99,44 @@ demo-real: build
 
 test: build hostile example-hosts
 	$(CARGO) test --workspace
+	$(MAKE) fuzz-smoke
+
+# Fuzzing (docs/FUZZING.md): libFuzzer through cargo-fuzz, on the stable
+# toolchain without a sanitizer. `make fuzz` runs every target for
+# FUZZ_SECONDS each (optimised build); `make test` runs each for a few
+# seconds (a quicker unoptimised build). First, each target replays the
+# inputs that once broke it (tests/fuzz/TARGET/).
+FUZZ_TARGETS := session_files json_scanner indicator_files stix_pattern serve_config rule_restore component_loader
+FUZZ_SECONDS ?= 60
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_DIR := target/fuzz
+
+fuzz-tool:
+	@cargo fuzz --version 2>/dev/null | grep -qF $(CARGO_FUZZ_VERSION) || \
+	  $(CARGO) install cargo-fuzz --locked --version $(CARGO_FUZZ_VERSION)
+
+fuzz: FUZZ_PROFILE := -O
+fuzz: FUZZ_BUILD := release
+fuzz-smoke: FUZZ_PROFILE := -D
+fuzz-smoke: FUZZ_BUILD := debug
+fuzz-smoke: FUZZ_SECONDS := 3
+fuzz fuzz-smoke: build fuzz-tool
+	$(CARGO) fuzz build $(FUZZ_PROFILE) -s none --target-dir $(FUZZ_DIR)
+	fuzz/seeds.sh $(BIN) $(FUZZ_DIR)/seeds
+	@for target in $(FUZZ_TARGETS); do \
+	  run=$(FUZZ_DIR)/x86_64-unknown-linux-gnu/$(FUZZ_BUILD)/$$target; \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/artifacts/$$target; \
+	  regressions=$$(find tests/fuzz/$$target -type f 2>/dev/null | sort); \
+	  if [ -n "$$regressions" ]; then \
+	    $$run $$regressions >$(FUZZ_DIR)/$$target.log 2>&1 || { cat $(FUZZ_DIR)/$$target.log; \
+	      echo "fuzz: $$target fails on an input of tests/fuzz/$$target" >&2; exit 1; }; \
+	  fi; \
+	  $$run $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target -max_total_time=$(FUZZ_SECONDS) \
+	    -close_fd_mask=2 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$target/ \
+	    >$(FUZZ_DIR)/$$target.log 2>&1 || { tail -30 $(FUZZ_DIR)/$$target.log; \
+	    echo "fuzz: $$target failed; the input is in $(FUZZ_DIR)/artifacts/$$target/ (docs/FUZZING.md)" >&2; exit 1; }; \
+	  echo "fuzz: $$target: $$(grep -h '^stat::number_of_executed_units' $(FUZZ_DIR)/$$target.log | grep -o '[0-9]*$$') runs in $(FUZZ_SECONDS) s, $$(grep -o 'cov: [0-9]*' $(FUZZ_DIR)/$$target.log | tail -1), corpus $$(ls $(FUZZ_DIR)/corpus/$$target | wc -l) files"; \
+	done
 
 # The tests that read files of ../shared/data whose licences keep them out of
 # the repository (tests/data/SOURCES.md says which): ignored by `make test`.

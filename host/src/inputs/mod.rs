@@ -3,7 +3,7 @@
 //! columns the loaded rules asked for.
 
 pub mod indicators;
-mod json_scan;
+pub mod json_scan;
 pub mod normalize;
 mod parallel;
 pub mod records;
@@ -196,21 +196,30 @@ impl InputFile {
 pub struct Rejects {
     /// Rows refused so far.
     pub count: u64,
-    /// Each refused row's line and reason, for tests to compare.
-    #[cfg(test)]
-    pub refused: Vec<(u64, String)>,
+    /// Each refused row's line and reason, when kept instead of printed
+    /// ([`Rejects::kept`]).
+    pub refused: Option<Vec<(u64, String)>>,
 }
 
 /// How many refused rows are described on stderr; the rest are counted.
 const REJECTS_SHOWN: u64 = 200;
 
 impl Rejects {
+    /// Rejects that keep each refused row's line and reason in `refused`
+    /// and print nothing: for tests and fuzzers that compare readers.
+    pub fn kept() -> Rejects {
+        Rejects {
+            count: 0,
+            refused: Some(Vec::new()),
+        }
+    }
+
     /// Records a refused row.
     pub fn reject(&mut self, input: &InputFile, line: u64, reason: &str) {
         self.count += 1;
-        #[cfg(test)]
-        self.refused.push((line, reason.to_owned()));
-        if self.count <= REJECTS_SHOWN {
+        if let Some(refused) = &mut self.refused {
+            refused.push((line, reason.to_owned()));
+        } else if self.count <= REJECTS_SHOWN {
             let warning = format!("warning: {}:{line}: {reason}; row skipped", input.name);
             eprintln!("{}", crate::printable::printable(&warning));
         }
@@ -258,7 +267,18 @@ pub fn read_sessions(
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<u64> {
-    let mut reader = input.open()?;
+    read_sessions_from(input, input.open()?, format, columns, rejects, on_row)
+}
+
+/// [`read_sessions`] from `input` already opened as `reader`.
+pub fn read_sessions_from(
+    input: &InputFile,
+    mut reader: Box<dyn BufRead + Send>,
+    format: Option<SessionFormat>,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<u64> {
     let head = reader
         .fill_buf()
         .with_context(|| format!("{}: reading", input.name))?;

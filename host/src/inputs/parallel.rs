@@ -585,7 +585,7 @@ mod tests {
             .without_progress()
             .with_max_line(max_line);
         let (mut rows, mut rejects, mut unparsable) =
-            (Vec::new(), Rejects::default(), Unparsable::default());
+            (Vec::new(), Rejects::kept(), Unparsable::default());
         let reader = Box::new(io::BufReader::new(FailsAt {
             bytes: io::Cursor::new(bytes.to_vec()),
             at: fail_at.unwrap_or(usize::MAX),
@@ -602,7 +602,7 @@ mod tests {
         );
         (
             rows,
-            rejects.refused,
+            rejects.refused.unwrap_or_default(),
             unparsable.describe(),
             result.map_err(|error| format!("{error:#}")),
         )

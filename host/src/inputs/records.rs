@@ -183,7 +183,10 @@ pub(super) fn emptied<'b>(
     fields
 }
 
-pub(super) fn parse_json_record<'a>(
+/// Reads one JSON record with serde_json, keeping the `wanted` keys' values
+/// as text in `fields`; the reason when it is no JSON object. The reference
+/// the fast scanner (`json_scan`) is held to.
+pub fn parse_json_record<'a>(
     text: &'a str,
     wanted: &[&str],
     fields: &mut [Option<Cow<'a, str>>],

@@ -127,6 +127,12 @@ impl Config {
     pub fn read(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
+        Config::parse(path, &text)
+    }
+
+    /// Checks `text`, the config read from `path` (which relative paths are
+    /// resolved against).
+    pub fn parse(path: &Path, text: &str) -> Result<Config> {
         let mut config: Config = toml::from_str(&text)
             .with_context(|| format!("{}: not a serve config", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));

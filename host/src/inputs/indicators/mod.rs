@@ -190,7 +190,18 @@ pub fn read(
     rejects: &mut Rejects,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<(SourceReport, Source, &'static str)> {
-    let mut reader = input.open()?;
+    read_from(input, input.open()?, options, columns, rejects, on_row)
+}
+
+/// [`read`] from `input` already opened as `reader`.
+pub fn read_from(
+    input: &InputFile,
+    mut reader: Box<dyn BufRead + Send>,
+    options: &ListOptions,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+) -> Result<(SourceReport, Source, &'static str)> {
     let head = reader
         .fill_buf()
         .with_context(|| format!("{}: reading", input.name))?;
