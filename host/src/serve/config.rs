@@ -133,7 +133,7 @@ impl Config {
     /// Checks `text`, the config read from `path` (which relative paths are
     /// resolved against).
     pub fn parse(path: &Path, text: &str) -> Result<Config> {
-        let mut config: Config = toml::from_str(&text)
+        let mut config: Config = toml::from_str(text)
             .with_context(|| format!("{}: not a serve config", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |path: &mut PathBuf| {
