@@ -7,7 +7,7 @@ set -euo pipefail
 bin=$1
 out=$2
 rm -rf "$out"
-mkdir -p "$out"/{session_files,json_scanner,indicator_files,stix_pattern,serve_config,rule_restore,component_loader}
+mkdir -p "$out"/{session_files,json_scanner,indicator_files,stix_pattern,serve_config,rule_restore,rule_differential,component_loader}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -91,6 +91,9 @@ for rule in 0 1 2; do
     seed rule_restore "rule-$rule-$(basename "$state")" "$rule" "$state" 1000000000
   done
 done
+
+# The differential target draws its batches from a seed of any bytes.
+head -c 4096 "$work/gen/sessions.jsonl" >"$out/rule_differential/bytes"
 
 # Components: a built rule, for the raw-bytes path to mutate.
 seed component_loader port-scan.wasm 0 target/rules/port-scan.wasm 1000000000
