@@ -151,6 +151,8 @@ lint: wasm-target
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p hostile-rule -p asim-rule-sdk -- -D warnings
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml --check
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --target-dir $(FUZZ_DIR)/clippy -- -D warnings
 	python3 -m py_compile examples/python-host/asim_host.py
 	node --check examples/js-host/host.mjs
 

@@ -79,9 +79,9 @@ fn batch(
             } else {
                 match kind {
                     ColumnKind::IpAddress | ColumnKind::IpNetwork => {
-                        Cell::Text(*u.choose(&ADDRESSES)?)
+                        Cell::Text(u.choose(&ADDRESSES)?)
                     }
-                    ColumnKind::Text => Cell::Text(*u.choose(&TEXTS)?),
+                    ColumnKind::Text => Cell::Text(u.choose(&TEXTS)?),
                     ColumnKind::Integer => Cell::Integer(match u.ratio(1, 16)? {
                         true => u.arbitrary::<i64>()?,
                         false => u.int_in_range(0..=70_000)?,
