@@ -408,3 +408,59 @@ fn a_row_dated_far_ahead_is_refused_and_moves_neither_watermark_nor_ticks() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    small_spool(dir.path(), "good");
+    let config = dir.path().join("serve.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"state\"\n[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\n\
+             from = \"2026-03-02T00:00:00Z\"\n[[tenant.rule]]\ncomponent = {:?}\n",
+            component("ti-map-ip").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    serve_until_idle(&config);
+    let path = dir.path().join("state/good/checkpoint.json");
+    let written: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let with = |key: &str, value: serde_json::Value| {
+        let mut checkpoint = written.clone();
+        checkpoint[key] = value;
+        checkpoint.to_string()
+    };
+    for (damage, text, reason) in [
+        (
+            "no ticks",
+            with("next_ticks", serde_json::json!([])),
+            "next_ticks holds the state of 0 rules where the tenant runs 1",
+        ),
+        (
+            "more rules",
+            with("evaluations", serde_json::json!([[0, 0], [1, 1], [2, 2]])),
+            "evaluations holds the state of 3 rules",
+        ),
+        (
+            "cut short",
+            written.to_string()[..40].to_owned(),
+            "unreadable checkpoint",
+        ),
+    ] {
+        fs::write(&path, text).unwrap();
+        let output = crate::support::asim_rules(&[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--until-idle",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{damage}: {stderr}");
+        assert!(
+            stderr.contains("checkpoint.json") && stderr.contains(reason),
+            "{damage}: {stderr}"
+        );
+    }
+}

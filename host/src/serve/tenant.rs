@@ -25,7 +25,7 @@ use std::{
     sync::Arc,
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use asim_rule_core::{schema::ColumnKind, RuleMetadata, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -273,6 +273,23 @@ impl Tenant {
     /// Puts the rules back as the checkpoint left them, and re-reads the
     /// files whose rows were still waiting.
     fn resume(&mut self, mut rules: Vec<RuleInstance>) -> Result<()> {
+        // A damaged checkpoint, or one of another config, must not index past
+        // the rules it was written for.
+        let per_rule = [
+            ("next_ticks", self.state.next_ticks.len()),
+            ("evaluations", self.state.evaluations.len()),
+            ("last_evaluated", self.state.last_evaluated.len()),
+        ];
+        for (name, length) in per_rule {
+            if length != rules.len() {
+                bail!(
+                    "{}: {name} holds the state of {length} rules where the tenant runs {}: the checkpoint is damaged or of another config (move {} away to start the tenant afresh)",
+                    self.dir.join("checkpoint.json").display(),
+                    rules.len(),
+                    self.dir.display()
+                );
+            }
+        }
         for (index, rule) in rules.iter_mut().enumerate() {
             if let Some(quarantine) = self.state.quarantines.get(index).cloned().flatten() {
                 rule.keep_quarantined(quarantine);
