@@ -171,6 +171,21 @@ impl Counts {
         self.rebuild_index();
     }
 
+    /// Whether restored counts hold together: each value of a known field,
+    /// each bin's value ids among the values. A snapshot is untrusted bytes.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some((field, _)) = self.values.iter().find(|(field, _)| *field >= FIELDS.len()) {
+            return Err(format!("a value of field {field}, of {} fields", FIELDS.len()));
+        }
+        let ids = self.values.len();
+        for bin in self.bins.values() {
+            if let Some(id) = bin.values.keys().find(|&&id| id as usize >= ids) {
+                return Err(format!("a bin counts value {id} of {ids}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds the value index (after a restore or a renumbering).
     pub fn rebuild_index(&mut self) {
         self.index = Default::default();
@@ -187,5 +202,36 @@ impl Counts {
     /// Distinct values held, all fields.
     pub fn values(&self) -> usize {
         self.values.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(values: Vec<(usize, String)>, ids_in_a_bin: &[u32]) -> Counts {
+        let bin = Bin {
+            total: 1,
+            values: ids_in_a_bin.iter().map(|&id| (id, 1)).collect(),
+        };
+        Counts {
+            bins: BTreeMap::from([(0, bin)]),
+            values,
+            ..Counts::default()
+        }
+    }
+
+    #[test]
+    fn restored_counts_must_name_known_fields_and_values() {
+        let allow = || (0, "Allow".to_owned());
+        assert_eq!(counts(vec![allow()], &[0]).check(), Ok(()));
+        assert_eq!(
+            counts(vec![allow()], &[0, 13]).check(),
+            Err("a bin counts value 13 of 1".into())
+        );
+        assert_eq!(
+            counts(vec![allow(), (3, "x".into())], &[0]).check(),
+            Err("a value of field 3, of 3 fields".into())
+        );
     }
 }

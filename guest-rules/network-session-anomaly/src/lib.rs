@@ -61,7 +61,7 @@ impl State {
     /// Rows older than the window of the latest evaluation can never count.
     fn oldest(&self, lookback: i64) -> Timestamp {
         self.last_evaluation
-            .map_or(i64::MIN, |last| last - lookback)
+            .map_or(i64::MIN, |last| last.saturating_sub(lookback))
     }
 }
 
@@ -213,11 +213,12 @@ impl Rule for NetworkSessionAnomaly {
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.state = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
-        self.state.counts.rebuild_index();
-        for summaries in &mut self.state.summaries {
-            summaries.rebuild_index();
+        let mut state: State = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
+        for counts in std::iter::once(&mut state.counts).chain(&mut state.summaries) {
+            counts.check().map_err(|why| format!("snapshot: {why}"))?;
+            counts.rebuild_index();
         }
+        self.state = state;
         Ok(())
     }
 }
