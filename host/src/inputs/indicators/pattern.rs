@@ -120,8 +120,9 @@ fn tokenize(pattern: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&(at, c)) = chars.peek() {
-                    // A quoted path segment: file:hashes.'SHA-256'.
-                    if c == '\'' && word.ends_with('.') {
+                    // A quoted path segment: file:hashes.'SHA-256' (in an
+                    // object path only, which names its type first).
+                    if c == '\'' && word.ends_with('.') && word.contains(':') {
                         chars.next();
                         word.push_str(&literal(&mut chars, at)?);
                         continue;
@@ -575,6 +576,7 @@ mod tests {
             "[a:b = 'c'] WITHIN",
             "[a ! 'b']",
             "[a:b IN ('c' 'd')]",
+            "[ipv4-addr:value = .'198.51.100.1']",
         ] {
             assert!(addresses(pattern).is_err(), "{pattern}");
         }
