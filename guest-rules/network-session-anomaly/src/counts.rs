@@ -175,7 +175,10 @@ impl Counts {
     /// each bin's value ids among the values. A snapshot is untrusted bytes.
     pub fn check(&self) -> Result<(), String> {
         if let Some((field, _)) = self.values.iter().find(|(field, _)| *field >= FIELDS.len()) {
-            return Err(format!("a value of field {field}, of {} fields", FIELDS.len()));
+            return Err(format!(
+                "a value of field {field}, of {} fields",
+                FIELDS.len()
+            ));
         }
         let ids = self.values.len();
         for bin in self.bins.values() {

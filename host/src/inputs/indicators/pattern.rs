@@ -364,13 +364,13 @@ impl Parser {
     fn value(&mut self) -> Result<Vec<String>, String> {
         match self.next()? {
             Token::Literal { text, .. } => Ok(vec![text]),
-            Token::Word(word) => Ok(vec![word]),
+            Token::Word(word) if unquoted_value(&word) => Ok(vec![word]),
             Token::LeftParen => {
                 let mut values = Vec::new();
                 loop {
                     match self.next()? {
                         Token::Literal { text, .. } => values.push(text),
-                        Token::Word(word) => values.push(word),
+                        Token::Word(word) if unquoted_value(&word) => values.push(word),
                         token => return Err(format!("expected a value, found {token:?}")),
                     }
                     match self.next()? {
@@ -383,6 +383,13 @@ impl Parser {
             token => Err(format!("expected a value, found {token:?}")),
         }
     }
+}
+
+/// What STIX writes unquoted as a value: a number or a boolean.
+fn unquoted_value(word: &str) -> bool {
+    word.parse::<f64>().is_ok()
+        || word.eq_ignore_ascii_case("true")
+        || word.eq_ignore_ascii_case("false")
 }
 
 /// Collects the addresses that alone satisfy `expression`; when none do, the
@@ -577,6 +584,8 @@ mod tests {
             "[a ! 'b']",
             "[a:b IN ('c' 'd')]",
             "[ipv4-addr:value = .'198.51.100.1']",
+            "[ipv4-addr:value = :.'198.51.100.1']",
+            "[ipv4-addr:value = 198.51.100.1]",
         ] {
             assert!(addresses(pattern).is_err(), "{pattern}");
         }
