@@ -267,10 +267,7 @@ fn parse_kib(text: &str) -> Result<usize, String> {
 
 fn parse_size(text: &str, unit_shift: u32) -> Result<usize, String> {
     let value: usize = text.parse().map_err(|error| format!("{error}"))?;
-    value
-        .checked_mul(1 << unit_shift)
-        .map(|_| value)
-        .ok_or_else(|| format!("{value} is more bytes than this machine counts"))
+    crate::engine::budget_bytes(value, unit_shift).map(|_| value)
 }
 
 fn parse_parameter(text: &str) -> Result<(String, String, String), String> {

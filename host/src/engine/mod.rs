@@ -31,6 +31,14 @@ use bindings::{Detection, DetectionPre};
 /// A day of TI matching over a million sessions an hour stays far below it.
 pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
 
+/// `value` units of `1 << unit_shift` bytes (20: MiB, 10: KiB) in bytes, or
+/// why a budget that large cannot be: it does not fit in a `usize`.
+pub fn budget_bytes(value: usize, unit_shift: u32) -> Result<usize, String> {
+    value
+        .checked_mul(1 << unit_shift)
+        .ok_or_else(|| format!("{value} is more bytes than this machine counts"))
+}
+
 /// How often the engine's epoch advances: the granularity of the CPU budget.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 

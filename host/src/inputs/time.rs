@@ -37,6 +37,15 @@ pub fn after_seconds(time: Timestamp, seconds: f64) -> Option<Timestamp> {
     NAMEABLE.contains(&sum).then_some(sum)
 }
 
+/// The host's clock, in microseconds since the epoch.
+pub fn now() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_micros()).unwrap_or(Timestamp::MAX)
+        })
+}
+
 /// Parses a timestamp into microseconds since the epoch.
 pub fn parse(text: &str) -> Result<Timestamp, String> {
     let text = text.trim();

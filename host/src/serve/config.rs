@@ -99,9 +99,8 @@ impl BudgetConfig {
         let default = Budgets::default();
         let bytes = |name: &str, value: Option<usize>, unit_shift: u32, default: usize| {
             value.map_or(Ok(default), |value| {
-                value.checked_mul(1 << unit_shift).ok_or_else(|| {
-                    format!("{name} = {value} is more bytes than this machine counts")
-                })
+                crate::engine::budget_bytes(value, unit_shift)
+                    .map_err(|why| format!("{name} = {why}"))
             })
         };
         Ok(Budgets {

@@ -199,10 +199,9 @@ pub fn answer(request: &Path, answer: &SwapAnswer) -> Result<()> {
 
 /// Wall-clock now, RFC 3339.
 pub fn now() -> String {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() * 1_000_000);
-    crate::inputs::time::format(i64::try_from(micros).unwrap_or(i64::MAX))
+    let time = crate::inputs::time::now();
+    // Whole seconds.
+    crate::inputs::time::format(time - time.rem_euclid(1_000_000))
 }
 
 #[cfg(test)]

@@ -457,13 +457,10 @@ impl Tenant {
     /// The latest time a row may have: `max_ahead` beyond the later of the
     /// host's clock and the latest row read.
     fn horizon(&self) -> Timestamp {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_micros()).unwrap_or(Timestamp::MAX)
-            });
         let latest = self.state.latest.unwrap_or(Timestamp::MIN);
-        now.max(latest).saturating_add(self.max_ahead)
+        inputs::time::now()
+            .max(latest)
+            .saturating_add(self.max_ahead)
     }
 
     /// Plays the rows at or before the watermark and evaluates every tick
