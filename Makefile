@@ -106,7 +106,7 @@ test: build hostile example-hosts
 # FUZZ_SECONDS each (optimised build); `make test` runs each for a few
 # seconds (a quicker unoptimised build). First, each target replays the
 # inputs that once broke it (tests/fuzz/TARGET/).
-FUZZ_TARGETS := session_files json_scanner indicator_files stix_pattern serve_config rule_restore rule_differential component_loader
+FUZZ_TARGETS := session_files json_scanner indicator_files stix_pattern serve_config rule_restore rule_differential serve_checkpoint component_loader
 FUZZ_SECONDS ?= 60
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_DIR := target/fuzz

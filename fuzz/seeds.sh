@@ -7,7 +7,7 @@ set -euo pipefail
 bin=$1
 out=$2
 rm -rf "$out"
-mkdir -p "$out"/{session_files,json_scanner,indicator_files,stix_pattern,serve_config,rule_restore,rule_differential,component_loader}
+mkdir -p "$out"/{session_files,json_scanner,indicator_files,stix_pattern,serve_config,rule_restore,rule_differential,serve_checkpoint,component_loader}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -184,8 +184,10 @@ impl Replay {
                 tenant: &self.tenant,
             };
             sink.write(&evaluation, &alerts)?;
-            self.evaluations[rule].0 += 1;
-            self.evaluations[rule].1 += alerts.len() as u64;
+            // Counts read back from a checkpoint may be anything.
+            let (evaluations, alerted) = &mut self.evaluations[rule];
+            *evaluations = evaluations.saturating_add(1);
+            *alerted = alerted.saturating_add(alerts.len() as u64);
             self.last_evaluated[rule] = Some(tick);
         }
     }

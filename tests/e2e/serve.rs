@@ -410,6 +410,81 @@ fn a_row_dated_far_ahead_is_refused_and_moves_neither_watermark_nor_ticks() {
 }
 
 #[test]
+fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the_others_running() {
+    let dir = tempfile::tempdir().unwrap();
+    small_spool(dir.path(), "good");
+    let anomaly = dir.path().join("anomaly.wasm");
+    let config = dir.path().join("serve.toml");
+    fs::write(
+        &config,
+        format!(
+            "state = \"state\"\n[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\n\
+             from = \"2026-03-02T00:00:00Z\"\nlateness = \"5m\"\n[[tenant.rule]]\ncomponent = {:?}\n[[tenant.rule]]\ncomponent = {:?}\n",
+            anomaly.to_str().unwrap(),
+            component("ti-map-ip").to_str().unwrap(),
+        ),
+    )
+    .unwrap();
+    // The anomaly rule's file is not there yet: the tenant runs without it.
+    serve_until_idle(&config);
+    let alerted = || {
+        let alerts = fs::read_to_string(dir.path().join("good.jsonl")).unwrap();
+        alerts.matches("10.0.0.4").count()
+    };
+    assert_eq!(alerted(), 0);
+    // Back, it cannot join mid-stream: it stays refused, the TI rule resumes.
+    fs::copy(component("network-session-anomaly"), &anomaly).unwrap();
+    let later = r#"{"TimeGenerated":"2026-03-02T14:10:00Z","SrcIpAddr":"10.0.0.4","DstIpAddr":"203.0.113.9","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}"#;
+    fs::write(
+        dir.path().join("spool/good/0004-sessions.jsonl"),
+        format!("{later}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("spool/good/0005-sessions.jsonl"),
+        late_session("2026-03-02T16:00:00Z"),
+    )
+    .unwrap();
+    let stderr = serve_until_idle(&config);
+    assert!(stderr.contains("cannot join mid-stream"), "{stderr}");
+    let status = status_of(dir.path());
+    let refused = status["tenants"][0]["refused"].to_string();
+    assert!(refused.contains("cannot join mid-stream"), "{status}");
+    assert_eq!(
+        alerted(),
+        1,
+        "the TI rule saw the session after the restart"
+    );
+    // Started afresh, it runs.
+    fs::remove_dir_all(dir.path().join("state")).unwrap();
+    fs::remove_file(dir.path().join("good.jsonl")).unwrap();
+    serve_until_idle(&config);
+    let status = status_of(dir.path());
+    assert_eq!(
+        status["tenants"][0]["rules"].as_array().unwrap().len(),
+        2,
+        "{status}"
+    );
+    // Its kept build gone, the tenant resumes with the TI rule alone.
+    for kept in fs::read_dir(dir.path().join("state/good/components")).unwrap() {
+        let kept = kept.unwrap().path();
+        if fs::read(&kept).unwrap() == fs::read(&anomaly).unwrap() {
+            fs::remove_file(kept).unwrap();
+        }
+    }
+    fs::write(
+        dir.path().join("spool/good/0006-sessions.jsonl"),
+        late_session("2026-03-02T18:00:00Z"),
+    )
+    .unwrap();
+    serve_until_idle(&config);
+    let status = status_of(dir.path());
+    let rules = status["tenants"][0]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{status}");
+    assert!(rules[0]["evaluations"].as_u64().unwrap() > 0, "{status}");
+}
+
+#[test]
 fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     small_spool(dir.path(), "good");
@@ -436,7 +511,34 @@ fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
         (
             "no ticks",
             with("next_ticks", serde_json::json!([])),
-            "next_ticks holds the state of 0 rules where the tenant runs 1",
+            "next_ticks holds the state of 0 rules where it records 1",
+        ),
+        (
+            "a tick before the watermark",
+            with(
+                "next_ticks",
+                serde_json::json!([written["watermark"].as_i64().unwrap() - 3_600_000_000i64]),
+            ),
+            "a next tick lies at or before the watermark",
+        ),
+        (
+            "a file outside the spool",
+            with("open", serde_json::json!(["../serve.toml"])),
+            "\"../serve.toml\" is not the name of a spool file",
+        ),
+        (
+            "a component outside the store",
+            {
+                let mut checkpoint = written.clone();
+                checkpoint["records"][0]["current"]["digest"] = serde_json::json!("../../serve");
+                checkpoint.to_string()
+            },
+            "\"../../serve\" is not a component digest",
+        ),
+        (
+            "year 292277",
+            with("latest", serde_json::json!(i64::MAX)),
+            "latest lies outside the years 0001 to 9999",
         ),
         (
             "more rules",

@@ -76,15 +76,27 @@ impl AlertSink {
     /// Alerts appended to `path` (JSON lines), the file first cut back to
     /// `keep` bytes: what a checkpoint recorded, so alerts written after it
     /// and before a crash are not written twice. Each evaluation's alerts are
-    /// written out as soon as it ends.
+    /// written out as soon as it ends. A file shorter than `keep` was cut or
+    /// rotated since: it is appended to as it is, never padded.
     pub fn append(path: &Path, keep: u64) -> Result<AlertSink> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .with_context(|| format!("{}: cannot open", path.display()))?;
-        file.set_len(keep)
-            .with_context(|| format!("{}: cannot cut back to {keep} bytes", path.display()))?;
+        let length = file
+            .metadata()
+            .with_context(|| format!("{}: cannot read", path.display()))?
+            .len();
+        if length > keep {
+            file.set_len(keep)
+                .with_context(|| format!("{}: cannot cut back to {keep} bytes", path.display()))?;
+        } else if length < keep {
+            eprintln!(
+                "asim-rules: {}: {length} bytes where {keep} were written: cut or rotated since; alerts are appended to it as it is",
+                path.display()
+            );
+        }
         Ok(AlertSink {
             out: Box::new(BufWriter::new(file)),
             format: OutputFormat::Jsonl,
@@ -300,6 +312,18 @@ mod tests {
             summary_columns: vec![],
             parameters: vec![],
         }
+    }
+
+    #[test]
+    fn appending_cuts_back_to_the_checkpoint_but_never_pads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        std::fs::write(&path, "0123456789").unwrap();
+        drop(AlertSink::append(&path, 4).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123");
+        // A checkpoint counting more than the file holds (rotated, damaged).
+        drop(AlertSink::append(&path, u64::MAX).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! budgets. One engine (pooling allocator) holds every tenant's instances; a
 //! rule that breaks a budget is quarantined for its tenant alone.
 
+mod checkpoint;
 pub mod config;
 pub mod deploy;
 mod tenant;
@@ -56,7 +57,10 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
     let mut tenants = config
         .tenants
         .iter()
-        .map(|tenant| Tenant::start(tenant, &config.state, &host, &mut loaded))
+        .map(|tenant| {
+            Tenant::start(tenant, &config.state, &host, &mut loaded)
+                .with_context(|| format!("tenant {}", printable(&tenant.name)))
+        })
         .collect::<Result<Vec<_>>>()?;
     write_status(&config.state, &tenants)?;
     let mut watch = Watch::new(path, &config);

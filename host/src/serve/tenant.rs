@@ -19,22 +19,22 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BTreeSet, BinaryHeap},
+    collections::{BTreeMap, BinaryHeap},
     fs,
     path::{Path, PathBuf},
     sync::Arc,
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use asim_rule_core::{schema::ColumnKind, RuleMetadata, Timestamp};
-use serde::{Deserialize, Serialize};
 
 use super::{
+    checkpoint::{self, Checkpoint},
     config::TenantConfig,
     deploy::{self, Deployment, RuleRecord, Swap, SwapAnswer},
 };
 use crate::{
-    engine::{Budgets, LoadedRule, Quarantine, RuleHost, RuleInstance},
+    engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
     feed::{Feed, Table, Window},
     inputs::{
         self,
@@ -86,32 +86,6 @@ impl Waiting {
     fn key(&self) -> (Timestamp, usize, u64) {
         (self.time, self.table, self.seq)
     }
-}
-
-/// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
-#[derive(Default, Serialize, Deserialize)]
-struct Checkpoint {
-    generation: u64,
-    from: Option<Timestamp>,
-    latest: Option<Timestamp>,
-    watermark: Option<Timestamp>,
-    next_ticks: Vec<Option<Timestamp>>,
-    evaluations: Vec<(u64, u64)>,
-    last_evaluated: Vec<Option<Timestamp>>,
-    quarantines: Vec<Option<Quarantine>>,
-    /// Files whose every row was played.
-    done: BTreeSet<String>,
-    /// Files with rows still waiting for the watermark.
-    open: BTreeSet<String>,
-    alert_bytes: u64,
-    rows_in: u64,
-    late_rows: u64,
-    rejected_rows: u64,
-    /// Rows refused as dated too far ahead (`max_ahead`).
-    #[serde(default)]
-    rows_too_far_ahead: u64,
-    /// Each rule's builds, in the order of the rules.
-    records: Vec<RuleRecord>,
 }
 
 /// A tenant's rules, spool, clock and checkpoint.
@@ -172,7 +146,18 @@ impl Tenant {
             .budgets
             .budgets()
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: budgets: {why}"))?;
-        let state = read_checkpoint(&dir, config)?;
+        let state = match Checkpoint::read(&checkpoint::path(&dir), config.rules.len())? {
+            Some(state) => state,
+            None => Checkpoint {
+                from: config
+                    .from
+                    .as_deref()
+                    .map(inputs::time::parse)
+                    .transpose()
+                    .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?,
+                ..Checkpoint::default()
+            },
+        };
         let store = dir.join("components");
         let mut rules = Vec::new();
         let mut records = Vec::new();
@@ -186,6 +171,11 @@ impl Tenant {
                     restored = true;
                     Ok(record.clone())
                 }
+                None if state.watermark.is_some() => Err(
+                    "it was not running when the tenant's checkpoint was written, and a rule cannot join mid-stream: \
+                     start the tenant afresh (move its state folder away) to run it"
+                        .to_owned(),
+                ),
                 None => deploy::configured(&store, rule)
                     .map(|configured| RuleRecord {
                         entry,
@@ -273,29 +263,39 @@ impl Tenant {
     /// Puts the rules back as the checkpoint left them, and re-reads the
     /// files whose rows were still waiting.
     fn resume(&mut self, mut rules: Vec<RuleInstance>) -> Result<()> {
-        // A damaged checkpoint, or one of another config, must not index past
-        // the rules it was written for.
-        let per_rule = [
-            ("next_ticks", self.state.next_ticks.len()),
-            ("evaluations", self.state.evaluations.len()),
-            ("last_evaluated", self.state.last_evaluated.len()),
-        ];
-        for (name, length) in per_rule {
-            if length != rules.len() {
-                bail!(
-                    "{}: {name} holds the state of {length} rules where the tenant runs {}: the checkpoint is damaged or of another config (move {} away to start the tenant afresh)",
-                    self.dir.join("checkpoint.json").display(),
-                    rules.len(),
-                    self.dir.display()
-                );
-            }
-        }
+        // Each rule's place among those the checkpoint was written for: a
+        // rule refused now (its component gone) is left out.
+        let path = checkpoint::path(&self.dir);
+        let kept = &self.state.records;
+        let places = self
+            .records
+            .iter()
+            .map(|record| kept.iter().position(|kept| kept.entry == record.entry))
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| checkpoint::damaged(&path, "a rule running has no state in it"))?;
+        let state = &mut self.state;
+        state.next_ticks = places
+            .iter()
+            .map(|&place| state.next_ticks[place])
+            .collect();
+        state.evaluations = places
+            .iter()
+            .map(|&place| state.evaluations[place])
+            .collect();
+        state.last_evaluated = places
+            .iter()
+            .map(|&place| state.last_evaluated[place])
+            .collect();
+        state.quarantines = places
+            .iter()
+            .map(|&place| state.quarantines[place].clone())
+            .collect();
         for (index, rule) in rules.iter_mut().enumerate() {
-            if let Some(quarantine) = self.state.quarantines.get(index).cloned().flatten() {
+            if let Some(quarantine) = self.state.quarantines[index].clone() {
                 rule.keep_quarantined(quarantine);
                 continue;
             }
-            let path = self.state_file(index, self.state.generation);
+            let path = self.state_file(places[index], self.state.generation);
             let state =
                 fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
             if let Err(quarantine) = rule.restore(&state) {
@@ -314,7 +314,8 @@ impl Tenant {
         self.replay = Some(replay);
         let reopen: Vec<String> = self.state.open.iter().cloned().collect();
         for name in reopen {
-            self.read_file(&name)?;
+            self.read_file(&name)
+                .with_context(|| format!("{}: a file with rows waiting", path.display()))?;
         }
         Ok(())
     }
@@ -425,13 +426,14 @@ impl Tenant {
             );
         }
         if !reread {
-            self.state.rows_in += rows.len() as u64;
-            self.state.rejected_rows += rejects.count;
-            self.state.rows_too_far_ahead += too_far_ahead;
+            self.state.rows_in = self.state.rows_in.saturating_add(rows.len() as u64);
+            self.state.rejected_rows = self.state.rejected_rows.saturating_add(rejects.count);
+            self.state.rows_too_far_ahead =
+                self.state.rows_too_far_ahead.saturating_add(too_far_ahead);
         }
         for (time, cells) in rows {
             if !reread && watermark.is_some_and(|watermark| time <= watermark) {
-                self.state.late_rows += 1;
+                self.state.late_rows = self.state.late_rows.saturating_add(1);
             }
             self.state.latest = Some(self.state.latest.map_or(time, |latest| latest.max(time)));
             *self.open.entry(Arc::clone(&file)).or_default() += 1;
@@ -552,7 +554,7 @@ impl Tenant {
             .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
             .len();
         self.state.generation = generation;
-        write_checkpoint(&self.dir, &self.state)?;
+        self.state.write(&checkpoint::path(&self.dir))?;
         for index in 0..self.records.len() {
             let _ = fs::remove_file(self.state_file(index, generation - 1));
         }
@@ -908,9 +910,8 @@ impl Tenant {
                     .with_context(|| format!("{}: cannot write", copy.display()))?;
             }
         }
-        let checkpoint = self.dir.join("checkpoint.json");
-        let copy = rollback.join("checkpoint.json");
-        fs::copy(&checkpoint, &copy)
+        let copy = checkpoint::path(&rollback);
+        fs::copy(checkpoint::path(&self.dir), &copy)
             .with_context(|| format!("{}: cannot write", copy.display()))?;
         Ok(())
     }
@@ -951,10 +952,15 @@ impl Tenant {
         loaded: &mut Loaded,
     ) -> Result<()> {
         let rollback = self.dir.join(ROLLBACK_DIR);
-        let path = rollback.join("checkpoint.json");
-        let bytes = fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let mut state: Checkpoint = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: unreadable checkpoint", path.display()))?;
+        let path = checkpoint::path(&rollback);
+        let mut state = Checkpoint::read(&path, self.config.rules.len())?
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        if state.records.len() != self.records.len() {
+            return Err(checkpoint::damaged(
+                &path,
+                "it holds other rules than those running",
+            ));
+        }
         let failed = &self.records[index];
         let outcome = format!(
             "rolled back from {} to {}: {reason}",
@@ -980,7 +986,7 @@ impl Tenant {
                     .with_context(|| format!("{}: cannot write", state_file.display()))?;
             }
         }
-        write_checkpoint(&self.dir, &state)?;
+        state.write(&checkpoint::path(&self.dir))?;
         for rule in 0..self.records.len() {
             let _ = fs::remove_file(self.state_file(rule, generation - 1));
         }
@@ -1047,34 +1053,6 @@ impl Tenant {
 
 /// Where the checkpoint before a swap waits while the new build is on probation.
 const ROLLBACK_DIR: &str = "rollback";
-
-/// The tenant's checkpoint, or a fresh one.
-fn read_checkpoint(dir: &Path, config: &TenantConfig) -> Result<Checkpoint> {
-    let path = dir.join("checkpoint.json");
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: unreadable checkpoint", path.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint {
-            from: config
-                .from
-                .as_deref()
-                .map(inputs::time::parse)
-                .transpose()
-                .map_err(|why| anyhow::anyhow!("tenant {}: from: {why}", config.name))?,
-            ..Checkpoint::default()
-        }),
-        Err(error) => Err(error).with_context(|| format!("{}: cannot read", path.display())),
-    }
-}
-
-/// Writes a checkpoint atomically.
-fn write_checkpoint(dir: &Path, state: &Checkpoint) -> Result<()> {
-    let path = dir.join("checkpoint.json");
-    let temporary = dir.join("checkpoint.json.tmp");
-    fs::write(&temporary, serde_json::to_vec_pretty(state)?)
-        .with_context(|| format!("{}: cannot write", temporary.display()))?;
-    fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))
-}
 
 /// Whether a build declaring `new` reads the same rows as one declaring
 /// `old`: then it takes the old one's place in the running feeds.

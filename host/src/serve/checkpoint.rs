@@ -1,0 +1,269 @@
+//! A tenant's checkpoint (`checkpoint.json` beside the rules' snapshots),
+//! written after every spool file and read back after a restart. What is
+//! read back is checked before the tenant trusts it: a damaged file must be
+//! refused with its name, never index past the rules, name files outside
+//! the spool or components outside the store, or set a clock that would
+//! evaluate ticks for ever.
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use asim_rule_core::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::deploy::RuleRecord;
+use crate::{engine::Quarantine, inputs::time::NAMEABLE};
+
+/// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub generation: u64,
+    pub from: Option<Timestamp>,
+    pub latest: Option<Timestamp>,
+    pub watermark: Option<Timestamp>,
+    pub next_ticks: Vec<Option<Timestamp>>,
+    pub evaluations: Vec<(u64, u64)>,
+    pub last_evaluated: Vec<Option<Timestamp>>,
+    pub quarantines: Vec<Option<Quarantine>>,
+    /// Files whose every row was played.
+    pub done: BTreeSet<String>,
+    /// Files with rows still waiting for the watermark.
+    pub open: BTreeSet<String>,
+    pub alert_bytes: u64,
+    pub rows_in: u64,
+    pub late_rows: u64,
+    pub rejected_rows: u64,
+    /// Rows refused as dated too far ahead (`max_ahead`).
+    #[serde(default)]
+    pub rows_too_far_ahead: u64,
+    /// Each rule's builds, in the order of the rules.
+    pub records: Vec<RuleRecord>,
+}
+
+/// The checkpoint's file in a tenant's folder.
+pub fn path(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.json")
+}
+
+impl Checkpoint {
+    /// The checkpoint at `path`, written for a tenant of `entries`
+    /// configured rules; none when there is no file.
+    pub fn read(path: &Path, entries: usize) -> Result<Option<Checkpoint>> {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(error).with_context(|| format!("{}: cannot read", path.display()))
+            }
+        };
+        let checkpoint: Checkpoint = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: unreadable checkpoint", path.display()))?;
+        checkpoint
+            .check(entries)
+            .map_err(|why| damaged(path, &why))?;
+        Ok(Some(checkpoint))
+    }
+
+    /// Writes the checkpoint to `path` atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let temporary = path.with_extension("json.tmp");
+        fs::write(&temporary, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("{}: cannot write", temporary.display()))?;
+        fs::rename(&temporary, path).with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    /// What a tenant of `entries` configured rules may not take from this
+    /// checkpoint.
+    fn check(&self, entries: usize) -> Result<(), String> {
+        if self.generation == u64::MAX {
+            return Err("its generation leaves no room for the next".into());
+        }
+        let times = [
+            ("from", self.from),
+            ("latest", self.latest),
+            ("watermark", self.watermark),
+        ];
+        let ticks = self.next_ticks.iter().chain(&self.last_evaluated);
+        for (name, time) in times.into_iter().chain(ticks.map(|&tick| ("a tick", tick))) {
+            if time.is_some_and(|time| !NAMEABLE.contains(&time)) {
+                return Err(format!("{name} lies outside the years 0001 to 9999"));
+            }
+        }
+        if let Some(watermark) = self.watermark {
+            // Running: each rule with a record has its state.
+            let rules = self.records.len();
+            let lengths = [
+                ("next_ticks", self.next_ticks.len()),
+                ("evaluations", self.evaluations.len()),
+                ("last_evaluated", self.last_evaluated.len()),
+                ("quarantines", self.quarantines.len()),
+            ];
+            if let Some((name, length)) = lengths.into_iter().find(|&(_, length)| length != rules) {
+                return Err(format!(
+                    "{name} holds the state of {length} rules where it records {rules}"
+                ));
+            }
+            // Every tick up to the watermark was evaluated; an earlier one
+            // would replay the years between.
+            if self
+                .next_ticks
+                .iter()
+                .flatten()
+                .any(|&tick| tick <= watermark)
+            {
+                return Err("a next tick lies at or before the watermark".into());
+            }
+        }
+        if let Some(name) = self
+            .done
+            .iter()
+            .chain(&self.open)
+            .find(|name| !is_file_name(name))
+        {
+            return Err(format!("{name:?} is not the name of a spool file"));
+        }
+        let mut seen = BTreeSet::new();
+        for record in &self.records {
+            if record.entry >= entries || !seen.insert(record.entry) {
+                return Err(format!(
+                    "a record names rule entry {} again or of another config",
+                    record.entry
+                ));
+            }
+            let mut builds = std::iter::once(&record.current).chain(&record.previous);
+            if let Some(build) = builds.find(|build| !is_digest(&build.digest)) {
+                return Err(format!("{:?} is not a component digest", build.digest));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The refusal of the checkpoint at `path`, for `why`.
+pub fn damaged(path: &Path, why: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: {why}: the checkpoint is damaged or of another config (move {} away to start the tenant afresh)",
+        path.display(),
+        path.parent().unwrap_or(path).display()
+    )
+}
+
+/// A name a spool's listing can hold: no folder, no way out of it.
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// A digest as [`super::deploy::digest`] writes it.
+fn is_digest(digest: &str) -> bool {
+    digest.len() == 16 && digest.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::deploy::Deployment;
+
+    const WATERMARK: Timestamp = 1_773_489_600_000_000;
+
+    /// A running tenant's checkpoint of two rules.
+    fn running() -> Checkpoint {
+        let record = |entry| RuleRecord {
+            entry,
+            configured: ("0123456789abcdef".into(), Default::default()),
+            current: Deployment {
+                source: PathBuf::from("rule.wasm"),
+                digest: "0123456789abcdef".into(),
+                parameters: Default::default(),
+                version: "1.0.0".into(),
+                since: None,
+            },
+            previous: None,
+            probation_until: None,
+            last_swap: None,
+        };
+        Checkpoint {
+            generation: 3,
+            from: Some(WATERMARK - 86_400_000_000),
+            latest: Some(WATERMARK + 7),
+            watermark: Some(WATERMARK),
+            next_ticks: vec![Some(WATERMARK + 1), None],
+            evaluations: vec![(1, 0), (2, 1)],
+            last_evaluated: vec![Some(WATERMARK), None],
+            quarantines: vec![None, None],
+            done: ["0001-indicators.jsonl".into()].into(),
+            open: ["0002-sessions.jsonl".into()].into(),
+            records: vec![record(0), record(1)],
+            ..Checkpoint::default()
+        }
+    }
+
+    fn refusal(damage: impl FnOnce(&mut Checkpoint)) -> String {
+        let mut checkpoint = running();
+        damage(&mut checkpoint);
+        checkpoint.check(2).expect_err("a damaged checkpoint")
+    }
+
+    #[test]
+    fn a_checkpoint_written_reads_back_and_none_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path(dir.path());
+        assert!(Checkpoint::read(&path, 2).unwrap().is_none());
+        running().write(&path).unwrap();
+        let read = Checkpoint::read(&path, 2).unwrap().expect("the checkpoint");
+        assert_eq!(read.next_ticks, running().next_ticks);
+        let records = |checkpoint: &Checkpoint| serde_json::to_value(&checkpoint.records).unwrap();
+        assert_eq!(records(&read), records(&running()));
+        let error = format!("{:#}", Checkpoint::read(&path, 1).unwrap_err());
+        assert!(
+            error.contains("checkpoint.json") && error.contains("entry 1"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_checkpoint_is_refused_with_what_is_wrong() {
+        assert!(running().check(2).is_ok());
+        type Damage = fn(&mut Checkpoint);
+        let cases: [(&str, Damage); 10] = [
+            ("generation", |c| c.generation = u64::MAX),
+            ("years", |c| c.latest = Some(i64::MAX)),
+            ("years", |c| c.last_evaluated[1] = Some(i64::MIN)),
+            ("at or before the watermark", |c| {
+                c.next_ticks[0] = Some(WATERMARK - 1)
+            }),
+            ("not the name of a spool file", |c| {
+                c.open.insert("../serve.toml".into());
+            }),
+            ("not a component digest", |c| {
+                c.records[1].current.digest = "../../x".into()
+            }),
+            ("rule entry 2", |c| c.records[1].entry = 2),
+            ("rule entry 0 again", |c| c.records[1].entry = 0),
+            (
+                "quarantines holds the state of 1 rules where it records 2",
+                |c| drop(c.quarantines.pop()),
+            ),
+            (
+                "next_ticks holds the state of 2 rules where it records 1",
+                |c| drop(c.records.pop()),
+            ),
+        ];
+        for (expected, damage) in cases {
+            let why = refusal(damage);
+            assert!(why.contains(expected), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_tenant_not_yet_running_has_no_per_rule_state() {
+        let idle = Checkpoint {
+            from: Some(WATERMARK),
+            ..Checkpoint::default()
+        };
+        assert!(idle.check(2).is_ok());
+    }
+}
