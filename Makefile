@@ -131,7 +131,7 @@ fuzz fuzz-smoke: build fuzz-tool
 	    $$run $$regressions >$(FUZZ_DIR)/$$target.log 2>&1 || { cat $(FUZZ_DIR)/$$target.log; \
 	      echo "fuzz: $$target fails on an input of tests/fuzz/$$target" >&2; exit 1; }; \
 	  fi; \
-	  $$run $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target -max_total_time=$(FUZZ_SECONDS) \
+	  $$run $(FUZZ_DIR)/corpus/$$target $(FUZZ_DIR)/seeds/$$target -max_total_time=$(FUZZ_SECONDS) -timeout=60 \
 	    -close_fd_mask=2 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$target/ \
 	    >$(FUZZ_DIR)/$$target.log 2>&1 || { tail -30 $(FUZZ_DIR)/$$target.log; \
 	    echo "fuzz: $$target failed; the input is in $(FUZZ_DIR)/artifacts/$$target/ (docs/FUZZING.md)" >&2; exit 1; }; \

@@ -536,6 +536,16 @@ fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
             "\"../../serve\" is not a component digest",
         ),
         (
+            "a latest row years past the watermark",
+            with(
+                "latest",
+                serde_json::json!(
+                    written["watermark"].as_i64().unwrap() + 10 * 365 * 86_400_000_000i64
+                ),
+            ),
+            "the watermark does not trail the latest row by the lateness",
+        ),
+        (
             "year 292277",
             with("latest", serde_json::json!(i64::MAX)),
             "latest lies outside the years 0001 to 9999",

@@ -42,6 +42,10 @@ pub struct Checkpoint {
     pub rows_too_far_ahead: u64,
     /// Each rule's builds, in the order of the rules.
     pub records: Vec<RuleRecord>,
+    /// The lateness the watermark followed when written (none in
+    /// checkpoints of earlier versions).
+    #[serde(default)]
+    pub lateness: Option<i64>,
 }
 
 /// The checkpoint's file in a tenant's folder.
@@ -91,6 +95,14 @@ impl Checkpoint {
         for (name, time) in times.into_iter().chain(ticks.map(|&tick| ("a tick", tick))) {
             if time.is_some_and(|time| !NAMEABLE.contains(&time)) {
                 return Err(format!("{name} lies outside the years 0001 to 9999"));
+            }
+        }
+        // The watermark trails the latest row by the lateness: a latest row
+        // far past it would move the clock by years on the first release.
+        if let (Some(watermark), Some(latest)) = (self.watermark, self.latest) {
+            let trail = latest.saturating_sub(watermark);
+            if trail < 0 || self.lateness.is_some_and(|lateness| trail > lateness) {
+                return Err("the watermark does not trail the latest row by the lateness".into());
             }
         }
         if let Some(watermark) = self.watermark {
@@ -189,6 +201,7 @@ mod tests {
             generation: 3,
             from: Some(WATERMARK - 86_400_000_000),
             latest: Some(WATERMARK + 7),
+            lateness: Some(7),
             watermark: Some(WATERMARK),
             next_ticks: vec![Some(WATERMARK + 1), None],
             evaluations: vec![(1, 0), (2, 1)],
@@ -228,7 +241,9 @@ mod tests {
     fn a_damaged_checkpoint_is_refused_with_what_is_wrong() {
         assert!(running().check(2).is_ok());
         type Damage = fn(&mut Checkpoint);
-        let cases: [(&str, Damage); 10] = [
+        let cases: [(&str, Damage); 12] = [
+            ("does not trail", |c| c.latest = Some(WATERMARK + 8)),
+            ("does not trail", |c| c.latest = Some(WATERMARK - 1)),
             ("generation", |c| c.generation = u64::MAX),
             ("years", |c| c.latest = Some(i64::MAX)),
             ("years", |c| c.last_evaluated[1] = Some(i64::MIN)),

@@ -146,18 +146,18 @@ impl Tenant {
             .budgets
             .budgets()
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: budgets: {why}"))?;
-        let state = match Checkpoint::read(&checkpoint::path(&dir), config.rules.len())? {
-            Some(state) => state,
-            None => Checkpoint {
-                from: config
-                    .from
-                    .as_deref()
-                    .map(inputs::time::parse)
-                    .transpose()
-                    .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?,
-                ..Checkpoint::default()
-            },
-        };
+        let from = config
+            .from
+            .as_deref()
+            .map(inputs::time::parse)
+            .transpose()
+            .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?;
+        let mut state =
+            Checkpoint::read(&checkpoint::path(&dir), config.rules.len())?.unwrap_or_default();
+        if state.watermark.is_none() {
+            // Nothing played yet: evaluations follow the configuration.
+            state.from = from;
+        }
         let store = dir.join("components");
         let mut rules = Vec::new();
         let mut records = Vec::new();
@@ -554,6 +554,7 @@ impl Tenant {
             .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
             .len();
         self.state.generation = generation;
+        self.state.lateness = Some(self.lateness);
         self.state.write(&checkpoint::path(&self.dir))?;
         for index in 0..self.records.len() {
             let _ = fs::remove_file(self.state_file(index, generation - 1));
