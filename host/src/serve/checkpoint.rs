@@ -72,6 +72,14 @@ impl Checkpoint {
         Ok(Some(checkpoint))
     }
 
+    /// The generation after this one; none is left at the last that reads back.
+    pub fn next_generation(&self, path: &Path) -> Result<u64> {
+        self.generation
+            .checked_add(1)
+            .filter(|&next| next < u64::MAX)
+            .ok_or_else(|| damaged(path, "its generation leaves no room for the next"))
+    }
+
     /// Writes the checkpoint to `path` atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
         let temporary = path.with_extension("json.tmp");
@@ -271,6 +279,17 @@ mod tests {
             let why = refusal(damage);
             assert!(why.contains(expected), "{why}");
         }
+    }
+
+    #[test]
+    fn the_last_generation_is_never_written() {
+        let path = Path::new("checkpoint.json");
+        let mut checkpoint = running();
+        assert_eq!(checkpoint.next_generation(path).unwrap(), 4);
+        checkpoint.generation = u64::MAX - 1;
+        assert!(checkpoint.check(2).is_ok());
+        let error = format!("{:#}", checkpoint.next_generation(path).unwrap_err());
+        assert!(error.contains("no room"), "{error}");
     }
 
     #[test]

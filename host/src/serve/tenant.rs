@@ -521,7 +521,7 @@ impl Tenant {
     /// Writes the checkpoint: snapshots first, then the record naming them,
     /// atomically; older snapshots go after.
     fn checkpoint(&mut self) -> Result<()> {
-        let generation = self.state.generation + 1;
+        let generation = self.state.next_generation(&checkpoint::path(&self.dir))?;
         if let Some(replay) = self.replay.as_mut() {
             replay.flush();
             let mut quarantines = Vec::new();
@@ -977,7 +977,7 @@ impl Tenant {
         // The configuration that asked for the failed build is not retried.
         record.configured.clone_from(&failed.configured);
         record.last_swap = Some(outcome);
-        let generation = self.state.generation + 1;
+        let generation = self.state.next_generation(&checkpoint::path(&self.dir))?;
         state.generation = generation;
         for rule in 0..state.records.len() {
             let kept = rollback.join(format!("rule-{rule}.state"));
