@@ -105,8 +105,12 @@ impl Checkpoint {
                 return Err(format!("{name} lies outside the years 0001 to 9999"));
             }
         }
-        // The watermark trails the latest row by the lateness: a latest row
-        // far past it would move the clock by years on the first release.
+        // The watermark trails the latest row by the lateness (both are set
+        // by the first rows): a latest row far past it would move the clock
+        // by years on the first release.
+        if self.watermark.is_some() != self.latest.is_some() {
+            return Err("it holds a latest row or a watermark without the other".into());
+        }
         if let (Some(watermark), Some(latest)) = (self.watermark, self.latest) {
             let trail = latest.saturating_sub(watermark);
             if trail < 0 || self.lateness.is_some_and(|lateness| trail > lateness) {
@@ -249,7 +253,9 @@ mod tests {
     fn a_damaged_checkpoint_is_refused_with_what_is_wrong() {
         assert!(running().check(2).is_ok());
         type Damage = fn(&mut Checkpoint);
-        let cases: [(&str, Damage); 12] = [
+        let cases: [(&str, Damage); 14] = [
+            ("without the other", |c| c.watermark = None),
+            ("without the other", |c| c.latest = None),
             ("does not trail", |c| c.latest = Some(WATERMARK + 8)),
             ("does not trail", |c| c.latest = Some(WATERMARK - 1)),
             ("generation", |c| c.generation = u64::MAX),
