@@ -219,6 +219,8 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
         swaps_after[random.below(files.len() as u64) as usize] += 1;
     }
     let mut running = [0, 0];
+    // Builds first swapped to: each compiled beside the tenant, once.
+    let mut compiled_once = std::collections::BTreeSet::new();
     let serve = spawn_serve(&config, dir.path(), false);
     for (index, file) in files.iter().enumerate() {
         deliver(dir.path(), std::slice::from_ref(file));
@@ -234,8 +236,15 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
                 &swap(dir.path(), name, Some(&builds[rule][running[rule]]), &[]),
             );
             assert!(outcome.contains("state carried over"), "{outcome}");
+            let first = running[rule] == 1 && compiled_once.insert(rule);
+            assert_eq!(
+                outcome.contains("before the pause"),
+                first,
+                "only the first swap to a build compiles it, before the pause: {outcome}"
+            );
         }
     }
+    assert_eq!(compiled_once.len(), 2);
     wait_played(dir.path(), files.len());
     stop(serve);
     // A restart finishes anything left and changes nothing.

@@ -194,6 +194,7 @@ impl ResourceLimiter for Sandbox {
 }
 
 /// The process-wide engine and linker.
+#[derive(Clone)]
 pub struct RuleHost {
     engine: Engine,
     linker: Linker<Sandbox>,

@@ -4,6 +4,7 @@
 //! rule that breaks a budget is quarantined for its tenant alone.
 
 mod checkpoint;
+mod components;
 pub mod config;
 pub mod deploy;
 mod tenant;
@@ -53,12 +54,12 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         },
         &options,
     )?;
-    let mut loaded = tenant::Loaded::new();
+    let mut components = components::Components::default();
     let mut tenants = config
         .tenants
         .iter()
         .map(|tenant| {
-            Tenant::start(tenant, &config.state, &host, &mut loaded)
+            Tenant::start(tenant, &config.state, &host, &mut components)
                 .with_context(|| format!("tenant {}", printable(&tenant.name)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -77,11 +78,12 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         let mut played = false;
         for tenant in &mut tenants {
             played |= tenant
-                .poll(&host, &mut loaded)
+                .poll(&host, &mut components)
                 .with_context(|| format!("tenant {}", tenant.name))?;
         }
         write_status(&config.state, &tenants)?;
-        if until_idle && !played {
+        let compiling = tenants.iter().any(Tenant::swap_compiling);
+        if until_idle && !played && !compiling {
             eprintln!(
                 "asim-rules serve: {} tenants idle{}",
                 tenants.len(),
@@ -89,7 +91,9 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
             );
             return Ok(());
         }
-        if !played {
+        if compiling && !played {
+            components.wait(Duration::from_millis(config.poll_ms));
+        } else if !played {
             std::thread::sleep(Duration::from_millis(config.poll_ms));
         }
     }

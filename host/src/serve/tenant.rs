@@ -30,6 +30,7 @@ use asim_rule_core::{schema::ColumnKind, RuleMetadata, Timestamp};
 
 use super::{
     checkpoint::{self, Checkpoint},
+    components::Components,
     config::TenantConfig,
     deploy::{self, Deployment, RuleRecord, Swap, SwapAnswer},
 };
@@ -45,9 +46,6 @@ use crate::{
     outputs::AlertSink,
     schedule::{first_tick_after, Replay},
 };
-
-/// Loaded components by path, shared by every tenant.
-pub type Loaded = BTreeMap<PathBuf, Result<LoadedRule, String>>;
 
 /// Rows per batch handed to a rule.
 const BATCH_ROWS: usize = 65_536;
@@ -107,6 +105,8 @@ pub struct Tenant {
     records: Vec<RuleRecord>,
     /// Whether the configuration may name other builds than those running.
     check_config: bool,
+    /// Whether a swap waits for its build to compile.
+    swap_compiling: bool,
     columns: Vec<Vec<(String, ColumnKind)>>,
     readers: Vec<Reader>,
     sink: AlertSink,
@@ -130,14 +130,14 @@ fn table_of(name: &str) -> Table {
 }
 
 impl Tenant {
-    /// Loads the tenant's rules (`loaded` caches components across tenants)
+    /// Loads the tenant's rules (`components` are shared by every tenant)
     /// and resumes from its checkpoint when there is one. Each rule runs the
     /// build its record names (the configured one the first time).
     pub fn start(
         config: &TenantConfig,
         state_dir: &Path,
         host: &RuleHost,
-        loaded: &mut Loaded,
+        components: &mut Components,
     ) -> Result<Tenant> {
         let tenant = &config.name;
         let dir = state_dir.join(tenant);
@@ -188,7 +188,7 @@ impl Tenant {
                     .map_err(|error| format!("{error:#}")),
             };
             let instance = record.and_then(|record| {
-                instantiate(host, loaded, &store, &record.current, &budgets)
+                instantiate(host, components, &store, &record.current, &budgets)
                     .map(|instance| (record, instance))
             });
             match instance {
@@ -242,6 +242,7 @@ impl Tenant {
             refused,
             records,
             check_config: restored,
+            swap_compiling: false,
             columns,
             readers,
             sink,
@@ -320,6 +321,11 @@ impl Tenant {
         Ok(())
     }
 
+    /// Whether a swap waits for its build to compile beside the tenants.
+    pub fn swap_compiling(&self) -> bool {
+        self.swap_compiling
+    }
+
     /// The rule at `index`, running or waiting for the first rows.
     fn rule(&self, index: usize) -> &RuleInstance {
         match (&self.replay, &self.idle_rules) {
@@ -344,8 +350,8 @@ impl Tenant {
 
     /// Plays the spool's new files in name order, checkpointing after each,
     /// with swaps between files; whether there was anything to do.
-    pub fn poll(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<bool> {
-        if self.swap_next(host, loaded)? {
+    pub fn poll(&mut self, host: &RuleHost, components: &mut Components) -> Result<bool> {
+        if self.swap_next(host, components)? {
             return Ok(true);
         }
         let mut names: Vec<String> = match fs::read_dir(&self.spool) {
@@ -367,12 +373,12 @@ impl Tenant {
             self.read_file(name)?;
             self.release()?;
             if let Some((rule, reason)) = self.failed_probation() {
-                self.roll_back(rule, &reason, host, loaded)?;
+                self.roll_back(rule, &reason, host, components)?;
                 return Ok(true);
             }
             self.end_probations();
             self.checkpoint()?;
-            if self.swap_next(host, loaded)? {
+            if self.swap_next(host, components)? {
                 return Ok(true);
             }
         }
@@ -649,8 +655,19 @@ impl Tenant {
 
     /// Makes the first swap asked for that changes something, answering
     /// those before it; whether the tenant was reloaded with a new build.
-    fn swap_next(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<bool> {
+    fn swap_next(&mut self, host: &RuleHost, components: &mut Components) -> Result<bool> {
+        self.swap_compiling = false;
+        let store = self.dir.join("components");
         for swap in self.wanted_swaps()? {
+            let current = &self.records[swap.rule].current;
+            let build = deploy::kept(&store, &swap.target.digest);
+            if !current.same_build(&swap.target) && !components.is_ready(host, &build) {
+                // The tenant plays on while its build compiles; asked again
+                // next time (a request stays until it is answered).
+                self.swap_compiling = true;
+                self.check_config |= swap.configured.is_some();
+                continue;
+            }
             let started = std::time::Instant::now();
             let rule = self.rule(swap.rule).metadata().short_name.clone();
             // Whether the rule now runs what was asked, and whether it changed.
@@ -660,7 +677,7 @@ impl Tenant {
             {
                 (true, false, format!("rule {rule}: that build already runs"))
             } else {
-                match self.prepare(swap.rule, &swap.target, host, loaded) {
+                match self.prepare(swap.rule, &swap.target, host, components) {
                     Ok((instance, how)) => {
                         let same_feed =
                             same_feed(self.rule(swap.rule).metadata(), instance.metadata());
@@ -668,7 +685,7 @@ impl Tenant {
                         if !same_feed {
                             // Other columns or windows: the feeds and the
                             // rows waiting are rebuilt from the checkpoint.
-                            self.reload(host, loaded)?;
+                            self.reload(host, components)?;
                         }
                         (true, true, outcome)
                     }
@@ -714,19 +731,19 @@ impl Tenant {
         index: usize,
         target: &Deployment,
         host: &RuleHost,
-        loaded: &mut Loaded,
+        components: &mut Components,
     ) -> Result<(RuleInstance, String), String> {
         let store = self.dir.join("components");
         let budgets = self.budgets.clone();
         let running_id = self.rule(index).metadata().id.clone();
-        // A build not seen before is compiled now, while the tenant waits.
-        let compiled = (!loaded.contains_key(&deploy::kept(&store, &target.digest)))
-            .then(std::time::Instant::now);
-        let component = component(host, loaded, &store, target)?;
-        let compiled = compiled.map_or(String::new(), |started| {
-            let elapsed = started.elapsed().as_secs_f64() * 1e3;
-            format!(" (compiled in {elapsed:.1} ms)")
-        });
+        // Compiled beside the tenants before the swap was taken.
+        let compiled = components
+            .took(&deploy::kept(&store, &target.digest))
+            .map_or(String::new(), |took| {
+                let took = took.as_secs_f64() * 1e3;
+                format!(" (compiled in {took:.1} ms before the pause)")
+            });
+        let component = component(host, components, &store, target)?;
         if component.metadata.id != running_id {
             return Err(format!(
                 "{} is rule {}, not {running_id}",
@@ -950,7 +967,7 @@ impl Tenant {
         index: usize,
         reason: &str,
         host: &RuleHost,
-        loaded: &mut Loaded,
+        components: &mut Components,
     ) -> Result<()> {
         let rollback = self.dir.join(ROLLBACK_DIR);
         let path = checkpoint::path(&rollback);
@@ -992,13 +1009,13 @@ impl Tenant {
             let _ = fs::remove_file(self.state_file(rule, generation - 1));
         }
         let _ = fs::remove_dir_all(&rollback);
-        self.reload(host, loaded)
+        self.reload(host, components)
     }
 
     /// Starts the tenant again from its checkpoint.
-    fn reload(&mut self, host: &RuleHost, loaded: &mut Loaded) -> Result<()> {
+    fn reload(&mut self, host: &RuleHost, components: &mut Components) -> Result<()> {
         let config = self.config.clone();
-        *self = Tenant::start(&config, &self.state_dir.clone(), host, loaded)?;
+        *self = Tenant::start(&config, &self.state_dir.clone(), host, components)?;
         Ok(())
     }
 
@@ -1069,14 +1086,12 @@ fn same_feed(old: &RuleMetadata, new: &RuleMetadata) -> bool {
 /// The kept component `deployment` names, loaded once for every tenant.
 fn component<'a>(
     host: &RuleHost,
-    loaded: &'a mut Loaded,
+    components: &'a mut Components,
     store: &Path,
     deployment: &Deployment,
 ) -> Result<&'a LoadedRule, String> {
-    let path = deploy::kept(store, &deployment.digest);
-    loaded
-        .entry(path.clone())
-        .or_insert_with(|| host.load(&path).map_err(|error| format!("{error:#}")))
+    components
+        .load(host, &deploy::kept(store, &deployment.digest))
         .as_ref()
         .map_err(|error| format!("{}: {error}", deployment.source.display()))
 }
@@ -1084,12 +1099,12 @@ fn component<'a>(
 /// A deployment of the kept component `deployment` names, under `budgets`.
 fn instantiate(
     host: &RuleHost,
-    loaded: &mut Loaded,
+    components: &mut Components,
     store: &Path,
     deployment: &Deployment,
     budgets: &Budgets,
 ) -> Result<RuleInstance, String> {
-    let component = component(host, loaded, store, deployment)?;
+    let component = component(host, components, store, deployment)?;
     let parameters: Vec<(String, String)> = deployment
         .parameters
         .iter()
