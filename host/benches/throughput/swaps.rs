@@ -16,6 +16,15 @@ use asim_rules::inputs::time;
 
 use super::root;
 
+/// A rule's swap pauses (ms): all of them, those of the first swap to a
+/// build, and how long those builds compiled beside the tenant.
+#[derive(Default)]
+struct Pauses {
+    all: Vec<f64>,
+    first: Vec<f64>,
+    compiles: Vec<f64>,
+}
+
 /// Swaps measured, alternating between two builds of each rule.
 const SWAPS: usize = 40;
 
@@ -109,7 +118,7 @@ pub fn report(report: &mut String, binary: &Path, dir: &Path) {
         .unwrap();
     let state = tenant.join("state");
     // Per rule: every pause, the first swaps' pauses, and compile times.
-    let mut pauses: BTreeMap<&str, (Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut pauses: BTreeMap<&str, Pauses> = BTreeMap::new();
     for swap in 0..SWAPS {
         let rule = swap % 2;
         let name = ["ti-map-ip", "network-session-anomaly"][rule];
@@ -135,17 +144,22 @@ pub fn report(report: &mut String, binary: &Path, dir: &Path) {
             .nth(1)
             .and_then(|ms| ms.split(" ms").next())
             .and_then(|ms| ms.parse().ok());
-        let (all, first, compiles) = pauses.entry(name).or_default();
-        all.push(paused);
+        let rule = pauses.entry(name).or_default();
+        rule.all.push(paused);
         if let Some(ms) = compiled {
-            first.push(paused);
-            compiles.push(ms);
+            rule.first.push(paused);
+            rule.compiles.push(ms);
         }
     }
     serve.kill().unwrap();
     serve.wait().unwrap();
     writeln!(report).unwrap();
-    for (name, (mut pauses, first, compiles)) in pauses {
+    for (name, rule) in pauses {
+        let Pauses {
+            all: mut pauses,
+            first,
+            compiles,
+        } = rule;
         pauses.sort_by(f64::total_cmp);
         let at = |quantile: f64| pauses[((pauses.len() - 1) as f64 * quantile).round() as usize];
         let ms = |list: &[f64]| {
