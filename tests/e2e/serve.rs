@@ -9,7 +9,7 @@ use std::{
 
 use crate::support::{
     component, generated, hostile, late_session, serve_until_idle, six_hour_spool, status_of,
-    success,
+    success, versioned,
 };
 
 /// Generated data cut into spool files of six hours each
@@ -482,6 +482,55 @@ fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the
     let rules = status["tenants"][0]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 1, "{status}");
     assert!(rules[0]["evaluations"].as_u64().unwrap() > 0, "{status}");
+}
+
+#[test]
+fn tenants_with_copies_of_one_component_and_with_another_build_each_run_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let ti = component("ti-map-ip");
+    let copy = dir.path().join("copy.wasm");
+    fs::copy(&ti, &copy).unwrap();
+    let other = versioned(&ti, "1.2.2", "1.2.9", &dir.path().join("other.wasm"));
+    let mut text = String::from("state = \"state\"\n");
+    for (name, rule) in [("a", &ti), ("b", &copy), ("c", &other), ("d", &ti)] {
+        small_spool(dir.path(), name);
+        text += &format!(
+            "[[tenant]]\nname = \"{name}\"\nspool = \"spool/{name}\"\nalerts = \"{name}.jsonl\"\n\
+             from = \"2026-03-02T00:00:00Z\"\nlateness = \"5m\"\n[[tenant.rule]]\ncomponent = {:?}\n",
+            rule.to_str().unwrap()
+        );
+    }
+    let config = dir.path().join("serve.toml");
+    fs::write(&config, text).unwrap();
+    // Fresh, then restarted from the checkpoints.
+    for _ in 0..2 {
+        serve_until_idle(&config);
+        let status = status_of(dir.path());
+        let versions: Vec<&str> = (0..4)
+            .map(|tenant| {
+                status["tenants"][tenant]["rules"][0]["version"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(versions, ["1.2.2", "1.2.2", "1.2.9", "1.2.2"], "{status}");
+        let alerts = |name: &str| {
+            let text = fs::read_to_string(dir.path().join(format!("{name}.jsonl"))).unwrap();
+            text.lines()
+                .map(|line| {
+                    let mut alert: serde_json::Value = serde_json::from_str(line).unwrap();
+                    for key in ["Tenant", "AlertId", "RuleVersion"] {
+                        alert.as_object_mut().unwrap().remove(key);
+                    }
+                    alert
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(!alerts("a").is_empty());
+        for name in ["b", "c", "d"] {
+            assert_eq!(alerts(name), alerts("a"), "tenant {name}");
+        }
+    }
 }
 
 #[test]

@@ -168,3 +168,21 @@ pub fn status_of(dir: &Path) -> serde_json::Value {
     ]))
     .unwrap()
 }
+
+/// A copy of `component` whose version string `from` reads `to` (same
+/// length): a build that differs from it only in its version number.
+pub fn versioned(component: &Path, from: &str, to: &str, out: &Path) -> PathBuf {
+    assert_eq!(from.len(), to.len());
+    let bytes = std::fs::read(component).unwrap();
+    let at: Vec<usize> = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, window)| *window == from.as_bytes())
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(at.len(), 1, "{from} occurs once in {}", component.display());
+    let mut patched = bytes;
+    patched[at[0]..at[0] + to.len()].copy_from_slice(to.as_bytes());
+    std::fs::write(out, patched).unwrap();
+    out.to_owned()
+}

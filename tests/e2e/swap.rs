@@ -14,7 +14,7 @@ use std::{
 
 use crate::support::{
     asim_rules, component, hostile, late_session, seconds, serve_until_idle, six_hour_spool,
-    status_of, success,
+    status_of, success, versioned,
 };
 
 /// Generated days cut into spool files of six hours each, in time order by
@@ -150,24 +150,6 @@ fn alert_lines(dir: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A copy of `component` whose version string `from` reads `to` (same
-/// length): a build that differs from it only in its version number.
-fn versioned(component: &Path, from: &str, to: &str, out: &Path) -> PathBuf {
-    assert_eq!(from.len(), to.len());
-    let bytes = fs::read(component).unwrap();
-    let at: Vec<usize> = bytes
-        .windows(from.len())
-        .enumerate()
-        .filter(|(_, window)| *window == from.as_bytes())
-        .map(|(at, _)| at)
-        .collect();
-    assert_eq!(at.len(), 1, "{from} occurs once in {}", component.display());
-    let mut patched = bytes;
-    patched[at[0]..at[0] + to.len()].copy_from_slice(to.as_bytes());
-    fs::write(out, patched).unwrap();
-    out.to_owned()
 }
 
 /// The alerts of the TI and anomaly rules over [`stream`] with no swap and

@@ -8,6 +8,7 @@
 mod normalizers;
 mod peer;
 mod sandbox;
+mod startup;
 mod swaps;
 mod threat_intel;
 
@@ -314,6 +315,17 @@ fn root() -> PathBuf {
 
 fn main() {
     let mut report = String::new();
+    // `ASIM_BENCH_ONLY=startup make bench`: the start-up figures alone.
+    if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("startup") {
+        let dir = tempfile::tempdir().unwrap();
+        startup::report(
+            &mut report,
+            &root().join("target/release/asim-rules"),
+            dir.path(),
+        );
+        print!("{report}");
+        return;
+    }
     // `ASIM_BENCH_ONLY=swaps make bench`: the hot-swap figures alone.
     if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("swaps") {
         let dir = tempfile::tempdir().unwrap();
@@ -517,6 +529,7 @@ fn main() {
         &anomaly_batches,
     );
     swaps::report(&mut report, &binary, dir.path());
+    startup::report(&mut report, &binary, dir.path());
     print!("{report}");
 }
 

@@ -211,6 +211,7 @@ pub struct ComponentDescription {
 }
 
 /// A compiled component that implements the contract, ready to instantiate.
+#[derive(Clone)]
 pub struct LoadedRule {
     /// Where it was loaded from.
     pub path: PathBuf,
@@ -293,7 +294,22 @@ impl RuleHost {
 
     /// Compiles the component at `path` and lists what it imports and exports.
     pub fn describe(&self, path: &Path) -> Result<(Component, ComponentDescription)> {
-        let component = anyhow_result(Component::from_file(&self.engine, path))
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "{}: not a loadable WebAssembly component: cannot read",
+                path.display()
+            )
+        })?;
+        self.describe_bytes(path, &bytes)
+    }
+
+    /// [`RuleHost::describe`] of the component `bytes` read from `path`.
+    fn describe_bytes(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+    ) -> Result<(Component, ComponentDescription)> {
+        let component = anyhow_result(Component::new(&self.engine, bytes))
             .with_context(|| format!("{}: not a loadable WebAssembly component", path.display()))?;
         let ty = component.component_type();
         let imports = ty
@@ -318,7 +334,18 @@ impl RuleHost {
     /// host grants no capability) or does not implement the contract, and
     /// reads and checks its metadata.
     pub fn load(&self, path: &Path) -> Result<LoadedRule> {
-        let (component, description) = self.describe(path)?;
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "{}: not a loadable WebAssembly component: cannot read",
+                path.display()
+            )
+        })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// [`RuleHost::load`] of the component `bytes` read from `path`.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<LoadedRule> {
+        let (component, description) = self.describe_bytes(path, bytes)?;
         if !description.imports.is_empty() {
             bail!(
                 "{}: the component imports {}, which asim-rules does not provide (rules get no \

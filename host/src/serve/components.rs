@@ -1,10 +1,14 @@
-//! The components `serve` has compiled, by path, shared by every tenant. A
-//! build a swap asks for is compiled on a thread of its own while the
-//! tenants play on, so that a swap pauses its tenant for the state hand-over
-//! alone, never for Cranelift.
+//! The components `serve` has compiled, shared by every tenant. Tenants keep
+//! their own copies of a component, so one is known by its bytes: the same
+//! bytes under another path are compiled and checked once (compared byte for
+//! byte, not by digest, so that a forged collision cannot hand one tenant's
+//! code to another). A build a swap asks for is compiled on a thread of its
+//! own while the tenants play on, so that a swap pauses its tenant for the
+//! state hand-over alone, never for Cranelift.
 
 use std::{
     collections::BTreeMap,
+    fs,
     path::{Path, PathBuf},
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -14,11 +18,25 @@ use crate::engine::{LoadedRule, RuleHost};
 
 type Compiled = Result<LoadedRule, String>;
 
-/// Compiled components, and those being compiled.
+/// What is known of a component file.
+enum Lookup {
+    /// Bytes not compiled before.
+    New(Vec<u8>),
+    /// Compiled (the same bytes under another path), or unreadable.
+    Known(Box<Compiled>),
+}
+
+/// A build compiling beside the tenants: when it started, and its thread,
+/// which gives back the bytes it compiled.
+type Compiling = (Instant, JoinHandle<(Vec<u8>, Compiled)>);
+
+/// Compiled components by path and by bytes, and those being compiled.
 #[derive(Default)]
 pub struct Components {
     ready: BTreeMap<PathBuf, Compiled>,
-    compiling: BTreeMap<PathBuf, (Instant, JoinHandle<Compiled>)>,
+    /// Components that loaded, by their bytes (a few per host).
+    known: Vec<(Vec<u8>, LoadedRule)>,
+    compiling: BTreeMap<PathBuf, Compiling>,
     /// How long each build compiled beside the tenants took, until a swap
     /// reports it.
     took: BTreeMap<PathBuf, Duration>,
@@ -29,12 +47,20 @@ impl Components {
     /// starting needs it before anything else).
     pub fn load(&mut self, host: &RuleHost, path: &Path) -> &Compiled {
         if let Some((_, compiling)) = self.compiling.remove(path) {
-            let compiled = join(compiling);
+            self.finish(path, compiling);
+        }
+        if !self.ready.contains_key(path) {
+            let compiled = match self.lookup(path) {
+                Lookup::New(bytes) => {
+                    let compiled = load(host, path, &bytes);
+                    self.remember(bytes, &compiled);
+                    compiled
+                }
+                Lookup::Known(compiled) => *compiled,
+            };
             self.ready.insert(path.to_owned(), compiled);
         }
-        self.ready
-            .entry(path.to_owned())
-            .or_insert_with(|| host.load(path).map_err(|error| format!("{error:#}")))
+        &self.ready[path]
     }
 
     /// Whether the component at `path` is compiled; if not, its compiling
@@ -50,15 +76,63 @@ impl Components {
         }
         if let Some((started, compiling)) = self.compiling.remove(path) {
             self.took.insert(path.to_owned(), started.elapsed());
-            self.ready.insert(path.to_owned(), join(compiling));
+            self.finish(path, compiling);
             return true;
         }
-        let (host, owned) = (host.clone(), path.to_owned());
-        let compiling =
-            std::thread::spawn(move || host.load(&owned).map_err(|error| format!("{error:#}")));
-        self.compiling
-            .insert(path.to_owned(), (Instant::now(), compiling));
-        false
+        match self.lookup(path) {
+            Lookup::New(bytes) => {
+                let (host, owned) = (host.clone(), path.to_owned());
+                let compiling = std::thread::spawn(move || {
+                    let compiled = load(&host, &owned, &bytes);
+                    (bytes, compiled)
+                });
+                self.compiling
+                    .insert(path.to_owned(), (Instant::now(), compiling));
+                false
+            }
+            Lookup::Known(compiled) => {
+                self.ready.insert(path.to_owned(), *compiled);
+                true
+            }
+        }
+    }
+
+    /// What is known of the component at `path`.
+    fn lookup(&self, path: &Path) -> Lookup {
+        let bytes = match fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return Lookup::Known(Box::new(Err(format!(
+                    "{}: not a loadable WebAssembly component: cannot read: {error}",
+                    path.display()
+                ))))
+            }
+        };
+        match self.known.iter().find(|(known, _)| *known == bytes) {
+            Some((_, rule)) => {
+                let mut rule = rule.clone();
+                rule.path = path.to_owned();
+                Lookup::Known(Box::new(Ok(rule)))
+            }
+            None => Lookup::New(bytes),
+        }
+    }
+
+    /// Keeps a component that loaded, to share it with the same bytes
+    /// elsewhere (a refusal is not shared: its message names its own path).
+    fn remember(&mut self, bytes: Vec<u8>, compiled: &Compiled) {
+        if let Ok(rule) = compiled {
+            self.known.push((bytes, rule.clone()));
+        }
+    }
+
+    /// Takes a compiling thread's result as the component at `path`.
+    fn finish(&mut self, path: &Path, compiling: JoinHandle<(Vec<u8>, Compiled)>) {
+        let (bytes, compiled) = compiling
+            .join()
+            .unwrap_or_else(|_| (Vec::new(), Err("the compiler panicked on it".to_owned())));
+        self.remember(bytes, &compiled);
+        self.ready.insert(path.to_owned(), compiled);
     }
 
     /// How long the component at `path` took to compile beside the tenants,
@@ -81,9 +155,7 @@ impl Components {
     }
 }
 
-/// A compiling thread's result; a panic in the compiler refuses the build.
-fn join(compiling: JoinHandle<Compiled>) -> Compiled {
-    compiling
-        .join()
-        .unwrap_or_else(|_| Err("the compiler panicked on it".to_owned()))
+fn load(host: &RuleHost, path: &Path, bytes: &[u8]) -> Compiled {
+    host.load_bytes(path, bytes)
+        .map_err(|error| format!("{error:#}"))
 }
