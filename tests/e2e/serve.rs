@@ -409,22 +409,34 @@ fn a_row_dated_far_ahead_is_refused_and_moves_neither_watermark_nor_ticks() {
     );
 }
 
+/// A config of tenant `good` (its `small_spool`) with `extra` settings and
+/// `rules`, written under `dir`.
+fn good_config(dir: &Path, extra: &str, rules: &[&Path]) -> PathBuf {
+    let mut text = format!(
+        "state = \"state\"\n[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\n\
+         from = \"2026-03-02T00:00:00Z\"\n{extra}"
+    );
+    for rule in rules {
+        text += &format!(
+            "[[tenant.rule]]\ncomponent = {:?}\n",
+            rule.to_str().unwrap()
+        );
+    }
+    let config = dir.join("serve.toml");
+    fs::write(&config, text).unwrap();
+    config
+}
+
 #[test]
 fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the_others_running() {
     let dir = tempfile::tempdir().unwrap();
     small_spool(dir.path(), "good");
     let anomaly = dir.path().join("anomaly.wasm");
-    let config = dir.path().join("serve.toml");
-    fs::write(
-        &config,
-        format!(
-            "state = \"state\"\n[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\n\
-             from = \"2026-03-02T00:00:00Z\"\nlateness = \"5m\"\n[[tenant.rule]]\ncomponent = {:?}\n[[tenant.rule]]\ncomponent = {:?}\n",
-            anomaly.to_str().unwrap(),
-            component("ti-map-ip").to_str().unwrap(),
-        ),
-    )
-    .unwrap();
+    let config = good_config(
+        dir.path(),
+        "lateness = \"5m\"\n",
+        &[&anomaly, &component("ti-map-ip")],
+    );
     // The anomaly rule's file is not there yet: the tenant runs without it.
     serve_until_idle(&config);
     let alerted = || {
@@ -537,16 +549,7 @@ fn tenants_with_copies_of_one_component_and_with_another_build_each_run_their_ow
 fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     small_spool(dir.path(), "good");
-    let config = dir.path().join("serve.toml");
-    fs::write(
-        &config,
-        format!(
-            "state = \"state\"\n[[tenant]]\nname = \"good\"\nspool = \"spool/good\"\nalerts = \"good.jsonl\"\n\
-             from = \"2026-03-02T00:00:00Z\"\n[[tenant.rule]]\ncomponent = {:?}\n",
-            component("ti-map-ip").to_str().unwrap()
-        ),
-    )
-    .unwrap();
+    let config = good_config(dir.path(), "", &[&component("ti-map-ip")]);
     serve_until_idle(&config);
     let path = dir.path().join("state/good/checkpoint.json");
     let written: serde_json::Value =

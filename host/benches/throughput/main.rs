@@ -315,21 +315,16 @@ fn root() -> PathBuf {
 
 fn main() {
     let mut report = String::new();
-    // `ASIM_BENCH_ONLY=startup make bench`: the start-up figures alone.
-    if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("startup") {
+    // `ASIM_BENCH_ONLY=swaps make bench` (or `startup`): those figures alone.
+    let only = std::env::var("ASIM_BENCH_ONLY").unwrap_or_default();
+    let figures: Option<fn(&mut String, &Path, &Path)> = match only.as_str() {
+        "swaps" => Some(swaps::report),
+        "startup" => Some(startup::report),
+        _ => None,
+    };
+    if let Some(figures) = figures {
         let dir = tempfile::tempdir().unwrap();
-        startup::report(
-            &mut report,
-            &root().join("target/release/asim-rules"),
-            dir.path(),
-        );
-        print!("{report}");
-        return;
-    }
-    // `ASIM_BENCH_ONLY=swaps make bench`: the hot-swap figures alone.
-    if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("swaps") {
-        let dir = tempfile::tempdir().unwrap();
-        swaps::report(
+        figures(
             &mut report,
             &root().join("target/release/asim-rules"),
             dir.path(),

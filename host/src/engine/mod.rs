@@ -210,6 +210,16 @@ pub struct ComponentDescription {
     pub exports: Vec<String>,
 }
 
+/// The bytes of the component file at `path`.
+pub fn read_component(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| {
+        format!(
+            "{}: not a loadable WebAssembly component: cannot read",
+            path.display()
+        )
+    })
+}
+
 /// A compiled component that implements the contract, ready to instantiate.
 #[derive(Clone)]
 pub struct LoadedRule {
@@ -294,13 +304,7 @@ impl RuleHost {
 
     /// Compiles the component at `path` and lists what it imports and exports.
     pub fn describe(&self, path: &Path) -> Result<(Component, ComponentDescription)> {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!(
-                "{}: not a loadable WebAssembly component: cannot read",
-                path.display()
-            )
-        })?;
-        self.describe_bytes(path, &bytes)
+        self.describe_bytes(path, &read_component(path)?)
     }
 
     /// [`RuleHost::describe`] of the component `bytes` read from `path`.
@@ -334,13 +338,7 @@ impl RuleHost {
     /// host grants no capability) or does not implement the contract, and
     /// reads and checks its metadata.
     pub fn load(&self, path: &Path) -> Result<LoadedRule> {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!(
-                "{}: not a loadable WebAssembly component: cannot read",
-                path.display()
-            )
-        })?;
-        self.load_bytes(path, &bytes)
+        self.load_bytes(path, &read_component(path)?)
     }
 
     /// [`RuleHost::load`] of the component `bytes` read from `path`.

@@ -8,13 +8,12 @@
 
 use std::{
     collections::BTreeMap,
-    fs,
     path::{Path, PathBuf},
     thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use crate::engine::{LoadedRule, RuleHost};
+use crate::engine::{read_component, LoadedRule, RuleHost};
 
 type Compiled = Result<LoadedRule, String>;
 
@@ -99,14 +98,9 @@ impl Components {
 
     /// What is known of the component at `path`.
     fn lookup(&self, path: &Path) -> Lookup {
-        let bytes = match fs::read(path) {
+        let bytes = match read_component(path) {
             Ok(bytes) => bytes,
-            Err(error) => {
-                return Lookup::Known(Box::new(Err(format!(
-                    "{}: not a loadable WebAssembly component: cannot read: {error}",
-                    path.display()
-                ))))
-            }
+            Err(error) => return Lookup::Known(Box::new(Err(format!("{error:#}")))),
         };
         match self.known.iter().find(|(known, _)| *known == bytes) {
             Some((_, rule)) => {

@@ -275,22 +275,10 @@ impl Tenant {
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| checkpoint::damaged(&path, "a rule running has no state in it"))?;
         let state = &mut self.state;
-        state.next_ticks = places
-            .iter()
-            .map(|&place| state.next_ticks[place])
-            .collect();
-        state.evaluations = places
-            .iter()
-            .map(|&place| state.evaluations[place])
-            .collect();
-        state.last_evaluated = places
-            .iter()
-            .map(|&place| state.last_evaluated[place])
-            .collect();
-        state.quarantines = places
-            .iter()
-            .map(|&place| state.quarantines[place].clone())
-            .collect();
+        pick(&mut state.next_ticks, &places);
+        pick(&mut state.evaluations, &places);
+        pick(&mut state.last_evaluated, &places);
+        pick(&mut state.quarantines, &places);
         for (index, rule) in rules.iter_mut().enumerate() {
             if let Some(quarantine) = self.state.quarantines[index].clone() {
                 rule.keep_quarantined(quarantine);
@@ -1071,6 +1059,11 @@ impl Tenant {
 
 /// Where the checkpoint before a swap waits while the new build is on probation.
 const ROLLBACK_DIR: &str = "rollback";
+
+/// Keeps the elements of `list` at `places`, in that order.
+fn pick<T: Clone>(list: &mut Vec<T>, places: &[usize]) {
+    *list = places.iter().map(|&place| list[place].clone()).collect();
+}
 
 /// Whether a build declaring `new` reads the same rows as one declaring
 /// `old`: then it takes the old one's place in the running feeds.
