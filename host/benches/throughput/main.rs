@@ -315,7 +315,8 @@ fn root() -> PathBuf {
 
 fn main() {
     let mut report = String::new();
-    // `ASIM_BENCH_ONLY=swaps make bench` (or `startup`): those figures alone.
+    // `ASIM_BENCH_ONLY=swaps make bench` (or `startup`, or `rules` below):
+    // those figures alone.
     let only = std::env::var("ASIM_BENCH_ONLY").unwrap_or_default();
     let figures: Option<fn(&mut String, &Path, &Path)> = match only.as_str() {
         "swaps" => Some(swaps::report),
@@ -394,6 +395,11 @@ fn main() {
         );
         let wasm = phases(&|| component(&anomaly), &[], &sessions);
         compare(&mut report, &label, native, wasm, SESSIONS);
+    }
+    // `ASIM_BENCH_ONLY=rules make bench`: the table above alone.
+    if only == "rules" {
+        print!("{report}");
+        return;
     }
 
     let dir = tempfile::tempdir().unwrap();
