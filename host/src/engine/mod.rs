@@ -263,6 +263,10 @@ impl RuleHost {
                 .max_memory_size(budgets.memory_bytes);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
+        // `perf record` can name the rules' functions (docs/BENCHMARKS.md).
+        if std::env::var_os("ASIM_RULES_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = &options.compile_cache {
             let mut cache = CacheConfig::new();
             cache.with_directory(dir);
