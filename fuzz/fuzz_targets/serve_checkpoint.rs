@@ -145,7 +145,7 @@ fn name(u: &mut Unstructured) -> Result<Value> {
     Ok(json!(u.choose(&NAMES)?))
 }
 
-/// A list of one to three elements made by `element`.
+/// A list of none to three elements made by `element`.
 fn list(
     u: &mut Unstructured,
     mut element: impl FnMut(&mut Unstructured) -> Result<Value>,
