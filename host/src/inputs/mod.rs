@@ -7,6 +7,7 @@ pub mod json_scan;
 pub mod normalize;
 mod parallel;
 pub mod records;
+pub mod reorder;
 pub mod sort;
 pub mod stream;
 pub mod time;

@@ -19,7 +19,7 @@ use std::{
 use anyhow::{anyhow, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
-use super::{sort::ExternalSort, InputFile, Rejects};
+use super::{reorder::ReorderBuffer, sort::ExternalSort, InputFile, Rejects};
 
 /// Reads one file's rows ([`super::read_table`], [`super::read_summaries`],
 /// [`super::indicators::reader`]); returns the records read.
@@ -130,42 +130,13 @@ struct Source {
     group: usize,
     receiver: Receiver<Vec<Row>>,
     chunk: std::vec::IntoIter<Row>,
-    /// Rows read but not yet played, earliest first: the reorder buffer.
-    waiting: BinaryHeap<Reverse<Waiting>>,
-    /// Rows read so far, for ties in `waiting` (file order wins).
-    read: u64,
+    /// Rows read but not yet played (ties in file order).
+    waiting: ReorderBuffer<Row>,
     newest: Timestamp,
     lateness: i64,
     exhausted: bool,
     last_time: Timestamp,
     thread: Option<JoinHandle<Result<FileReport>>>,
-}
-
-/// A row in a reorder buffer, ordered by time, then by file order.
-struct Waiting {
-    time: Timestamp,
-    order: u64,
-    row: Row,
-}
-
-impl PartialEq for Waiting {
-    fn eq(&self, other: &Waiting) -> bool {
-        (self.time, self.order) == (other.time, other.order)
-    }
-}
-
-impl Eq for Waiting {}
-
-impl PartialOrd for Waiting {
-    fn partial_cmp(&self, other: &Waiting) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Waiting {
-    fn cmp(&self, other: &Waiting) -> std::cmp::Ordering {
-        (self.time, self.order).cmp(&(other.time, other.order))
-    }
 }
 
 impl Source {
@@ -188,18 +159,20 @@ impl Source {
     /// newer has been read (or the file has ended).
     fn next_in_order(&mut self) -> Option<Row> {
         loop {
-            let ready = self.waiting.peek().is_some_and(|Reverse(head)| {
-                self.newest.saturating_sub(head.time) >= self.lateness
-            });
-            if ready || self.exhausted {
-                return self.waiting.pop().map(|Reverse(waiting)| waiting.row);
+            let (newest, lateness) = (self.newest, self.lateness);
+            let ready = self
+                .waiting
+                .pop_if(|time| newest.saturating_sub(time) >= lateness);
+            if ready.is_some() {
+                return ready.map(|(_, _, row)| row);
+            }
+            if self.exhausted {
+                return self.waiting.pop().map(|(_, _, row)| row);
             }
             match self.incoming() {
                 Some(row) => {
                     self.newest = self.newest.max(row.time);
-                    self.read += 1;
-                    let (time, order) = (row.time, self.read);
-                    self.waiting.push(Reverse(Waiting { time, order, row }));
+                    self.waiting.push(row.time, 0, row);
                 }
                 None => self.exhausted = true,
             }
@@ -307,8 +280,7 @@ impl Merged {
                     group: index,
                     receiver,
                     chunk: Vec::new().into_iter(),
-                    waiting: BinaryHeap::new(),
-                    read: 0,
+                    waiting: ReorderBuffer::default(),
                     newest: Timestamp::MIN,
                     lateness,
                     exhausted: false,
@@ -397,8 +369,7 @@ mod tests {
             group: 0,
             receiver,
             chunk: Vec::new().into_iter(),
-            waiting: BinaryHeap::new(),
-            read: 0,
+            waiting: ReorderBuffer::default(),
             newest: Timestamp::MIN,
             lateness: 10,
             exhausted: false,
