@@ -7,6 +7,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use asim_rules::serve::status::{RuleState, Status};
+
 use crate::support::{
     component, generated, hostile, late_session, serve_until_idle, six_hour_spool, status_of,
     success, versioned,
@@ -133,10 +135,10 @@ fn tenants_alert_as_replay_does_and_a_hostile_rule_stays_in_its_tenant() {
 
     // Status: per tenant and rule, with the quarantine and its reason.
     let status = status_of(dir.path());
-    let evil = &status["tenants"][1];
-    assert_eq!(evil["tenant"], "evil");
-    assert_eq!(evil["rules"][2]["state"], "quarantined");
-    assert_eq!(evil["rules"][0]["state"], "running");
+    let evil = &status.tenants[1];
+    assert_eq!(evil.tenant, "evil");
+    assert_eq!(evil.rules[2].state, RuleState::Quarantined);
+    assert_eq!(evil.rules[0].state, RuleState::Running);
     let state = dir.path().join("state");
     let table = success(&["status", "--state", state.to_str().unwrap()]);
     assert!(table.contains("quarantined"), "{table}");
@@ -231,16 +233,12 @@ fn small_spool(dir: &Path, name: &str) {
 /// Runs `serve` over tenant `good` (the TI rule) and, when given, tenant
 /// `bad` (the TI rule and the hostile one in `mode`); `good`'s alerts and
 /// the `serve` stderr.
-fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, serde_json::Value) {
+fn good_beside(bad_mode: Option<&str>, budgets: &str) -> (Vec<String>, String, Status) {
     good_with(bad_mode, budgets, "")
 }
 
 /// [`good_beside`], with `extra` lines at the end of `good`'s first sessions.
-fn good_with(
-    bad_mode: Option<&str>,
-    budgets: &str,
-    extra: &str,
-) -> (Vec<String>, String, serde_json::Value) {
+fn good_with(bad_mode: Option<&str>, budgets: &str, extra: &str) -> (Vec<String>, String, Status) {
     let dir = tempfile::tempdir().unwrap();
     let ti = component("ti-map-ip");
     let rule = |path: &Path, parameters: &str| {
@@ -323,14 +321,14 @@ fn every_hostile_mode_is_contained_to_its_tenant_by_serve() {
             stderr.contains("tenant bad: rule hostile quarantined: "),
             "{mode}: {stderr}"
         );
-        let hostile = &status["tenants"][1]["rules"][1];
-        assert_eq!(hostile["state"], "quarantined", "{mode}");
+        let hostile = &status.tenants[1].rules[1];
+        assert_eq!(hostile.state, RuleState::Quarantined, "{mode}");
         assert!(
-            hostile["reason"].as_str().unwrap().contains(reason),
-            "{mode}: {hostile}"
+            hostile.reason.as_deref().unwrap().contains(reason),
+            "{mode}: {hostile:?}"
         );
         // The bad tenant's own TI rule went on.
-        assert_eq!(status["tenants"][1]["rules"][0]["alerts"], 2, "{mode}");
+        assert_eq!(status.tenants[1].rules[0].alerts, 2, "{mode}");
         // The host held what the budgets allow (4 GiB where none is set) and
         // little more: the flood and the bomb stayed in the guest.
         let peak: u64 = stderr
@@ -385,9 +383,9 @@ fn a_component_asking_for_host_capabilities_is_refused_for_its_tenant_alone() {
         );
     }
     let status = status_of(dir.path());
-    assert_eq!(status["tenants"][0]["refused"].as_array().unwrap().len(), 5);
+    assert_eq!(status.tenants[0].refused.len(), 5);
     // The tenant's real rule runs all the same.
-    assert_eq!(status["tenants"][0]["rules"][0]["alerts"], 2);
+    assert_eq!(status.tenants[0].rules[0].alerts, 2);
 }
 
 #[test]
@@ -396,12 +394,12 @@ fn a_row_dated_far_ahead_is_refused_and_moves_neither_watermark_nor_ticks() {
     assert!(!expected.is_empty());
     let (alerts, stderr, status) = good_with(None, "", &late_session("9999-12-31T23:59:59Z"));
     assert_eq!(alerts, expected, "{stderr}");
-    let (tenant, expected_tenant) = (&status["tenants"][0], &expected_status["tenants"][0]);
-    assert_eq!(tenant["rows_too_far_ahead"], 1);
-    assert_eq!(tenant["watermark"], expected_tenant["watermark"]);
+    let (tenant, expected_tenant) = (&status.tenants[0], &expected_status.tenants[0]);
+    assert_eq!(tenant.rows_too_far_ahead, 1);
+    assert_eq!(tenant.watermark, expected_tenant.watermark);
     assert_eq!(
-        tenant["rules"][0]["evaluations"],
-        expected_tenant["rules"][0]["evaluations"]
+        tenant.rules[0].evaluations,
+        expected_tenant.rules[0].evaluations
     );
     assert!(
         stderr.contains("0002-sessions.jsonl: 1 rows dated after"),
@@ -460,8 +458,13 @@ fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the
     let stderr = serve_until_idle(&config);
     assert!(stderr.contains("cannot join mid-stream"), "{stderr}");
     let status = status_of(dir.path());
-    let refused = status["tenants"][0]["refused"].to_string();
-    assert!(refused.contains("cannot join mid-stream"), "{status}");
+    let refused = &status.tenants[0].refused;
+    assert!(
+        refused
+            .iter()
+            .any(|refused| refused.reason.contains("cannot join mid-stream")),
+        "{status:?}"
+    );
     assert_eq!(
         alerted(),
         1,
@@ -472,11 +475,7 @@ fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the
     fs::remove_file(dir.path().join("good.jsonl")).unwrap();
     serve_until_idle(&config);
     let status = status_of(dir.path());
-    assert_eq!(
-        status["tenants"][0]["rules"].as_array().unwrap().len(),
-        2,
-        "{status}"
-    );
+    assert_eq!(status.tenants[0].rules.len(), 2, "{status:?}");
     // Its kept build gone, the tenant resumes with the TI rule alone.
     for kept in fs::read_dir(dir.path().join("state/good/components")).unwrap() {
         let kept = kept.unwrap().path();
@@ -491,9 +490,9 @@ fn a_rule_refused_at_start_stays_out_of_a_running_tenant_and_one_gone_leaves_the
     .unwrap();
     serve_until_idle(&config);
     let status = status_of(dir.path());
-    let rules = status["tenants"][0]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 1, "{status}");
-    assert!(rules[0]["evaluations"].as_u64().unwrap() > 0, "{status}");
+    let rules = &status.tenants[0].rules;
+    assert_eq!(rules.len(), 1, "{status:?}");
+    assert!(rules[0].evaluations > 0, "{status:?}");
 }
 
 #[test]
@@ -519,13 +518,9 @@ fn tenants_with_copies_of_one_component_and_with_another_build_each_run_their_ow
         serve_until_idle(&config);
         let status = status_of(dir.path());
         let versions: Vec<&str> = (0..4)
-            .map(|tenant| {
-                status["tenants"][tenant]["rules"][0]["version"]
-                    .as_str()
-                    .unwrap()
-            })
+            .map(|tenant| status.tenants[tenant].rules[0].version.as_str())
             .collect();
-        assert_eq!(versions, ["1.2.2", "1.2.2", "1.2.9", "1.2.2"], "{status}");
+        assert_eq!(versions, ["1.2.2", "1.2.2", "1.2.9", "1.2.2"], "{status:?}");
         let alerts = |name: &str| {
             let text = fs::read_to_string(dir.path().join(format!("{name}.jsonl"))).unwrap();
             text.lines()

@@ -7,6 +7,8 @@ use std::{
     sync::OnceLock,
 };
 
+use asim_rules::serve::status::Status;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -158,7 +160,7 @@ pub fn serve_until_idle(config: &Path) -> String {
 }
 
 /// What `status --json` says of the state in `dir/state`.
-pub fn status_of(dir: &Path) -> serde_json::Value {
+pub fn status_of(dir: &Path) -> Status {
     let state = dir.join("state");
     serde_json::from_str(&success(&[
         "status",

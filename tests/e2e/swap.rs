@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use asim_rules::serve::status::{RuleState, Status};
+
 use crate::support::{
     asim_rules, component, hostile, late_session, seconds, serve_until_idle, six_hour_spool,
     status_of, success, versioned,
@@ -124,7 +126,7 @@ fn swapped(dir: &Path, output: &Output) -> String {
 }
 
 /// Waits until `done` holds of the status (`serve` runs meanwhile).
-fn wait_for(dir: &Path, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
+fn wait_for(dir: &Path, what: &str, done: impl Fn(&Status) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
         if dir.join("state/status.json").exists() && done(&status_of(dir)) {
@@ -132,15 +134,13 @@ fn wait_for(dir: &Path, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
         }
         sleep(Duration::from_millis(50));
     }
-    panic!("{what}: not within 120 s: {}", status_of(dir));
+    panic!("{what}: not within 120 s: {:?}", status_of(dir));
 }
 
 /// Waits until `serve` has played every file delivered so far.
 fn wait_played(dir: &Path, files: usize) {
     wait_for(dir, "files played", |status| {
-        status["tenants"][0]["files_played"].as_u64().unwrap()
-            + status["tenants"][0]["files_waiting"].as_u64().unwrap_or(0)
-            >= files as u64
+        status.tenants[0].files_played + status.tenants[0].files_waiting >= files
     });
 }
 
@@ -250,9 +250,9 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
     let got: Vec<_> = alerts.iter().map(|line| without_version(line)).collect();
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "alerts differ from the run with no swap");
-    let rules = &status_of(dir.path())["tenants"][0]["rules"];
-    assert!(!rules[0]["previous_version"].is_null(), "{rules}");
-    assert!(!rules[0]["swapped_at"].is_null(), "{rules}");
+    let rules = &status_of(dir.path()).tenants[0].rules;
+    assert!(rules[0].previous_version.is_some(), "{rules:?}");
+    assert!(rules[0].swapped_at.is_some(), "{rules:?}");
 }
 
 #[test]
@@ -288,13 +288,14 @@ fn a_failing_build_is_rolled_back_and_refused_builds_never_run() {
     );
     deliver(dir.path(), &rest[..4]);
     wait_for(dir.path(), "the rollback", |status| {
-        status["tenants"][0]["rules"][1]["last_swap"]
-            .as_str()
+        status.tenants[0].rules[1]
+            .last_swap
+            .as_ref()
             .is_some_and(|swap| swap.contains("rolled back"))
     });
-    let rules = &status_of(dir.path())["tenants"][0]["rules"];
-    assert_eq!(rules[1]["parameters"]["mode"], "fine", "{rules}");
-    assert_eq!(rules[1]["state"], "running", "{rules}");
+    let rules = &status_of(dir.path()).tenants[0].rules;
+    assert_eq!(rules[1].parameters["mode"], "fine", "{rules:?}");
+    assert_eq!(rules[1].state, RuleState::Running, "{rules:?}");
 
     // A build whose state format differs: its state is rebuilt from the spool.
     let rebuilt = swapped(
@@ -337,10 +338,7 @@ fn a_longer_lookback_is_given_the_state_rebuilt_from_the_spool() {
     let (first, rest) = files.split_at(files.len() * 2 / 3);
     deliver(dir.path(), first);
     wait_played(dir.path(), first.len());
-    let watermark = status_of(dir.path())["tenants"][0]["watermark"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let watermark = status_of(dir.path()).tenants[0].watermark.clone().unwrap();
     let outcome = swapped(
         dir.path(),
         &swap(
@@ -409,11 +407,9 @@ fn twenty_kills_at_random_moments_lose_and_double_no_alert() {
         "most kills land while serve works ({interrupted}; a whole run takes {whole_run:?})"
     );
     // And not all before it starts: the killed runs played part of the spool.
-    let played = status_of(dir.path())["tenants"][0]["files_played"]
-        .as_u64()
-        .unwrap();
+    let played = status_of(dir.path()).tenants[0].files_played;
     assert!(
-        played > 0 && played < stream().len() as u64,
+        played > 0 && played < stream().len(),
         "{played} of {} files played by the killed runs",
         stream().len()
     );
@@ -437,7 +433,7 @@ fn an_edited_config_or_replaced_component_file_is_swapped_in() {
     // The component file replaced in place.
     replace_file(&deployed, &fs::read(&next).unwrap());
     wait_for(dir.path(), "the replaced file", |status| {
-        status["tenants"][0]["rules"][0]["version"] == "1.2.9"
+        status.tenants[0].rules[0].version == "1.2.9"
     });
     // A parameter edited in the config.
     config(
@@ -448,7 +444,11 @@ fn an_edited_config_or_replaced_component_file_is_swapped_in() {
         ],
     );
     wait_for(dir.path(), "the edited parameter", |status| {
-        status["tenants"][0]["rules"][1]["parameters"]["threshold"] == "3"
+        status.tenants[0].rules[1]
+            .parameters
+            .get("threshold")
+            .map(String::as_str)
+            == Some("3")
     });
     // A value the rule refuses: the running build stays, the refusal is shown.
     config(
@@ -459,12 +459,13 @@ fn an_edited_config_or_replaced_component_file_is_swapped_in() {
         ],
     );
     wait_for(dir.path(), "the refusal", |status| {
-        status["tenants"][0]["rules"][1]["last_swap"]
-            .as_str()
+        status.tenants[0].rules[1]
+            .last_swap
+            .as_ref()
             .is_some_and(|swap| swap.contains("refused"))
     });
-    let rules = &status_of(dir.path())["tenants"][0]["rules"];
-    assert_eq!(rules[1]["parameters"]["threshold"], "3", "{rules}");
+    let rules = &status_of(dir.path()).tenants[0].rules;
+    assert_eq!(rules[1].parameters["threshold"], "3", "{rules:?}");
     stop(serve);
     let state = dir.path().join("state");
     let table = success(&["status", "--state", state.to_str().unwrap()]);

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::serve::status::{RuleState, Status};
+
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The configuration (TOML): state directory, tenants, their rules,
@@ -32,20 +34,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
 /// Prints each tenant's rules: state, rows, evaluations, alerts, memory and
 /// time used against the budgets.
 pub fn status(args: StatusArgs) -> Result<()> {
-    let path = args.state.join(crate::serve::STATUS_FILE);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let (text, status) = Status::read(&args.state)?;
     if args.json {
         outln!("{}", text.trim_end_matches('\n'));
         return Ok(());
     }
-    let status: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a status file", path.display()))?;
-    let text_of = |value: &serde_json::Value| match value {
-        serde_json::Value::String(text) => text.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    };
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
     outln!(
         "{:<12} {:<26} {:<12} {:>8} {:>6} {:>8} {:<21} {:>12} {:>14}  reason",
         "TENANT",
@@ -58,56 +52,53 @@ pub fn status(args: StatusArgs) -> Result<()> {
         "MEMORY MiB",
         "BUSY ms"
     );
-    for tenant in status["tenants"].as_array().into_iter().flatten() {
-        let name = text_of(&tenant["tenant"]);
-        for rule in tenant["rules"].as_array().into_iter().flatten() {
+    for tenant in &status.tenants {
+        let name = &tenant.tenant;
+        for rule in &tenant.rules {
+            let state = match rule.state {
+                RuleState::Running => "running",
+                RuleState::Quarantined => "quarantined",
+            };
             outln!(
                 "{:<12} {:<26} {:<12} {:>8} {:>6} {:>8} {:<21} {:>12} {:>14}  {}",
                 name,
-                format!("{} {}", text_of(&rule["rule"]), text_of(&rule["version"])),
-                text_of(&rule["state"]),
-                text_of(&tenant["rows_in"]),
-                text_of(&rule["evaluations"]),
-                text_of(&rule["alerts"]),
-                text_of(&rule["last_evaluation"]),
-                format!(
-                    "{}/{}",
-                    text_of(&rule["memory_mib"]),
-                    text_of(&tenant["memory_budget_mib"])
-                ),
-                format!(
-                    "{} ({} per call)",
-                    text_of(&rule["busy_ms"]),
-                    text_of(&tenant["call_budget_ms"])
-                ),
-                text_of(&rule["reason"]),
+                format!("{} {}", rule.rule, rule.version),
+                state,
+                tenant.rows_in,
+                rule.evaluations,
+                rule.alerts,
+                or_dash(&rule.last_evaluation),
+                format!("{}/{}", rule.memory_mib, tenant.memory_budget_mib),
+                format!("{} ({} per call)", rule.busy_ms, tenant.call_budget_ms),
+                or_dash(&rule.reason),
             );
-            if !rule["swapped_at"].is_null() || !rule["last_swap"].is_null() {
+            if rule.swapped_at.is_some() || rule.last_swap.is_some() {
                 outln!(
                     "{:<12}   swapped {} from {} ({}){}; {}",
                     "",
-                    text_of(&rule["swapped_at"]),
-                    text_of(&rule["previous_version"]),
-                    text_of(&rule["previous_component"]),
-                    if rule["on_probation"] == true {
+                    or_dash(&rule.swapped_at),
+                    or_dash(&rule.previous_version),
+                    or_dash(&rule.previous_component),
+                    if rule.on_probation {
                         ", on probation"
                     } else {
                         ""
                     },
-                    text_of(&rule["last_swap"]),
+                    or_dash(&rule.last_swap),
                 );
             }
         }
-        for refused in tenant["refused"].as_array().into_iter().flatten() {
+        for refused in &tenant.refused {
             outln!(
                 "{:<12} {:<26} {:<12}  {}",
                 name,
-                text_of(&refused["component"]),
+                refused.component,
                 "refused",
-                text_of(&refused["reason"])
+                refused.reason
             );
         }
     }
+
     Ok(())
 }
 

@@ -3,10 +3,10 @@
 //! budgets. One engine (pooling allocator) holds every tenant's instances; a
 //! rule that breaks a budget is quarantined for its tenant alone.
 
-mod checkpoint;
 mod components;
 pub mod config;
 pub mod deploy;
+pub mod status;
 mod tenant;
 
 use std::{
@@ -20,10 +20,8 @@ use anyhow::{Context, Result};
 use crate::engine::{Budgets, EngineOptions, RuleHost};
 use crate::printable::printable;
 use config::Config;
+use status::Status;
 use tenant::Tenant;
-
-/// The status file `serve` rewrites and `status` reads.
-pub const STATUS_FILE: &str = "status.json";
 
 /// Runs the configuration at `path`: until stopped, or, with `until_idle`,
 /// until every spool has been played.
@@ -192,14 +190,10 @@ fn reconfigure(tenants: &mut [Tenant], config: &Config) {
     }
 }
 
-/// Rewrites the status file atomically.
+/// Rewrites the status file.
 fn write_status(state: &Path, tenants: &[Tenant]) -> Result<()> {
-    let status = serde_json::json!({
-        "tenants": tenants.iter().map(Tenant::status).collect::<Vec<_>>(),
-    });
-    let path = state.join(STATUS_FILE);
-    let temporary = state.join(format!("{STATUS_FILE}.tmp"));
-    fs::write(&temporary, serde_json::to_vec_pretty(&status)?)
-        .with_context(|| format!("{}: cannot write", temporary.display()))?;
-    fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", path.display()))
+    Status {
+        tenants: tenants.iter().map(Tenant::status).collect(),
+    }
+    .write(state)
 }

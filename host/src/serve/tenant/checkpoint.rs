@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use asim_rule_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::deploy::RuleRecord;
-use crate::{engine::Quarantine, inputs::time::NAMEABLE};
+use super::Tenant;
+use crate::{engine::Quarantine, inputs::time::NAMEABLE, serve::deploy::RuleRecord};
 
 /// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -181,9 +181,87 @@ fn is_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
-/// A digest as [`super::deploy::digest`] writes it.
+/// A digest as [`crate::serve::deploy::digest`] writes it.
 fn is_digest(digest: &str) -> bool {
     digest.len() == 16 && digest.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// Where the checkpoint before a swap waits while the new build is on probation.
+pub(super) const ROLLBACK_DIR: &str = "rollback";
+
+impl Tenant {
+    /// Writes the checkpoint: snapshots first, then the record naming them,
+    /// atomically; older snapshots go after.
+    pub(super) fn checkpoint(&mut self) -> Result<()> {
+        let generation = self.state.next_generation(&path(&self.dir))?;
+        if let Some(replay) = self.rules.replay_mut() {
+            replay.flush();
+            let mut quarantines = Vec::new();
+            for index in 0..replay.rules().len() {
+                let rule = &mut replay.rules_mut()[index];
+                let snapshot = match rule.quarantine() {
+                    Some(_) => None,
+                    None => rule
+                        .snapshot()
+                        .inspect_err(|quarantine| {
+                            eprintln!("asim-rules: tenant {}: {quarantine}", self.name);
+                        })
+                        .ok(),
+                };
+                if let Some(state) = snapshot {
+                    let path = self.dir.join(format!("rule-{index}-{generation}.state"));
+                    fs::write(&path, state)
+                        .with_context(|| format!("{}: cannot write", path.display()))?;
+                }
+                quarantines.push(replay.rules()[index].quarantine().cloned());
+            }
+            self.state.quarantines = quarantines;
+            self.state.next_ticks = replay.next_ticks().to_vec();
+            self.state.evaluations.clone_from(&replay.evaluations);
+            self.state.last_evaluated.clone_from(&replay.last_evaluated);
+        }
+        self.state.records.clone_from(&self.records);
+        self.sink.flush()?;
+        self.state.alert_bytes = fs::metadata(&self.alerts_path)
+            .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
+            .len();
+        self.state.generation = generation;
+        self.state.lateness = Some(self.lateness);
+        self.state.write(&path(&self.dir))?;
+        for index in 0..self.records.len() {
+            let _ = fs::remove_file(self.state_file(index, generation - 1));
+        }
+        if self
+            .records
+            .iter()
+            .all(|record| record.probation_until.is_none())
+        {
+            // No build on probation: the rollback point is not needed.
+            let _ = fs::remove_dir_all(self.dir.join(ROLLBACK_DIR));
+        }
+        Ok(())
+    }
+
+    /// Copies the checkpoint and its snapshots aside (nothing was played
+    /// since it was written).
+    pub(super) fn keep_rollback_point(&self) -> Result<()> {
+        let rollback = self.dir.join(ROLLBACK_DIR);
+        let _ = fs::remove_dir_all(&rollback);
+        fs::create_dir_all(&rollback)
+            .with_context(|| format!("{}: cannot create", rollback.display()))?;
+        for index in 0..self.records.len() {
+            let state = self.state_file(index, self.state.generation);
+            if state.exists() {
+                let copy = rollback.join(format!("rule-{index}.state"));
+                fs::copy(&state, &copy)
+                    .with_context(|| format!("{}: cannot write", copy.display()))?;
+            }
+        }
+        let copy = path(&rollback);
+        fs::copy(path(&self.dir), &copy)
+            .with_context(|| format!("{}: cannot write", copy.display()))?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

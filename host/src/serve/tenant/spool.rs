@@ -1,0 +1,163 @@
+//! A tenant's spool: its files are read into a reorder buffer, and rows at
+//! or before the watermark (the latest `TimeGenerated` seen minus the
+//! lateness) are played in time order, as `replay` plays them.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use anyhow::Result;
+use asim_rule_core::Timestamp;
+
+use super::{Rules, Tenant, BATCH_ROWS};
+use crate::{
+    feed::Table,
+    inputs::{self, reorder::ReorderBuffer, stream::OwnedCell, InputFile, Rejects},
+    printable::printable,
+    schedule::Replay,
+};
+
+/// The table a spool file feeds, by its name.
+pub(super) fn table_of(name: &str) -> Table {
+    if name.contains("indicators") {
+        Table::Indicators
+    } else if name.contains("summaries") {
+        Table::Summaries
+    } else {
+        Table::Sessions
+    }
+}
+
+/// Rows read from spool files and waiting for the watermark (ranked by
+/// table, as `replay` orders the rows of one instant), and how many wait
+/// per file.
+#[derive(Default)]
+pub(super) struct Waiting {
+    rows: ReorderBuffer<(Arc<str>, Vec<OwnedCell>)>,
+    per_file: BTreeMap<Arc<str>, u64>,
+}
+
+impl Waiting {
+    /// How many rows wait.
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+impl Tenant {
+    /// Reads a spool file's rows into the reorder buffer; rows at or before
+    /// the watermark of a re-read file were played before the restart.
+    pub(super) fn read_file(&mut self, name: &str) -> Result<()> {
+        let table = table_of(name);
+        let path = self.spool.join(name);
+        let input = InputFile::by_content(path.to_str().unwrap_or(name)).without_progress();
+        let file: Arc<str> = name.into();
+        let reread = self.state.open.contains(name);
+        let watermark = self.state.watermark;
+        let horizon = self.horizon();
+        let mut rejects = Rejects::default();
+        let (mut rows, mut too_far_ahead) = (Vec::new(), 0u64);
+        let reader = Arc::clone(&self.readers[table.index()]);
+        let read = reader(
+            &input,
+            &self.columns[table.index()],
+            &mut rejects,
+            &mut |time, cells| {
+                if time > horizon {
+                    too_far_ahead += 1;
+                } else if !(reread && watermark.is_some_and(|watermark| time <= watermark)) {
+                    rows.push((time, cells.iter().map(OwnedCell::new).collect::<Vec<_>>()));
+                }
+                Ok(())
+            },
+        );
+        if let Err(error) = read {
+            // One bad file does not stop the tenant: it is reported and left.
+            let message = format!("tenant {}: {name}: {error:#}", self.name);
+            eprintln!("asim-rules serve: {}", printable(&message));
+        }
+        if too_far_ahead > 0 {
+            let message = format!(
+                "tenant {}: {name}: {too_far_ahead} rows dated after {} (the later of this host's clock and the latest row, plus max_ahead {}) refused",
+                self.name,
+                inputs::time::format(horizon),
+                self.config.max_ahead
+            );
+            eprintln!("asim-rules serve: {}", printable(&message));
+        }
+        if !reread {
+            self.state.rows_in = self.state.rows_in.saturating_add(rows.len() as u64);
+            self.state.rejected_rows = self.state.rejected_rows.saturating_add(rejects.count);
+            self.state.rows_too_far_ahead =
+                self.state.rows_too_far_ahead.saturating_add(too_far_ahead);
+        }
+        for (time, cells) in rows {
+            if !reread && watermark.is_some_and(|watermark| time <= watermark) {
+                self.state.late_rows = self.state.late_rows.saturating_add(1);
+            }
+            self.state.latest = Some(self.state.latest.map_or(time, |latest| latest.max(time)));
+            *self.waiting.per_file.entry(Arc::clone(&file)).or_default() += 1;
+            self.waiting
+                .rows
+                .push(time, table.index(), (Arc::clone(&file), cells));
+        }
+        if self.waiting.per_file.contains_key(&file) {
+            self.state.open.insert(name.to_owned());
+        } else {
+            // Every row of it was played already (or it has none).
+            self.state.open.remove(name);
+            self.state.done.insert(name.to_owned());
+        }
+        Ok(())
+    }
+
+    /// The latest time a row may have: `max_ahead` beyond the later of the
+    /// host's clock and the latest row read.
+    fn horizon(&self) -> Timestamp {
+        let latest = self.state.latest.unwrap_or(Timestamp::MIN);
+        inputs::time::now()
+            .max(latest)
+            .saturating_add(self.max_ahead)
+    }
+
+    /// Plays the rows at or before the watermark and evaluates every tick
+    /// up to it.
+    pub(super) fn release(&mut self) -> Result<()> {
+        let Some(latest) = self.state.latest else {
+            return Ok(());
+        };
+        let watermark = latest.saturating_sub(self.lateness);
+        let watermark = self
+            .state
+            .watermark
+            .map_or(watermark, |old| old.max(watermark));
+        if let Rules::Idle(rules) = &mut self.rules {
+            let Some(first) = self.waiting.rows.earliest() else {
+                return Ok(());
+            };
+            let from = *self.state.from.get_or_insert(first);
+            let rules = std::mem::take(rules);
+            let replay = Replay::new(rules, from, Timestamp::MAX, &self.name, BATCH_ROWS);
+            self.rules = Rules::Running(replay);
+        }
+        let Rules::Running(replay) = &mut self.rules else {
+            return Ok(());
+        };
+        while let Some((time, table, (file, cells))) =
+            self.waiting.rows.pop_if(|time| time <= watermark)
+        {
+            let cells: Vec<_> = cells.iter().map(OwnedCell::cell).collect();
+            replay.row(Table::ALL[table], time, &cells, &mut self.sink)?;
+            if let Some(count) = self.waiting.per_file.get_mut(&file) {
+                *count -= 1;
+                if *count == 0 {
+                    self.waiting.per_file.remove(&file);
+                    self.state.open.remove(&*file);
+                    self.state.done.insert(file.to_string());
+                }
+            }
+        }
+        replay.advance_to(watermark, &mut self.sink)?;
+        self.sink.flush()?;
+        self.state.watermark = Some(watermark);
+        Ok(())
+    }
+}
