@@ -8,7 +8,10 @@
 use std::io::{BufRead, BufReader, Cursor};
 
 use asim_rule_core::schema::ColumnKind;
-use asim_rules::inputs::{self, InputFile, Rejects, DEFAULT_MAX_LINE_BYTES};
+use asim_rules::{
+    inputs::{self, InputFile, Rejects},
+    limits::LINE_BYTES,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// One column of each kind the readers type.
@@ -69,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
     let max_line = if choice & 4 != 0 {
         64
     } else {
-        DEFAULT_MAX_LINE_BYTES
+        LINE_BYTES
     };
     let one = read(bytes, name, gzip, max_line, 1);
     if !gzip {

@@ -4,8 +4,7 @@
 
 use std::{borrow::Cow, fmt::Write};
 
-/// Characters a message keeps; the rest is summed up by its length.
-pub const MESSAGE_CHARS: usize = 1000;
+use crate::limits::MESSAGE_CHARS;
 
 /// `message` as printable text: control characters escaped (`\u{0}`, `\n`),
 /// and cut after [`MESSAGE_CHARS`] characters, saying how long it was.

@@ -165,11 +165,7 @@ impl Replay {
             }
             let next = tick + self.rules[rule].metadata().frequency;
             self.next_tick[rule] = (next <= self.to).then_some(next);
-            let evaluated = match self.rules[rule].quarantine() {
-                Some(quarantine) => Err(quarantine.clone()),
-                None => self.rules[rule].evaluate(tick),
-            };
-            let alerts = match evaluated {
+            let alerts = match self.rules[rule].evaluate(tick) {
                 Ok(alerts) => alerts,
                 Err(quarantine) => {
                     // Contained: this rule is done, the others go on.

@@ -324,7 +324,7 @@ fn messages_quote_control_bytes_and_cut_what_an_input_makes_long() {
     let error = serve_config_error(dir.path(), &nested);
     assert!(error.contains("not a serve config"), "{error}");
     assert!(
-        error.len() < 2 * asim_rules::printable::MESSAGE_CHARS,
+        error.len() < 2 * asim_rules::limits::MESSAGE_CHARS,
         "{} bytes",
         error.len()
     );
@@ -340,7 +340,7 @@ fn messages_quote_control_bytes_and_cut_what_an_input_makes_long() {
     let (sources, stderr) = sources_alerted(&sessions, &ips, &[]);
     assert_eq!(sources, ["10.0.0.1"]);
     assert!(
-        stderr.len() < 8 * asim_rules::printable::MESSAGE_CHARS,
+        stderr.len() < 8 * asim_rules::limits::MESSAGE_CHARS,
         "{} bytes",
         stderr.len()
     );

@@ -7,7 +7,8 @@ use asim_rule_core::{
 };
 use asim_rules::{
     engine::{Budgets, RuleHost},
-    inputs::{self, time, InputFile, Rejects},
+    inputs::{self, InputFile, Rejects},
+    time,
 };
 use ti_map_ip::TiMapIp;
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use asim_rule_core::{schema::session_column, Rule};
 use asim_rules::{
     engine::{Budgets, RuleHost},
-    inputs::time,
+    time,
 };
 use port_scan::PortScan;
 

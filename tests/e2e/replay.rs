@@ -241,7 +241,7 @@ fn replay_refuses_an_inverted_range() {
 /// three hours before `cut` on (an overlap that must not count twice).
 fn split_history(dir: &std::path::Path, cut: &str, bin: i64) -> (String, String) {
     use std::collections::BTreeMap;
-    let cut = asim_rules::inputs::time::parse(cut).unwrap();
+    let cut = asim_rules::time::parse(cut).unwrap();
     let overlap = cut - 3 * 3_600_000_000;
     let bin_micros = bin * 60_000_000;
     let mut groups: BTreeMap<(i64, String, String, String, String, String), u64> = BTreeMap::new();
@@ -251,7 +251,7 @@ fn split_history(dir: &std::path::Path, cut: &str, bin: i64) -> (String, String)
         .lines()
     {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
-        let time = asim_rules::inputs::time::parse(row["TimeGenerated"].as_str().unwrap()).unwrap();
+        let time = asim_rules::time::parse(row["TimeGenerated"].as_str().unwrap()).unwrap();
         if time >= overlap {
             recent.push_str(line);
             recent.push('\n');
@@ -275,7 +275,7 @@ fn split_history(dir: &std::path::Path, cut: &str, bin: i64) -> (String, String)
     }
     let recent_path = dir.join(format!("recent-{bin}.jsonl"));
     fs::write(&recent_path, recent).unwrap();
-    let format = asim_rules::inputs::time::format;
+    let format = asim_rules::time::format;
     let summary_path = if bin == 20 {
         let path = dir.join("NetworkSummary_Protocol_CL.jsonl");
         let lines: Vec<String> = groups

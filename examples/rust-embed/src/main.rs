@@ -8,16 +8,13 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use asim_rule_core::{batch::Cell, Timestamp};
 use asim_rules::{
     engine::{Budgets, RuleHost, RuleInstance},
     feed::{Feed, Table},
-    inputs::{
-        self,
-        indicators::{self, list::ListOptions},
-        InputFile, Rejects,
-    },
+    inputs::{InputFile, Rejects},
+    limits,
     outputs::{AlertSink, Evaluation, OutputFormat},
+    pipeline::Readers,
 };
 
 fn main() -> Result<()> {
@@ -25,7 +22,7 @@ fn main() -> Result<()> {
     let [at, indicators, sessions, rules @ ..] = args.as_slice() else {
         bail!("usage: rust-embed-example AT INDICATORS SESSIONS RULE.wasm...");
     };
-    let at = inputs::time::parse(at).map_err(anyhow::Error::msg)?;
+    let at = asim_rules::time::parse(at).map_err(anyhow::Error::msg)?;
 
     // One engine per process; one instance per rule deployment.
     let host = RuleHost::new(Budgets::default())?;
@@ -38,17 +35,18 @@ fn main() -> Result<()> {
     // batches; the feed reads only the columns the rules declared.
     let mut rejects = Rejects::default();
     for (table, file) in [(Table::Indicators, indicators), (Table::Sessions, sessions)] {
-        let mut feed = Feed::new(table, &rules, |_, rule| table.window(rule, at), 65_536);
+        let mut feed = Feed::new(
+            table,
+            &rules,
+            |_, rule| table.window(rule, at),
+            limits::BATCH_ROWS,
+        );
         let columns = feed.columns().to_vec();
         let input = InputFile::by_content(file);
-        let push: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()> =
-            &mut |time, cells| feed.push(&mut rules, time, cells);
-        match table {
-            Table::Indicators => {
-                indicators::reader(ListOptions::default())(&input, &columns, &mut rejects, push)?
-            }
-            _ => inputs::read_sessions(&input, None, &columns, &mut rejects, push)?,
-        };
+        let read = Readers::default().of(table);
+        read(&input, &columns, &mut rejects, &mut |time, cells| {
+            feed.push(&mut rules, time, cells)
+        })?;
         feed.flush(&mut rules);
     }
 

@@ -29,7 +29,8 @@ use asim_rule_core::{
 };
 use asim_rules::{
     engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
-    inputs::{self, time, InputFile, Rejects},
+    inputs::{self, InputFile, Rejects},
+    time,
 };
 use network_session_anomaly::NetworkSessionAnomaly;
 use ti_map_ip::TiMapIp;

@@ -12,7 +12,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use asim_rules::inputs::time;
+use asim_rules::time;
 
 use super::root;
 

@@ -20,8 +20,9 @@ use asim_rules::{
     engine::LoadedRule,
     inputs::{
         indicators::{self, ListOptions},
-        time, InputFile, Rejects,
+        InputFile, Rejects,
     },
+    time,
 };
 use ti_map_ip::TiMapIp;
 

@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Instant};
 use anyhow::Result;
 use asim_rule_core::Timestamp;
 
-use crate::{generate, inputs::time};
+use crate::{generate, time};
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {

@@ -24,17 +24,12 @@ use std::path::PathBuf;
 use asim_rule_core::Timestamp;
 use clap::{Parser, Subcommand};
 
-use std::sync::Arc;
-
-use crate::engine::{Budgets, RuleInstance};
-
-use crate::inputs::{
-    self,
-    indicators::{self, ListOptions},
-    normalize::SessionFormat,
-    stream::Reader,
-    InputFile,
+use crate::{
+    engine::{Budgets, RuleInstance},
+    limits,
 };
+
+use crate::inputs::{indicators::ListOptions, InputFile};
 
 /// Security analytic rules over ASIM network sessions, run as sandboxed
 /// WebAssembly components.
@@ -69,28 +64,28 @@ pub enum Command {
 #[derive(clap::Args)]
 pub struct SandboxArgs {
     /// Memory one rule instance may use, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = crate::engine::DEFAULT_MEMORY_LIMIT >> 20, value_parser = parse_mib)]
+    #[arg(long, value_name = "MIB", default_value_t = limits::MEMORY_BYTES >> 20, value_parser = parse_mib)]
     pub max_memory_mib: usize,
     /// Wall time one call into a rule may take, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    #[arg(long, value_name = "MS", default_value_t = limits::CALL_TIME.as_millis() as u64)]
     pub max_call_ms: u64,
     /// Alerts one evaluation may return.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    #[arg(long, value_name = "N", default_value_t = limits::ALERTS_PER_EVALUATION)]
     pub max_alerts: usize,
     /// Text one alert may carry, in KiB.
-    #[arg(long, value_name = "KIB", default_value_t = 64, value_parser = parse_kib)]
+    #[arg(long, value_name = "KIB", default_value_t = limits::ALERT_BYTES >> 10, value_parser = parse_kib)]
     pub max_alert_kib: usize,
     /// Size of a rule's snapshot, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 1024, value_parser = parse_mib)]
+    #[arg(long, value_name = "MIB", default_value_t = limits::SNAPSHOT_BYTES >> 20, value_parser = parse_mib)]
     pub max_snapshot_mib: usize,
     /// Data any other call into a rule may hand the host, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = parse_mib)]
+    #[arg(long, value_name = "MIB", default_value_t = limits::OUTPUT_BYTES >> 20, value_parser = parse_mib)]
     pub max_output_mib: usize,
     /// A rule parameter: RULE.NAME=VALUE, RULE being the rule's short name or id.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE", value_parser = parse_parameter)]
     pub parameters: Vec<(String, String, String)>,
     /// Rows per batch handed to a rule.
-    #[arg(long, value_name = "ROWS", default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "ROWS", default_value_t = limits::BATCH_ROWS as u32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_rows: u32,
     /// Rule components (.wasm).
     #[arg(long = "rule", value_name = "R.wasm", required = true)]
@@ -161,7 +156,7 @@ pub struct IndicatorArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub list_published: Option<Timestamp>,
     /// How long IP list entries stay valid after publication (30d, 12h, 90m).
-    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::time::parse_duration)]
     pub list_valid_for: i64,
 }
 
@@ -174,13 +169,13 @@ impl IndicatorArgs {
             .collect()
     }
 
-    /// The reader of the indicator files.
-    pub fn reader(&self) -> Reader {
+    /// How the plain lists among the indicator files are read.
+    pub fn list_options(&self) -> ListOptions {
         let (per_file, default): (Vec<&String>, Vec<&String>) = self
             .list_threat_type
             .iter()
             .partition(|value| value.contains('='));
-        indicators::reader(ListOptions {
+        ListOptions {
             threat_type: default
                 .last()
                 .map_or("WatchList".into(), |name| (*name).clone()),
@@ -191,7 +186,7 @@ impl IndicatorArgs {
                 .collect(),
             published: self.list_published,
             valid_for: self.list_valid_for,
-        })
+        }
     }
 }
 
@@ -208,7 +203,7 @@ pub fn session_files(names: &[String], threads: usize, lines: &LineArgs) -> Vec<
 pub struct LineArgs {
     /// Longest line an input file may have, in MiB: a longer one is refused
     /// (named FILE:LINE) and skipped without being held in memory.
-    #[arg(long, value_name = "MIB", default_value_t = (inputs::DEFAULT_MAX_LINE_BYTES >> 20) as u32,
+    #[arg(long, value_name = "MIB", default_value_t = (limits::LINE_BYTES >> 20) as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_line_mib: u32,
 }
@@ -239,20 +234,9 @@ impl ThreadArgs {
     }
 }
 
-/// The reader of session files in `format` (none: recognised per file).
-pub fn session_reader(format: Option<SessionFormat>) -> Reader {
-    Arc::new(move |input, columns, rejects, on_row| {
-        inputs::read_sessions(input, format, columns, rejects, on_row)
-    })
-}
-
-pub fn parse_duration(text: &str) -> Result<i64, String> {
-    indicators::list::parse_duration(text).map_err(|error| error.to_string())
-}
-
 /// `--at` and friends: an RFC 3339 time.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
-    crate::inputs::time::parse(text)
+    crate::time::parse(text)
 }
 
 /// A size in MiB that fits in bytes.

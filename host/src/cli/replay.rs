@@ -1,7 +1,7 @@
 //! `asim-rules replay`: the inputs in time order, every rule evaluated at each
 //! tick of its own schedule in `(from, to]`.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
@@ -11,14 +11,15 @@ use crate::{
     cli::{run::load_rules, AlertArgs, IndicatorArgs, SandboxArgs},
     engine::RuleHost,
     feed::Table,
-    inputs::normalize::SessionFormat,
     inputs::{
-        self,
-        stream::{Group, Merged, Order, Reader},
-        time, InputFile,
+        normalize::SessionFormat,
+        stream::{Group, Merged, Order},
+        InputFile,
     },
     outputs::AlertSink,
+    pipeline::Readers,
     schedule::Replay,
+    time,
 };
 
 #[derive(clap::Args)]
@@ -48,7 +49,7 @@ pub struct ReplayArgs {
     /// time order as it is read (logs are written when connections end): 5m,
     /// 30s, 0s. A file that lags more (an export newest first, or in no
     /// order) is sorted on disk before it is played.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::time::parse_duration)]
     pub lateness: i64,
     #[command(flatten)]
     pub threads: super::ThreadArgs,
@@ -90,6 +91,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .map(|rule| rule.metadata().short_name.clone())
         .collect();
 
+    let readers = Readers {
+        indicators: args.indicators.list_options(),
+        sessions_format: args.sessions_format,
+    };
     let mut replay = Replay::new(
         rules,
         args.from,
@@ -102,11 +107,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .iter()
         .zip(files)
         .map(|(&table, files)| {
-            let reader: Reader = match table {
-                Table::Indicators => args.indicators.reader(),
-                Table::Summaries => Arc::new(inputs::read_summaries),
-                Table::Sessions => super::session_reader(args.sessions_format),
-            };
+            let reader = readers.of(table);
             Group {
                 files,
                 columns: replay.feed(table).columns().to_vec(),

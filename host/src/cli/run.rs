@@ -1,6 +1,6 @@
 //! `asim-rules run`: one evaluation of each rule at `--at`.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
@@ -9,9 +9,9 @@ use crate::{
     cli::{AlertArgs, IndicatorArgs, SandboxArgs},
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table},
-    inputs::normalize::SessionFormat,
-    inputs::{self, stream::Reader, InputFile, Rejects},
+    inputs::{normalize::SessionFormat, InputFile, Rejects},
     outputs::{AlertSink, Evaluation},
+    pipeline::Readers,
 };
 
 #[derive(clap::Args)]
@@ -60,7 +60,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             // --at as they would at a tick, but a scheduled run never does this.
             eprintln!(
                 "warning: --at {} is not a tick of {} (every {}): evaluated over the windows ending then, as a run by hand would be; replay and serve evaluate only on ticks",
-                inputs::time::format(args.at),
+                crate::time::format(args.at),
                 metadata.short_name,
                 super::inspect::duration(metadata.frequency),
             );
@@ -68,6 +68,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
 
     let batch_rows = args.sandbox.batch_rows as usize;
+    let readers = Readers {
+        indicators: args.indicators.list_options(),
+        sessions_format: args.sessions_format,
+    };
     let mut rejects = Rejects::default();
     let mut read = Vec::new();
     let tables = [
@@ -90,11 +94,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         let rejected_before = rejects.count;
         if feed.is_wanted() {
             let columns = feed.columns().to_vec();
-            let reader: Reader = match table {
-                Table::Indicators => args.indicators.reader(),
-                Table::Summaries => Arc::new(inputs::read_summaries),
-                Table::Sessions => super::session_reader(args.sessions_format),
-            };
+            let reader = readers.of(table);
             for input in files {
                 rows += reader(input, &columns, &mut rejects, &mut |time, cells| {
                     feed.push(&mut rules, time, cells)
@@ -120,12 +120,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
     let mut counts = Vec::new();
     for rule in &mut rules {
-        // A rule quarantined while reading is not evaluated; the others are.
-        let evaluated = match rule.quarantine() {
-            Some(quarantine) => Err(quarantine.clone()),
-            None => rule.evaluate(args.at),
-        };
-        let alerts = match evaluated {
+        // A rule quarantined while reading answers with its quarantine.
+        let alerts = match rule.evaluate(args.at) {
             Ok(alerts) => alerts,
             Err(quarantine) => {
                 eprintln!(

@@ -27,9 +27,7 @@ use wasmtime::{
 
 use bindings::{Detection, DetectionPre};
 
-/// Linear memory one rule instance may grow to, unless configured otherwise.
-/// A day of TI matching over a million sessions an hour stays far below it.
-pub const DEFAULT_MEMORY_LIMIT: usize = 4 << 30;
+use crate::limits;
 
 /// `value` units of `1 << unit_shift` bytes (20: MiB, 10: KiB) in bytes, or
 /// why a budget that large cannot be: it does not fit in a `usize`.
@@ -38,9 +36,6 @@ pub fn budget_bytes(value: usize, unit_shift: u32) -> Result<usize, String> {
         .checked_mul(1 << unit_shift)
         .ok_or_else(|| format!("{value} is more bytes than this machine counts"))
 }
-
-/// How often the engine's epoch advances: the granularity of the CPU budget.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// What one rule instance may use. A rule that exceeds any of them is
 /// quarantined: its instance is dropped and it is called no more.
@@ -64,12 +59,12 @@ pub struct Budgets {
 impl Default for Budgets {
     fn default() -> Budgets {
         Budgets {
-            memory_bytes: DEFAULT_MEMORY_LIMIT,
-            time_per_call: Duration::from_secs(60),
-            alerts_per_evaluation: 100_000,
-            alert_bytes: 64 << 10,
-            snapshot_bytes: 1 << 30,
-            output_bytes: 256 << 20,
+            memory_bytes: limits::MEMORY_BYTES,
+            time_per_call: limits::CALL_TIME,
+            alerts_per_evaluation: limits::ALERTS_PER_EVALUATION,
+            alert_bytes: limits::ALERT_BYTES,
+            snapshot_bytes: limits::SNAPSHOT_BYTES,
+            output_bytes: limits::OUTPUT_BYTES,
         }
     }
 }
@@ -292,7 +287,7 @@ impl RuleHost {
                     while let Some(engine) = weak.upgrade() {
                         engine.increment_epoch();
                         drop(engine);
-                        std::thread::sleep(EPOCH_TICK);
+                        std::thread::sleep(limits::EPOCH_TICK);
                     }
                 })
                 .context("starting the epoch thread")?;
@@ -404,7 +399,7 @@ impl RuleHost {
 
 /// Arms the CPU budget for the next call.
 fn set_deadline(store: &mut Store<Sandbox>, budgets: &Budgets) {
-    let ticks = budgets.time_per_call.as_millis() / EPOCH_TICK.as_millis();
+    let ticks = budgets.time_per_call.as_millis() / limits::EPOCH_TICK.as_millis();
     store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
 }
 
@@ -570,7 +565,8 @@ impl RuleInstance {
         .and_then(|result| self.refused("ingest-summaries", result))
     }
 
-    /// Evaluates the rule at `at`, within its alert budgets.
+    /// Evaluates the rule at `at`, within its alert budgets; a quarantined
+    /// rule answers with its quarantine.
     pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, Quarantine> {
         let result = self.call("evaluate", |rule, store| rule.call_evaluate(store, at))?;
         let alerts = self.refused("evaluate", result)?;

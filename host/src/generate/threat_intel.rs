@@ -13,7 +13,7 @@ use super::{
     traffic::{self, Network, Session},
     Plan,
 };
-use crate::inputs::time;
+use crate::time;
 
 /// A row of Sentinel's ThreatIntelligenceIndicator table.
 #[derive(Serialize, Clone)]

@@ -7,7 +7,7 @@ use asim_rule_core::{
 use serde::Serialize;
 
 use super::random::Random;
-use crate::inputs::time;
+use crate::time;
 
 /// (Dvc, EventVendor, EventProduct, share of traffic).
 const DEVICES: [(&str, &str, &str, u32); 5] = [

@@ -10,7 +10,6 @@ pub mod records;
 pub mod reorder;
 pub mod sort;
 pub mod stream;
-pub mod time;
 
 use std::{
     fs::File,
@@ -18,6 +17,7 @@ use std::{
     path::PathBuf,
 };
 
+use crate::{limits, time};
 use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -49,10 +49,6 @@ pub struct InputFile {
     max_line: usize,
 }
 
-/// Bytes a line may have unless told otherwise: far beyond any real record,
-/// and small enough that a file with no line end cannot exhaust memory.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
-
 impl InputFile {
     /// `-` is standard input (JSON lines); otherwise the format comes from the
     /// name: `.jsonl`, `.ndjson`, `.json`, `.csv`, each optionally `.gz`.
@@ -65,7 +61,7 @@ impl InputFile {
                 gzip: false,
                 progress: false,
                 threads: 1,
-                max_line: DEFAULT_MAX_LINE_BYTES,
+                max_line: limits::LINE_BYTES,
             });
         }
         let lower = name.to_ascii_lowercase();
@@ -85,7 +81,7 @@ impl InputFile {
             gzip,
             progress: true,
             threads: 1,
-            max_line: DEFAULT_MAX_LINE_BYTES,
+            max_line: limits::LINE_BYTES,
         })
     }
 
@@ -101,7 +97,7 @@ impl InputFile {
                 gzip,
                 progress: true,
                 threads: 1,
-                max_line: DEFAULT_MAX_LINE_BYTES,
+                max_line: limits::LINE_BYTES,
             }
         })
     }
@@ -202,9 +198,6 @@ pub struct Rejects {
     pub refused: Option<Vec<(u64, String)>>,
 }
 
-/// How many refused rows are described on stderr; the rest are counted.
-const REJECTS_SHOWN: u64 = 200;
-
 impl Rejects {
     /// Rejects that keep each refused row's line and reason in `refused`
     /// and print nothing: for tests and fuzzers that compare readers.
@@ -220,7 +213,7 @@ impl Rejects {
         self.count += 1;
         if let Some(refused) = &mut self.refused {
             refused.push((line, reason.to_owned()));
-        } else if self.count <= REJECTS_SHOWN {
+        } else if self.count <= limits::REJECTS_SHOWN {
             let warning = format!("warning: {}:{line}: {reason}; row skipped", input.name);
             eprintln!("{}", crate::printable::printable(&warning));
         }
@@ -228,7 +221,7 @@ impl Rejects {
 
     /// Rejected rows that were counted but not described.
     pub fn not_shown(&self) -> u64 {
-        self.count.saturating_sub(REJECTS_SHOWN)
+        self.count.saturating_sub(limits::REJECTS_SHOWN)
     }
 }
 

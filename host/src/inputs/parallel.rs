@@ -705,7 +705,7 @@ mod tests {
 
     #[test]
     fn blocks_on_any_number_of_threads_read_what_the_record_reader_reads() {
-        let max = super::super::DEFAULT_MAX_LINE_BYTES;
+        let max = crate::limits::LINE_BYTES;
         let mut bytes = lines(40_000);
         // A line longer than two blocks, in the middle.
         let long = format!(
@@ -777,7 +777,7 @@ mod tests {
     #[test]
     fn a_read_error_keeps_the_rows_before_it_on_any_number_of_threads() {
         let bytes = lines(40_000);
-        let max = super::super::DEFAULT_MAX_LINE_BYTES;
+        let max = crate::limits::LINE_BYTES;
         for fail_at in [0, 10, 3 * BLOCK_BYTES + 77, bytes.len() - 5] {
             let expected = by_records(&bytes, max, Some(fail_at));
             let (rows, refused) = (&expected.0, &expected.1);

@@ -14,10 +14,10 @@ use std::{
 use anyhow::{Context, Result};
 use asim_rule_core::{batch::Cell, Timestamp};
 
-use super::{records, stream::Row, time, Format, InputFile};
+use super::{records, stream::Row, Format, InputFile};
+use crate::time;
 
-/// Rows held in memory at once; a run of this many is sorted and spilled.
-const RUN_ROWS: usize = 1 << 18;
+use crate::limits::SORT_RUN_ROWS as RUN_ROWS;
 
 /// Whether `input` goes back in time by more than `lateness` (µs), by the
 /// first of `time_columns` that a row has. Standard input (which cannot be

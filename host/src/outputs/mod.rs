@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use asim_rule_core::{Alert, DetailValue, Entity, RuleMetadata, Timestamp};
 use serde::{ser::SerializeMap, Serialize, Serializer};
 
-use crate::inputs::time;
+use crate::time;
 
 /// Peak resident memory of this process so far, in MiB (Linux; none elsewhere).
 pub fn peak_memory_mib() -> Option<u64> {

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::engine::Budgets;
+use crate::{engine::Budgets, limits};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,23 +75,20 @@ pub struct RuleConfig {
 }
 
 fn default_poll_ms() -> u64 {
-    1000
+    limits::POLL_MS
 }
 
 fn default_probation() -> u64 {
-    2
+    limits::PROBATION
 }
 
 fn default_max_ahead() -> String {
-    "1d".into()
+    limits::MAX_AHEAD.into()
 }
 
 fn default_lateness() -> String {
-    "5m".into()
+    limits::LATENESS.into()
 }
-
-/// Bytes a tenant's name may have: it names a directory and every message.
-const MAX_TENANT_NAME: usize = 128;
 
 impl BudgetConfig {
     /// The budgets, or which one does not fit in bytes.
@@ -147,15 +144,16 @@ impl Config {
                 bail!("{}: tenant {} is named twice", path.display(), tenant.name);
             }
             if tenant.name.is_empty()
-                || tenant.name.len() > MAX_TENANT_NAME
+                || tenant.name.len() > limits::TENANT_NAME_BYTES
                 || tenant.name.contains(['/', '\\'])
                 || tenant.name.contains(char::is_control)
                 || tenant.name.starts_with('.')
             {
                 bail!(
-                    "{}: tenant name {:?} cannot name a directory (at most {MAX_TENANT_NAME} bytes, no control characters, '/', '\\' or leading '.')",
+                    "{}: tenant name {:?} cannot name a directory (at most {} bytes, no control characters, '/', '\\' or leading '.')",
                     path.display(),
-                    tenant.name
+                    tenant.name,
+                    limits::TENANT_NAME_BYTES
                 );
             }
             tenant.budgets.budgets().map_err(|why| {

@@ -199,9 +199,9 @@ pub fn answer(request: &Path, answer: &SwapAnswer) -> Result<()> {
 
 /// Wall-clock now, RFC 3339.
 pub fn now() -> String {
-    let time = crate::inputs::time::now();
+    let time = crate::time::now();
     // Whole seconds.
-    crate::inputs::time::format(time - time.rem_euclid(1_000_000))
+    crate::time::format(time - time.rem_euclid(1_000_000))
 }
 
 #[cfg(test)]

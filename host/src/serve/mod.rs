@@ -18,6 +18,7 @@ use std::{
 use anyhow::{Context, Result};
 
 use crate::engine::{Budgets, EngineOptions, RuleHost};
+use crate::limits::SETTLE;
 use crate::printable::printable;
 use config::Config;
 use status::Status;
@@ -96,10 +97,6 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         }
     }
 }
-
-/// How long the configuration and component files must stay unchanged
-/// before a change is taken: a file being copied is not read half-written.
-const SETTLE: Duration = Duration::from_millis(500);
 
 /// Watches the configuration file and the component files it names.
 struct Watch {

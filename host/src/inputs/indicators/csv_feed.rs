@@ -12,7 +12,8 @@ use asim_rule_core::{IpPrefix, Timestamp};
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{deliver, Indicator, Input, ListOptions, SourceReport};
-use crate::inputs::{time, InputFile, Rejects};
+use crate::inputs::{InputFile, Rejects};
+use crate::time;
 
 /// Header names (lower case) of each column the mapping reads, by preference.
 const ADDRESS: [&str; 9] = [

@@ -16,7 +16,8 @@ use asim_rule_core::IpPrefix;
 use serde::Deserialize;
 
 use super::{deliver, pattern, types_and_groups, Indicator, Input, SourceReport, NEVER_EXPIRES};
-use crate::inputs::{records, time, InputFile, Rejects};
+use crate::inputs::{records, InputFile, Rejects};
+use crate::time;
 
 const COLUMNS: [&str; 11] = [
     "TimeGenerated",

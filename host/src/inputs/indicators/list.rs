@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use asim_rule_core::{IpPrefix, Timestamp};
 
 use super::{deliver, Indicator, Input, SourceReport};
@@ -114,41 +114,5 @@ impl ListOptions {
             .rev()
             .find(|(file, _)| file == name);
         named.map_or(self.threat_type.as_str(), |(_, threat_type)| threat_type)
-    }
-}
-
-/// `--list-valid-for`: a number and a unit, `d`, `h`, `m` or `s` (`30d`).
-pub fn parse_duration(text: &str) -> Result<i64> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let Ok(number) = number.parse::<i64>() else {
-        bail!("{text:?} is not a duration such as 30d, 12h, 90m or 3600s");
-    };
-    let seconds = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => bail!("{text:?}: the unit must be d, h, m or s"),
-    };
-    number
-        .checked_mul(seconds * 1_000_000)
-        .with_context(|| format!("{text:?} is too long"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30d").unwrap(), 30 * 86_400_000_000);
-        assert_eq!(parse_duration("90m").unwrap(), 90 * 60_000_000);
-        for bad in ["", "d", "30", "30w", "-1d", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

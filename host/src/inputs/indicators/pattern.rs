@@ -199,9 +199,7 @@ enum Expression {
     NotAddress,
 }
 
-/// Parentheses and brackets a pattern may nest: real ones nest a few; the
-/// parser recurses once per level, and a thread's stack is finite.
-const MAX_DEPTH: usize = 64;
+use crate::limits::PATTERN_DEPTH as MAX_DEPTH;
 
 struct Parser {
     tokens: Vec<Token>,

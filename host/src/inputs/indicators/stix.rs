@@ -24,7 +24,8 @@ use serde::{
 use serde_json::value::RawValue;
 
 use super::{deliver, pattern, types_and_groups, Indicator, Input, SourceReport, NEVER_EXPIRES};
-use crate::inputs::{time, InputFile, Rejects};
+use crate::inputs::{InputFile, Rejects};
+use crate::time;
 
 /// The fields of a STIX object the mapping reads; the rest are skipped.
 #[derive(Deserialize)]

@@ -7,7 +7,8 @@
 use std::borrow::Cow;
 
 use super::{fixed, number, protocol_name, FieldIssues, Mapped};
-use crate::inputs::{records::OnRecord, time, InputFile};
+use crate::inputs::{records::OnRecord, InputFile};
+use crate::time;
 use anyhow::Result;
 
 /// The default (v2) format's fields, for files without a header line.

@@ -33,7 +33,8 @@ use anyhow::Result;
 use asim_rule_core::IpPrefix;
 
 pub use super::records::Fields;
-use super::{records::OnRecord, time, Format, InputFile};
+use super::{records::OnRecord, Format, InputFile};
+use crate::time;
 
 /// What a session file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
-    time, InputFile,
+    InputFile,
 };
+use crate::time;
 
 /// The EVE fields the mapping reads (`flow` is an object of its own).
 const RAW: [&str; 11] = [

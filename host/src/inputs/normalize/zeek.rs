@@ -11,8 +11,9 @@ use asim_rule_core::Timestamp;
 use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
-    time, InputFile,
+    InputFile,
 };
+use crate::time;
 
 /// The Zeek fields the mapping reads.
 const RAW: [&str; 21] = [

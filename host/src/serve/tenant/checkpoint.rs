@@ -16,7 +16,7 @@ use asim_rule_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::Tenant;
-use crate::{engine::Quarantine, inputs::time::NAMEABLE, serve::deploy::RuleRecord};
+use crate::{engine::Quarantine, serve::deploy::RuleRecord, time::NAMEABLE};
 
 /// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -24,7 +24,6 @@ mod swap;
 use std::{
     fs,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 use anyhow::{Context, Result};
@@ -39,18 +38,14 @@ use super::{
 use crate::{
     engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
     feed::{Feed, Table},
-    inputs::{
-        self,
-        indicators::{self, list::ListOptions},
-        stream::Reader,
-    },
+    inputs::stream::Reader,
+    limits::BATCH_ROWS,
     outputs::AlertSink,
+    pipeline::Readers,
     schedule::Replay,
+    time,
 };
 use checkpoint::Checkpoint;
-
-/// Rows per batch handed to a rule.
-const BATCH_ROWS: usize = 65_536;
 
 /// A tenant's rules: waiting for the first rows (when `from` is not known
 /// yet, no tick can be placed), then running on the tenant's clock.
@@ -136,7 +131,7 @@ impl Tenant {
         let from = config
             .from
             .as_deref()
-            .map(inputs::time::parse)
+            .map(time::parse)
             .transpose()
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?;
         let mut state =
@@ -206,17 +201,13 @@ impl Tenant {
             .collect();
         let readers: Vec<Reader> = Table::ALL
             .iter()
-            .map(|table| match table {
-                Table::Indicators => indicators::reader(ListOptions::default()),
-                Table::Summaries => Arc::new(inputs::read_summaries) as Reader,
-                Table::Sessions => crate::cli::session_reader(None),
-            })
+            .map(|&table| Readers::default().of(table))
             .collect();
 
         let sink = AlertSink::append(&config.alerts, state.alert_bytes)?;
-        let lateness = crate::cli::parse_duration(&config.lateness)
+        let lateness = time::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
-        let max_ahead = crate::cli::parse_duration(&config.max_ahead)
+        let max_ahead = time::parse_duration(&config.max_ahead)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: max_ahead: {why}"))?;
         let mut tenant = Tenant {
             name: tenant.clone(),
@@ -376,7 +367,7 @@ impl Tenant {
             .collect();
         TenantStatus {
             tenant: self.name.clone(),
-            watermark: self.state.watermark.map(inputs::time::format),
+            watermark: self.state.watermark.map(time::format),
             rows_in: self.state.rows_in,
             late_rows: self.state.late_rows,
             rejected_rows: self.state.rejected_rows,
@@ -456,7 +447,7 @@ fn rule_status(
         reason: rule.quarantine().map(ToString::to_string),
         evaluations,
         alerts,
-        last_evaluation: last.map(inputs::time::format),
+        last_evaluation: last.map(time::format),
         memory_mib: rule.memory_bytes() >> 20,
         busy_ms: rule.busy().as_millis(),
     }

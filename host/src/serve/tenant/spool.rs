@@ -7,10 +7,11 @@ use std::{collections::BTreeMap, sync::Arc};
 use anyhow::Result;
 use asim_rule_core::Timestamp;
 
-use super::{Rules, Tenant, BATCH_ROWS};
+use super::{Rules, Tenant};
 use crate::{
     feed::Table,
-    inputs::{self, reorder::ReorderBuffer, stream::OwnedCell, InputFile, Rejects},
+    inputs::{reorder::ReorderBuffer, stream::OwnedCell, InputFile, Rejects},
+    limits::BATCH_ROWS,
     printable::printable,
     schedule::Replay,
 };
@@ -40,6 +41,45 @@ impl Waiting {
     pub(super) fn len(&self) -> usize {
         self.rows.len()
     }
+
+    /// Holds a row of `file`, of `table`.
+    fn push(&mut self, time: Timestamp, table: Table, file: &Arc<str>, cells: Vec<OwnedCell>) {
+        *self.per_file.entry(Arc::clone(file)).or_default() += 1;
+        self.rows
+            .push(time, table.index(), (Arc::clone(file), cells));
+    }
+
+    /// Whether rows of `file` wait.
+    fn holds(&self, file: &str) -> bool {
+        self.per_file.contains_key(file)
+    }
+
+    /// The earliest row at or before `watermark`, with the name of its file
+    /// when it was that file's last row waiting.
+    fn pop_through(&mut self, watermark: Timestamp) -> Option<Released> {
+        let (time, table, (file, cells)) = self.rows.pop_if(|time| time <= watermark)?;
+        let count = self.per_file.get_mut(&file)?;
+        *count -= 1;
+        let finished = (*count == 0).then(|| {
+            self.per_file.remove(&file);
+            file
+        });
+        Some(Released {
+            time,
+            table: Table::ALL[table],
+            cells,
+            finished,
+        })
+    }
+}
+
+/// A row released by the watermark.
+struct Released {
+    time: Timestamp,
+    table: Table,
+    cells: Vec<OwnedCell>,
+    /// The row's file, when no row of it waits any more.
+    finished: Option<Arc<str>>,
 }
 
 impl Tenant {
@@ -78,7 +118,7 @@ impl Tenant {
             let message = format!(
                 "tenant {}: {name}: {too_far_ahead} rows dated after {} (the later of this host's clock and the latest row, plus max_ahead {}) refused",
                 self.name,
-                inputs::time::format(horizon),
+                crate::time::format(horizon),
                 self.config.max_ahead
             );
             eprintln!("asim-rules serve: {}", printable(&message));
@@ -94,12 +134,9 @@ impl Tenant {
                 self.state.late_rows = self.state.late_rows.saturating_add(1);
             }
             self.state.latest = Some(self.state.latest.map_or(time, |latest| latest.max(time)));
-            *self.waiting.per_file.entry(Arc::clone(&file)).or_default() += 1;
-            self.waiting
-                .rows
-                .push(time, table.index(), (Arc::clone(&file), cells));
+            self.waiting.push(time, table, &file, cells);
         }
-        if self.waiting.per_file.contains_key(&file) {
+        if self.waiting.holds(&file) {
             self.state.open.insert(name.to_owned());
         } else {
             // Every row of it was played already (or it has none).
@@ -113,7 +150,7 @@ impl Tenant {
     /// host's clock and the latest row read.
     fn horizon(&self) -> Timestamp {
         let latest = self.state.latest.unwrap_or(Timestamp::MIN);
-        inputs::time::now()
+        crate::time::now()
             .max(latest)
             .saturating_add(self.max_ahead)
     }
@@ -141,23 +178,66 @@ impl Tenant {
         let Rules::Running(replay) = &mut self.rules else {
             return Ok(());
         };
-        while let Some((time, table, (file, cells))) =
-            self.waiting.rows.pop_if(|time| time <= watermark)
-        {
-            let cells: Vec<_> = cells.iter().map(OwnedCell::cell).collect();
-            replay.row(Table::ALL[table], time, &cells, &mut self.sink)?;
-            if let Some(count) = self.waiting.per_file.get_mut(&file) {
-                *count -= 1;
-                if *count == 0 {
-                    self.waiting.per_file.remove(&file);
-                    self.state.open.remove(&*file);
-                    self.state.done.insert(file.to_string());
-                }
+        while let Some(row) = self.waiting.pop_through(watermark) {
+            let cells: Vec<_> = row.cells.iter().map(OwnedCell::cell).collect();
+            replay.row(row.table, row.time, &cells, &mut self.sink)?;
+            if let Some(file) = row.finished {
+                self.state.open.remove(&*file);
+                self.state.done.insert(file.to_string());
             }
         }
         replay.advance_to(watermark, &mut self.sink)?;
         self.sink.flush()?;
         self.state.watermark = Some(watermark);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spool_file_is_finished_when_its_last_row_is_released() {
+        let (early, late): (Arc<str>, Arc<str>) =
+            ("0001-sessions.jsonl".into(), "0002-indicators.jsonl".into());
+        let mut waiting = Waiting::default();
+        for (time, table, file) in [
+            (30, Table::Sessions, &early),
+            (10, Table::Sessions, &early),
+            (20, Table::Indicators, &late),
+            (20, Table::Sessions, &late),
+            (40, Table::Indicators, &late),
+        ] {
+            waiting.push(time, table, file, vec![OwnedCell::Integer(time)]);
+        }
+        assert!(waiting.holds(&early) && waiting.holds(&late));
+        let mut released = Vec::new();
+        while let Some(row) = waiting.pop_through(30) {
+            released.push((row.time, row.table, row.finished));
+        }
+        // In time order, indicators before sessions within an instant (as
+        // `replay`), and the first file finished with its last row.
+        assert_eq!(
+            released,
+            [
+                (10, Table::Sessions, None),
+                (20, Table::Indicators, None),
+                (20, Table::Sessions, None),
+                (30, Table::Sessions, Some(Arc::clone(&early))),
+            ]
+        );
+        assert!(!waiting.holds(&early) && waiting.holds(&late));
+        assert_eq!(waiting.len(), 1);
+        let last = waiting.pop_through(Timestamp::MAX).map(|row| row.finished);
+        assert_eq!(last, Some(Some(late)));
+        assert_eq!(waiting.len(), 0);
+    }
+
+    #[test]
+    fn spool_files_feed_the_table_their_name_says() {
+        assert_eq!(table_of("0003-indicators.jsonl.gz"), Table::Indicators);
+        assert_eq!(table_of("0003-summaries.csv"), Table::Summaries);
+        assert_eq!(table_of("0003-conn.log"), Table::Sessions);
     }
 }

@@ -14,12 +14,13 @@ use super::{
     checkpoint::{self, Checkpoint, ROLLBACK_DIR},
     component,
     spool::table_of,
-    Tenant, BATCH_ROWS,
+    Tenant,
 };
 use crate::{
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table, Window},
     inputs::{InputFile, Rejects},
+    limits::BATCH_ROWS,
     schedule::first_tick_after,
     serve::{
         components::Components,

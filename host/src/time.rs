@@ -188,6 +188,31 @@ pub fn format(time: Timestamp) -> String {
     }
 }
 
+/// A duration as a number and a unit, `d`, `h`, `m` or `s` (`30d`), in
+/// microseconds: `--list-valid-for`, `--lateness`, serve's `lateness`.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let Ok(number) = number.parse::<i64>() else {
+        return Err(format!(
+            "{text:?} is not a duration such as 30d, 12h, 90m or 3600s"
+        ));
+    };
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("{text:?}: the unit must be d, h, m or s")),
+    };
+    number
+        .checked_mul(seconds * 1_000_000)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +307,14 @@ mod tests {
     fn formats_utc_with_z() {
         assert_eq!(format(NOON), "2026-03-14T12:00:00Z");
         assert_eq!(format(NOON + 1_500), "2026-03-14T12:00:00.001500Z");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d").unwrap(), 30 * 86_400_000_000);
+        assert_eq!(parse_duration("90m").unwrap(), 90 * 60_000_000);
+        for bad in ["", "d", "30", "30w", "-1d", "1.5h", "999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }
