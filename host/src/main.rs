@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => cli::normalize::run(args),
         Command::Serve(args) => cli::serve::run(args),
         Command::Status(args) => cli::serve::status(args),
-        Command::Swap(args) => cli::serve::swap(args),
+        Command::Swap(args) => cli::swap::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

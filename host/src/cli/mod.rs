@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod replay;
 pub mod run;
 pub mod serve;
+pub mod swap;
 
 use std::path::PathBuf;
 
@@ -57,7 +58,7 @@ pub enum Command {
     /// Prints what `serve` reports per tenant and rule.
     Status(serve::StatusArgs),
     /// Asks a running `serve` to swap a tenant's rule for another build or parameters.
-    Swap(serve::SwapArgs),
+    Swap(swap::SwapArgs),
 }
 
 /// Options every command that runs rules shares.

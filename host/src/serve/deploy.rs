@@ -18,8 +18,9 @@ use super::config::RuleConfig;
 
 /// Where `asim-rules swap` leaves requests, inside a tenant's state directory.
 pub const SWAPS_DIR: &str = "swaps";
-/// Where `serve` answers them, one file per request, under the same name.
-pub const ANSWERS_DIR: &str = "swaps/done";
+/// Where `serve` answers them, inside `SWAPS_DIR`, one file per request under
+/// the request's name.
+const ANSWERS_DIR: &str = "done";
 
 /// FNV-1a (64 bits) of a component's bytes, in hex: names the kept copy.
 /// Not a defence against a forged collision: the state directory and the
@@ -180,13 +181,48 @@ pub fn requests(dir: &Path) -> Result<Vec<(PathBuf, Result<SwapRequest>)>> {
         .collect())
 }
 
+/// Queues `request` for the tenant whose state folder is `tenant`: written
+/// aside and renamed, so `serve` never reads half a request. Returns the
+/// request's file, which [`answer_to`] takes.
+pub fn queue(tenant: &Path, request: &SwapRequest) -> Result<PathBuf> {
+    let dir = tenant.join(SWAPS_DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    // Named so that requests sort oldest first.
+    let name = format!("{stamp:024}-{}.json", std::process::id());
+    let temporary = dir.join(format!(".{name}"));
+    fs::write(&temporary, serde_json::to_vec_pretty(request)?)
+        .with_context(|| format!("{}: cannot write", temporary.display()))?;
+    let path = dir.join(&name);
+    fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", dir.display()))?;
+    Ok(path)
+}
+
+/// `serve`'s answer to the request queued as `request`; none yet.
+pub fn answer_to(request: &Path) -> Result<Option<SwapAnswer>> {
+    let Some((dir, name)) = request.parent().zip(request.file_name()) else {
+        return Ok(None);
+    };
+    let path = dir.join(ANSWERS_DIR).join(name);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{}: not an answer", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
 /// Answers a request: the answer under the request's name in `swaps/done`,
 /// then the request removed (a crash between the two answers it again).
 pub fn answer(request: &Path, answer: &SwapAnswer) -> Result<()> {
     let Some((dir, name)) = request.parent().zip(request.file_name()) else {
         return Ok(());
     };
-    let done = dir.join("done");
+    let done = dir.join(ANSWERS_DIR);
     fs::create_dir_all(&done).with_context(|| format!("{}: cannot create", done.display()))?;
     let path = done.join(name);
     // Written aside and renamed: `asim-rules swap` never reads half an answer.
@@ -229,5 +265,32 @@ mod tests {
         assert_ne!(first, second);
         assert_eq!(fs::read(kept(&store, &first)).unwrap(), b"first");
         assert_eq!(fs::read(kept(&store, &second)).unwrap(), b"second");
+    }
+
+    #[test]
+    fn a_queued_request_is_read_by_serve_and_its_answer_found_by_the_client() {
+        let tenant = tempfile::tempdir().unwrap();
+        let request = SwapRequest {
+            rule: "ti-map-ip".into(),
+            component: None,
+            parameters: Some(BTreeMap::from([("mode".into(), "fine".into())])),
+        };
+        let first = queue(tenant.path(), &request).unwrap();
+        let second = queue(tenant.path(), &request).unwrap();
+        assert!(answer_to(&first).unwrap().is_none());
+        // Serve reads them oldest first, whole.
+        let read = requests(tenant.path()).unwrap();
+        let paths: Vec<&PathBuf> = read.iter().map(|(path, _)| path).collect();
+        assert_eq!(paths, [&first, &second]);
+        assert_eq!(read[0].1.as_ref().unwrap().parameters, request.parameters);
+        let outcome = SwapAnswer {
+            applied: false,
+            outcome: "refused: no such rule".into(),
+        };
+        answer(&first, &outcome).unwrap();
+        let found = answer_to(&first).unwrap().unwrap();
+        assert_eq!((found.applied, found.outcome), (false, outcome.outcome));
+        // Answered, the request is gone; the other still waits.
+        assert_eq!(requests(tenant.path()).unwrap().len(), 1);
     }
 }
