@@ -13,6 +13,7 @@ pub mod feed;
 pub mod generate;
 pub mod inputs;
 pub mod limits;
+pub mod logging;
 pub mod outputs;
 pub mod pipeline;
 pub mod printable;

@@ -8,6 +8,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     // clap exits with status 2 on a usage error.
     let cli = Cli::parse();
+    cli.init_logging();
     let result = match cli.command {
         Command::Run(args) => cli::run::run(args),
         Command::Replay(args) => cli::replay::run(args),

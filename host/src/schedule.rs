@@ -169,7 +169,7 @@ impl Replay {
                 Ok(alerts) => alerts,
                 Err(quarantine) => {
                     // Contained: this rule is done, the others go on.
-                    eprintln!("asim-rules: tenant {}: {quarantine}", self.tenant);
+                    tracing::warn!(tenant = %self.tenant, "tenant {}: {quarantine}", self.tenant);
                     self.next_tick[rule] = None;
                     continue;
                 }

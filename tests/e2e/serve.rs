@@ -10,8 +10,8 @@ use std::{
 use asim_rules::serve::status::{RuleState, Status};
 
 use crate::support::{
-    component, generated, hostile, late_session, serve_until_idle, six_hour_spool, status_of,
-    success, versioned,
+    asim_rules, component, generated, hostile, json_lines, late_session, serve_until_idle,
+    six_hour_spool, status_of, success, versioned,
 };
 
 /// Generated data cut into spool files of six hours each
@@ -622,4 +622,85 @@ fn a_damaged_checkpoint_stops_its_tenant_with_a_reason_not_a_panic() {
             "{damage}: {stderr}"
         );
     }
+}
+
+#[test]
+fn serve_logs_as_json_with_the_tenant_as_a_field_and_at_the_level_asked() {
+    // Tenant `good` runs the TI rule; `bad` runs it beside a rule that traps.
+    let serve = |flags: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = |path: &Path, parameters: &str| {
+            format!(
+                "[[tenant.rule]]\ncomponent = {:?}\n{parameters}\n",
+                path.to_str().unwrap()
+            )
+        };
+        let mut text = String::from("state = \"state\"\n");
+        for name in ["good", "bad"] {
+            small_spool(dir.path(), name);
+            text += &format!(
+                "[[tenant]]\nname = \"{name}\"\nspool = \"spool/{name}\"\nalerts = \"{name}.jsonl\"\n\
+                 from = \"2026-03-02T00:00:00Z\"\nlateness = \"5m\"\n{}",
+                rule(&component("ti-map-ip"), "")
+            );
+        }
+        text += &rule(&hostile(), "parameters = { mode = \"trap\" }");
+        let config = dir.path().join("serve.toml");
+        fs::write(&config, text).unwrap();
+        let mut args = vec![
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--until-idle",
+        ];
+        args.extend_from_slice(flags);
+        let output = asim_rules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        let alerts = fs::read_to_string(dir.path().join("good.jsonl")).unwrap();
+        (stderr, alerts)
+    };
+    let (_, expected) = serve(&[]);
+    assert_eq!(expected.lines().count(), 2, "two sources met the listed address");
+
+    let (stderr, alerts) = serve(&["--log-format", "json"]);
+    assert_eq!(alerts, expected, "logging changes no output");
+    let events = json_lines(&stderr);
+    assert_eq!(
+        events.len(),
+        stderr.lines().count(),
+        "one JSON object a line: {stderr}"
+    );
+    for event in &events {
+        for key in ["timestamp", "level", "message", "target"] {
+            assert!(event[key].is_string(), "{key} in {event}");
+        }
+    }
+    let quarantined = events
+        .iter()
+        .find(|event| {
+            event["message"]
+                .as_str()
+                .unwrap()
+                .contains("rule hostile quarantined")
+        })
+        .unwrap_or_else(|| panic!("a quarantine event in {stderr}"));
+    assert_eq!(quarantined["level"], "WARN");
+    assert_eq!(quarantined["tenant"], "bad");
+    assert!(
+        events.iter().any(|event| event["level"] == "INFO"),
+        "{stderr}"
+    );
+
+    // For a person, warnings only: the quarantine, and no line of progress.
+    let (stderr, alerts) = serve(&["--log-level", "warn"]);
+    assert_eq!(alerts, expected);
+    assert!(
+        stderr.contains("warning: tenant bad: rule hostile quarantined: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().all(|line| line.starts_with("warning: ")),
+        "{stderr}"
+    );
 }

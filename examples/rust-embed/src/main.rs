@@ -13,6 +13,7 @@ use asim_rules::{
     feed::{Feed, Table},
     inputs::{InputFile, Rejects},
     limits,
+    logging::{self, Level, LogFormat},
     outputs::{AlertSink, Evaluation, OutputFormat},
     pipeline::Readers,
 };
@@ -23,6 +24,9 @@ fn main() -> Result<()> {
         bail!("usage: rust-embed-example AT INDICATORS SESSIONS RULE.wasm...");
     };
     let at = asim_rules::time::parse(at).map_err(anyhow::Error::msg)?;
+    // The library prints nothing itself: its messages (rows refused, what
+    // each file gave) go where the program says.
+    logging::init(LogFormat::Human, Level::INFO);
 
     // One engine per process; one instance per rule deployment.
     let host = RuleHost::new(Budgets::default())?;

@@ -43,8 +43,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         csv: args.csv,
     };
     let written = generate::generate(&plan, &args.out)?;
-    eprintln!(
-        "asim-rules generate: {} sessions, {} indicator rows, {} planted incidents in {} ({:.2}s); \
+    tracing::info!(
+        "{} sessions, {} indicator rows, {} planted incidents in {} ({:.2}s); \
          evaluate with --at {}",
         written.sessions,
         written.indicators,

@@ -28,6 +28,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     engine::{Budgets, RuleInstance},
     limits,
+    logging::LogFormat,
 };
 
 use crate::inputs::{indicators::ListOptions, InputFile};
@@ -39,6 +40,46 @@ use crate::inputs::{indicators::ListOptions, InputFile};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How messages on stderr are written: lines for a person, or one JSON
+    /// object per event (time, level, message, and fields such as tenant).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormatArg::Human)]
+    pub log_format: LogFormatArg,
+    /// The least severe messages written.
+    #[arg(long, global = true, value_enum, default_value_t = LogLevelArg::Info)]
+    pub log_level: LogLevelArg,
+}
+
+/// `--log-format` (the library's [`LogFormat`] knows nothing of clap).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// A line per message.
+    Human,
+    /// A JSON object per message.
+    Json,
+}
+
+/// `--log-level`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LogLevelArg {
+    /// Warnings only: refused rows, quarantines, refusals.
+    Warn,
+    /// Warnings and what each step read, played and wrote.
+    Info,
+}
+
+impl Cli {
+    /// Sends the library's events to stderr as the flags say.
+    pub fn init_logging(&self) {
+        let format = match self.log_format {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+        let level = match self.log_level {
+            LogLevelArg::Warn => tracing::Level::WARN,
+            LogLevelArg::Info => tracing::Level::INFO,
+        };
+        crate::logging::init(format, level);
+    }
 }
 
 #[derive(Subcommand)]

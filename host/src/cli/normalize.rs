@@ -81,15 +81,15 @@ pub fn run(args: NormalizeArgs) -> Result<()> {
                 Ok(())
             },
         )?;
-        eprintln!(
-            "asim-rules normalize: {name}: {}: {records} records, {} rejected{}",
+        tracing::info!(
+            "{name}: {}: {records} records, {} rejected{}",
             format.name(),
             rejects.count - rejected_before,
             issues.describe()
         );
     }
     out.flush().context("writing the ASIM records")?;
-    eprintln!("asim-rules normalize: {written} ASIM records written");
+    tracing::info!("{written} ASIM records written");
     Ok(())
 }
 

@@ -151,8 +151,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     let evaluations = replay.evaluations.clone();
     let out_of_order = merged.out_of_order;
     if out_of_order > 0 {
-        eprintln!(
-            "warning: {out_of_order} rows were earlier than the row before them in their file; evaluations before they arrived did not see them (sort each input by TimeGenerated)"
+        tracing::warn!(
+            "{out_of_order} rows were earlier than the row before them in their file; evaluations before they arrived did not see them (sort each input by TimeGenerated)"
         );
     }
     let reports = merged.finish(Table::ALL.len())?;
@@ -175,8 +175,8 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             format!("{name} {evaluations} evaluations, {alerts} alerts")
         })
         .collect();
-    eprintln!(
-        "asim-rules replay: {}; {played} rows played ({out_of_order} out of time order); {}; {:.2}s{}",
+    tracing::info!(
+        "{}; {played} rows played ({out_of_order} out of time order); {}; {:.2}s{}",
         read.join(", "),
         per_rule.join("; "),
         started.elapsed().as_secs_f64(),

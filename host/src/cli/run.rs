@@ -58,8 +58,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         if args.at.rem_euclid(metadata.frequency) != 0 {
             // Sentinel runs a rule by hand at any time, too: the windows end at
             // --at as they would at a tick, but a scheduled run never does this.
-            eprintln!(
-                "warning: --at {} is not a tick of {} (every {}): evaluated over the windows ending then, as a run by hand would be; replay and serve evaluate only on ticks",
+            tracing::warn!(
+                "--at {} is not a tick of {} (every {}): evaluated over the windows ending then, as a run by hand would be; replay and serve evaluate only on ticks",
                 crate::time::format(args.at),
                 metadata.short_name,
                 super::inspect::duration(metadata.frequency),
@@ -102,8 +102,8 @@ pub fn run(args: RunArgs) -> Result<()> {
             }
             feed.flush(&mut rules);
         } else if !files.is_empty() {
-            eprintln!(
-                "warning: no rule reads {} rows; {} file(s) not read",
+            tracing::warn!(
+                "no rule reads {} rows; {} file(s) not read",
                 table.name(),
                 files.len()
             );
@@ -124,8 +124,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         let alerts = match rule.evaluate(args.at) {
             Ok(alerts) => alerts,
             Err(quarantine) => {
-                eprintln!(
-                    "asim-rules run: tenant {}: {quarantine}",
+                tracing::warn!(
+                    tenant = %args.alerts.tenant,
+                    "tenant {}: {quarantine}",
                     args.alerts.tenant
                 );
                 counts.push(format!("{} quarantined", rule.metadata().short_name));
@@ -144,8 +145,8 @@ pub fn run(args: RunArgs) -> Result<()> {
             .iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
-        eprintln!(
-            "asim-rules run: {} state: {} memory={} MiB",
+        tracing::info!(
+            "{} state: {} memory={} MiB",
             rule.metadata().short_name,
             stats.join(" "),
             rule.memory_bytes() >> 20
@@ -153,13 +154,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     sink.finish()?;
     if rejects.not_shown() > 0 {
-        eprintln!(
-            "warning: {} more rejected rows not shown",
-            rejects.not_shown()
-        );
+        tracing::warn!("{} more rejected rows not shown", rejects.not_shown());
     }
-    eprintln!(
-        "asim-rules run: {}; alerts: {}; load {:.2}s, read {:.2}s, evaluate {:.2}s{}",
+    tracing::info!(
+        "{}; alerts: {}; load {:.2}s, read {:.2}s, evaluate {:.2}s{}",
         read.join(", "),
         counts.join(", "),
         loaded.as_secs_f64(),

@@ -66,7 +66,7 @@ pub fn run(args: SwapArgs) -> Result<()> {
     };
     let queued = deploy::queue(&tenant, &request)?;
     if args.wait == 0 {
-        eprintln!("asim-rules swap: queued {}", queued.display());
+        tracing::info!("queued {}", queued.display());
         return Ok(());
     }
     let deadline = Instant::now() + Duration::from_secs(args.wait);

@@ -270,8 +270,8 @@ impl RuleHost {
                 Ok(cache) => {
                     config.cache(Some(cache));
                 }
-                Err(error) => eprintln!(
-                    "warning: compile cache {}: {error:#}; components are compiled at every load",
+                Err(error) => tracing::warn!(
+                    "compile cache {}: {error:#}; components are compiled at every load",
                     dir.display()
                 ),
             }

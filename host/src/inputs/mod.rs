@@ -214,8 +214,8 @@ impl Rejects {
         if let Some(refused) = &mut self.refused {
             refused.push((line, reason.to_owned()));
         } else if self.count <= limits::REJECTS_SHOWN {
-            let warning = format!("warning: {}:{line}: {reason}; row skipped", input.name);
-            eprintln!("{}", crate::printable::printable(&warning));
+            let warning = format!("{}:{line}: {reason}; row skipped", input.name);
+            tracing::warn!(file = %input.name, line, "{}", crate::printable::printable(&warning));
         }
     }
 
@@ -291,8 +291,9 @@ pub fn read_sessions_from(
     let mut issues = FieldIssues::default();
     let records = read_rows(input, reader, format, columns, rejects, &mut issues, on_row)?;
     if format != SessionFormat::Asim {
-        eprintln!(
-            "asim-rules: {}: {}: {records} records, {} rejected{}",
+        tracing::info!(
+            file = %input.name,
+            "{}: {}: {records} records, {} rejected{}",
             input.name,
             format.name(),
             rejects.count - rejected_before,
@@ -418,8 +419,9 @@ impl Unparsable {
     /// Says on stderr which columns of `input` had cells that did not parse.
     pub fn report(&self, input: &InputFile) {
         if let Some(columns) = self.describe() {
-            eprintln!(
-                "asim-rules: {}: cells that do not parse, passed to the rules as unparsable: {columns}",
+            tracing::info!(
+                file = %input.name,
+                "{}: cells that do not parse, passed to the rules as unparsable: {columns}",
                 input.name
             );
         }

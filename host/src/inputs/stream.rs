@@ -243,8 +243,9 @@ impl Merged {
                                 })?;
                             let sorted = sorter.finish(CHUNK_ROWS, send);
                             if let Ok(report) = &sorted {
-                                eprintln!(
-                                    "asim-rules: {}: not in time order: sorted first {report}",
+                                tracing::info!(
+                                    file = %input.name,
+                                    "{}: not in time order: sorted first {report}",
                                     input.name
                                 );
                             }

@@ -92,8 +92,8 @@ impl AlertSink {
             file.set_len(keep)
                 .with_context(|| format!("{}: cannot cut back to {keep} bytes", path.display()))?;
         } else if length < keep {
-            eprintln!(
-                "asim-rules: {}: {length} bytes where {keep} were written: cut or rotated since; alerts are appended to it as it is",
+            tracing::warn!(
+                "{}: {length} bytes where {keep} were written: cut or rotated since; alerts are appended to it as it is",
                 path.display()
             );
         }

@@ -70,7 +70,7 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
                 Ok(changed) => reconfigure(&mut tenants, &changed),
                 Err(error) => {
                     let message = format!("{error:#}; the running configuration stays");
-                    eprintln!("asim-rules serve: {}", printable(&message));
+                    tracing::warn!("{}", printable(&message));
                 }
             }
         }
@@ -83,8 +83,8 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
         write_status(&config.state, &tenants)?;
         let compiling = tenants.iter().any(Tenant::swap_compiling);
         if until_idle && !played && !compiling {
-            eprintln!(
-                "asim-rules serve: {} tenants idle{}",
+            tracing::info!(
+                "{} tenants idle{}",
                 tenants.len(),
                 crate::outputs::peak_memory_note()
             );
@@ -171,16 +171,18 @@ fn reconfigure(tenants: &mut [Tenant], config: &Config) {
             .find(|entry| entry.name == tenant.name)
         {
             Some(entry) => tenant.reconfigure(entry),
-            None => eprintln!(
-                "asim-rules serve: tenant {} is no longer configured: it runs until serve restarts",
+            None => tracing::warn!(
+                tenant = %tenant.name,
+                "tenant {} is no longer configured: it runs until serve restarts",
                 tenant.name
             ),
         }
     }
     for entry in &config.tenants {
         if !tenants.iter().any(|tenant| tenant.name == entry.name) {
-            eprintln!(
-                "asim-rules serve: tenant {} is new: it starts when serve restarts",
+            tracing::warn!(
+                tenant = %entry.name,
+                "tenant {} is new: it starts when serve restarts",
                 entry.name
             );
         }

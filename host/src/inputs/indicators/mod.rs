@@ -176,7 +176,7 @@ pub fn reader(options: ListOptions) -> Reader {
         let rejected_before = rejects.count;
         let (report, source, noun) = read(input, &options, columns, rejects, on_row)?;
         let rejected = rejects.count - rejected_before;
-        eprintln!("asim-rules: {}", report.line(input, source, noun, rejected));
+        tracing::info!(file = %input.name, "{}", report.line(input, source, noun, rejected));
         Ok(report.records)
     })
 }

@@ -204,7 +204,7 @@ impl Tenant {
                     None => rule
                         .snapshot()
                         .inspect_err(|quarantine| {
-                            eprintln!("asim-rules: tenant {}: {quarantine}", self.name);
+                            tracing::warn!(tenant = %self.name, "tenant {}: {quarantine}", self.name);
                         })
                         .ok(),
                 };

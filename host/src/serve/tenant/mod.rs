@@ -183,7 +183,7 @@ impl Tenant {
                     records.push(record);
                 }
                 Err(reason) => {
-                    eprintln!("asim-rules serve: tenant {tenant}: rule refused: {reason}");
+                    tracing::warn!(%tenant, "tenant {tenant}: rule refused: {reason}");
                     refused.push(Refused {
                         component: rule.component.display().to_string(),
                         reason,
@@ -266,7 +266,7 @@ impl Tenant {
             let state =
                 fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
             if let Err(quarantine) = rule.restore(&state) {
-                eprintln!("asim-rules serve: tenant {}: {quarantine}", self.name);
+                tracing::warn!(tenant = %self.name, "tenant {}: {quarantine}", self.name);
             }
         }
         let mut replay = Replay::resume(

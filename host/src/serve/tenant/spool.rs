@@ -112,7 +112,7 @@ impl Tenant {
         if let Err(error) = read {
             // One bad file does not stop the tenant: it is reported and left.
             let message = format!("tenant {}: {name}: {error:#}", self.name);
-            eprintln!("asim-rules serve: {}", printable(&message));
+            tracing::warn!(tenant = %self.name, "{}", printable(&message));
         }
         if too_far_ahead > 0 {
             let message = format!(
@@ -121,7 +121,7 @@ impl Tenant {
                 crate::time::format(horizon),
                 self.config.max_ahead
             );
-            eprintln!("asim-rules serve: {}", printable(&message));
+            tracing::warn!(tenant = %self.name, "{}", printable(&message));
         }
         if !reread {
             self.state.rows_in = self.state.rows_in.saturating_add(rows.len() as u64);

@@ -47,8 +47,9 @@ impl Tenant {
                         configured: Some(configured),
                     }),
                     Ok(_) => {}
-                    Err(error) => eprintln!(
-                        "asim-rules serve: tenant {}: {error:#}; the running build stays",
+                    Err(error) => tracing::warn!(
+                        tenant = %self.name,
+                        "tenant {}: {error:#}; the running build stays",
                         self.name
                     ),
                 }
@@ -147,7 +148,7 @@ impl Tenant {
                 let paused = started.elapsed().as_secs_f64() * 1e3;
                 outcome += &format!("; paused {paused:.1} ms");
             }
-            eprintln!("asim-rules serve: tenant {}: {outcome}", self.name);
+            tracing::info!(tenant = %self.name, "tenant {}: {outcome}", self.name);
             if !applied {
                 let record = &mut self.records[swap.rule];
                 if let Some(configured) = &swap.configured {
@@ -415,8 +416,9 @@ impl Tenant {
             state.records[index].current.describe()
         );
         let rule = &self.rules.get(index).metadata().short_name;
-        eprintln!(
-            "asim-rules serve: tenant {}: rule {rule}: {outcome}",
+        tracing::warn!(
+            tenant = %self.name,
+            "tenant {}: rule {rule}: {outcome}",
             self.name
         );
         let record = &mut state.records[index];
