@@ -7,6 +7,8 @@
 //! of them, [`generate`] makes demo data, [`serve`] runs many tenants from a
 //! config.
 
+#![deny(missing_docs)]
+
 pub mod cli;
 pub mod engine;
 pub mod feed;

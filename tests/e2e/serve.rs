@@ -661,7 +661,11 @@ fn serve_logs_as_json_with_the_tenant_as_a_field_and_at_the_level_asked() {
         (stderr, alerts)
     };
     let (_, expected) = serve(&[]);
-    assert_eq!(expected.lines().count(), 2, "two sources met the listed address");
+    assert_eq!(
+        expected.lines().count(),
+        2,
+        "two sources met the listed address"
+    );
 
     let (stderr, alerts) = serve(&["--log-format", "json"]);
     assert_eq!(alerts, expected, "logging changes no output");

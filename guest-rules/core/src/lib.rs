@@ -17,6 +17,8 @@
 //! assert!(src.address(0).is_some());
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod alert;
 pub mod batch;
 pub mod ip;

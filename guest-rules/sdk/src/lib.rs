@@ -13,7 +13,9 @@ use asim_rule_core::Rule;
 mod convert;
 
 /// Bindings generated from `wit/` for the `detection` world.
-#[allow(missing_docs)]
+// Generated code: undocumented, and unsafe by nature (the canonical ABI);
+// the rest of the SDK denies both, as the workspace does.
+#[allow(missing_docs, unsafe_code)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "detection",

@@ -7,6 +7,7 @@ use asim_rule_core::Timestamp;
 
 use crate::{generate, time};
 
+/// `asim-rules generate`'s arguments.
 #[derive(clap::Args)]
 pub struct GenerateArgs {
     /// Directory to write into.
@@ -32,6 +33,7 @@ pub struct GenerateArgs {
     pub csv: bool,
 }
 
+/// Writes the synthetic data and says what it planted.
 pub fn run(args: GenerateArgs) -> Result<()> {
     let started = Instant::now();
     let plan = generate::Plan {

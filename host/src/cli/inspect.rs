@@ -10,12 +10,14 @@ use asim_rule_core::{
 
 use crate::engine::{Budgets, RuleHost};
 
+/// `asim-rules inspect`'s arguments.
 #[derive(clap::Args)]
 pub struct InspectArgs {
     /// The component (.wasm).
     pub component: PathBuf,
 }
 
+/// Prints each component's metadata.
 pub fn run(args: InspectArgs) -> Result<()> {
     let host = RuleHost::new(Budgets::default())?;
     let (_, description) = host.describe(&args.component)?;

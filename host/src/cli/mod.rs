@@ -38,6 +38,7 @@ use crate::inputs::{indicators::ListOptions, InputFile};
 #[derive(Parser)]
 #[command(name = "asim-rules", version, about)]
 pub struct Cli {
+    /// The subcommand and its arguments.
     #[command(subcommand)]
     pub command: Command,
     /// How messages on stderr are written: lines for a person, or one JSON
@@ -82,6 +83,7 @@ impl Cli {
     }
 }
 
+/// The subcommands.
 #[derive(Subcommand)]
 pub enum Command {
     /// Evaluates each rule once at --at over the given files.

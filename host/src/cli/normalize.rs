@@ -16,6 +16,7 @@ use crate::inputs::{
     InputFile, Rejects,
 };
 
+/// `asim-rules normalize`'s arguments.
 #[derive(clap::Args)]
 pub struct NormalizeArgs {
     /// Raw log files (Zeek conn.log TSV or JSON, AWS VPC flow logs, Suricata EVE), optionally .gz.
@@ -27,10 +28,12 @@ pub struct NormalizeArgs {
     /// Where the ASIM JSON lines go; default: standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// How many lines of each file are read, and how long one may be.
     #[command(flatten)]
     pub lines: super::LineArgs,
 }
 
+/// Writes each file's records as ASIM JSON lines.
 pub fn run(args: NormalizeArgs) -> Result<()> {
     let out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(

@@ -22,8 +22,10 @@ use crate::{
     time,
 };
 
+/// `asim-rules replay`'s arguments.
 #[derive(clap::Args)]
 pub struct ReplayArgs {
+    /// The rules and their budgets.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Session files, each in time order: ASIM NetworkSession (JSON lines or
@@ -34,6 +36,7 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub sessions_format: Option<SessionFormat>,
     // Indicator files and list options, as for `run`.
+    /// The threat-intel files.
     #[command(flatten)]
     pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports, each in time order.
@@ -51,10 +54,13 @@ pub struct ReplayArgs {
     /// order) is sorted on disk before it is played.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::time::parse_duration)]
     pub lateness: i64,
+    /// Threads per session file.
     #[command(flatten)]
     pub threads: super::ThreadArgs,
+    /// How many lines of each file are read, and how long one may be.
     #[command(flatten)]
     pub lines: super::LineArgs,
+    /// Where alerts go and how they are written.
     #[command(flatten)]
     pub alerts: AlertArgs,
 }
@@ -62,6 +68,7 @@ pub struct ReplayArgs {
 /// Progress is redrawn every this many rows.
 const PROGRESS_EVERY: u64 = 1 << 16;
 
+/// Plays the inputs in time order and evaluates each rule at each tick.
 pub fn run(args: ReplayArgs) -> Result<()> {
     if args.to < args.from {
         bail!("--to is before --from");

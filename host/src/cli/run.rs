@@ -14,8 +14,10 @@ use crate::{
     pipeline::Readers,
 };
 
+/// `asim-rules run`'s arguments.
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The rules and their budgets.
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     /// Session files: ASIM NetworkSession (JSON lines or CSV) or raw logs the
@@ -25,6 +27,7 @@ pub struct RunArgs {
     /// What the session files hold; default: recognised from each file.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub sessions_format: Option<SessionFormat>,
+    /// The threat-intel files.
     #[command(flatten)]
     pub indicators: IndicatorArgs,
     /// NetworkSummary_Protocol_CL or NetworkCustomAnalytics_protocol_CL exports.
@@ -33,14 +36,18 @@ pub struct RunArgs {
     /// Evaluation time (RFC 3339, e.g. 2026-03-14T15:00:00Z).
     #[arg(long, value_parser = super::parse_time)]
     pub at: Timestamp,
+    /// Threads per session file.
     #[command(flatten)]
     pub threads: super::ThreadArgs,
+    /// How many lines of each file are read, and how long one may be.
     #[command(flatten)]
     pub lines: super::LineArgs,
+    /// Where alerts go and how they are written.
     #[command(flatten)]
     pub alerts: AlertArgs,
 }
 
+/// Feeds every file to the rules, evaluates each once at `--at`, writes the alerts.
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
     let sessions = super::session_files(&args.sessions, args.threads.count(), &args.lines);

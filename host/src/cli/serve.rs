@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::serve::status::{RuleState, Status};
 
+/// `asim-rules serve`'s arguments.
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// The configuration (TOML): state directory, tenants, their rules,
@@ -17,6 +18,7 @@ pub struct ServeArgs {
     pub until_idle: bool,
 }
 
+/// `asim-rules status`'s arguments.
 #[derive(clap::Args)]
 pub struct StatusArgs {
     /// The state directory `serve` writes.
@@ -27,6 +29,7 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// Runs the tenants of the configuration.
 pub fn run(args: ServeArgs) -> Result<()> {
     crate::serve::run(&args.config, args.until_idle)
 }

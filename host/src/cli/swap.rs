@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 
 use crate::serve::deploy::{self, SwapRequest};
 
+/// `asim-rules swap`'s arguments.
 #[derive(clap::Args)]
 pub struct SwapArgs {
     /// The state directory of the running `serve`.

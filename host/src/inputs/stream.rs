@@ -37,15 +37,22 @@ pub type Reader = Arc<
 /// A cell that owns its text.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum OwnedCell {
+    /// No value.
     Empty,
+    /// Text.
     Text(Box<str>),
+    /// A whole number.
     Integer(i64),
+    /// A real number.
     Real(f64),
+    /// True or false.
     Boolean(bool),
+    /// An instant.
     Time(Timestamp),
 }
 
 impl OwnedCell {
+    /// The owned copy of `cell`.
     pub fn new(cell: &Cell) -> OwnedCell {
         match *cell {
             Cell::Empty => OwnedCell::Empty,
@@ -73,7 +80,9 @@ impl OwnedCell {
 /// One row of one table.
 #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
+    /// The row's `TimeGenerated`.
     pub time: Timestamp,
+    /// The row's cells, in the group's column order.
     pub cells: Vec<OwnedCell>,
 }
 
@@ -89,9 +98,11 @@ impl Row {
 
 /// Files read alike.
 pub struct Group {
+    /// The files, played as one stream.
     pub files: Vec<InputFile>,
     /// The columns to read from them.
     pub columns: Vec<(String, ColumnKind)>,
+    /// Reads one of the files.
     pub reader: Reader,
     /// How the files' rows are put in time order.
     pub order: Order,
@@ -115,7 +126,9 @@ pub enum Order {
 
 /// What a file's reader thread reports when it ends.
 pub struct FileReport {
+    /// Records read.
     pub records: u64,
+    /// Rows refused, and why.
     pub rejects: Rejects,
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::{engine::Budgets, limits};
 
+/// A `serve` configuration, its relative paths resolved.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -20,13 +21,16 @@ pub struct Config {
     /// How often spools are looked at, milliseconds.
     #[serde(default = "default_poll_ms")]
     pub poll_ms: u64,
+    /// The tenants, each with its own rules, spool and budgets.
     #[serde(rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
 }
 
+/// One tenant's `[[tenant]]` table.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantConfig {
+    /// The tenant's name: its state folder and every message name it.
     pub name: String,
     /// Where batch files appear: files named `*indicators*` hold indicators,
     /// `*summaries*` summaries, any other session rows (ASIM or raw logs).
@@ -44,12 +48,14 @@ pub struct TenantConfig {
     /// one row from year 9999 cannot move the watermark.
     #[serde(default = "default_max_ahead")]
     pub max_ahead: String,
+    /// What each of its rule instances may use.
     #[serde(default)]
     pub budgets: BudgetConfig,
     /// Evaluations a swapped-in build must pass before it is trusted; until
     /// then a failure rolls the rule back to the build it replaced.
     #[serde(default = "default_probation")]
     pub probation: u64,
+    /// Its rules (`[[tenant.rule]]`), in order.
     #[serde(rename = "rule")]
     pub rules: Vec<RuleConfig>,
 }
@@ -58,18 +64,27 @@ pub struct TenantConfig {
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BudgetConfig {
+    /// Memory one instance may use, MiB.
     pub memory_mib: Option<usize>,
+    /// Wall time of one call, milliseconds.
     pub call_ms: Option<u64>,
+    /// Alerts one evaluation may return.
     pub alerts: Option<usize>,
+    /// Text one alert may carry, KiB.
     pub alert_kib: Option<usize>,
+    /// Size of a snapshot, MiB.
     pub snapshot_mib: Option<usize>,
+    /// Data any other call may hand the host, MiB.
     pub output_mib: Option<usize>,
 }
 
+/// One rule of a tenant: a component and its parameters.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
+    /// The component file (`.wasm`).
     pub component: PathBuf,
+    /// Parameters given to `configure`.
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
 }

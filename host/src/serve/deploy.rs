@@ -61,6 +61,7 @@ pub struct Deployment {
     pub source: PathBuf,
     /// Its digest (see [`digest`]).
     pub digest: String,
+    /// Parameters given to `configure`.
     pub parameters: BTreeMap<String, String>,
     /// The rule's version (`metadata().version`).
     pub version: String,
@@ -105,6 +106,7 @@ pub struct RuleRecord {
     /// The entry's component digest and parameters when last applied: an
     /// edit of either (or of the file) is a swap.
     pub configured: (String, BTreeMap<String, String>),
+    /// The build running now.
     pub current: Deployment,
     /// The build it replaced, kept (with its state, while on probation) for
     /// rollback.
@@ -120,21 +122,28 @@ pub struct RuleRecord {
 /// component (none: the current one) and parameters (none: the current ones).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SwapRequest {
+    /// The rule's id or short name.
     pub rule: String,
+    /// The new build's file; none: the running one.
     pub component: Option<PathBuf>,
+    /// The new parameters, all of them; none: the running ones.
     pub parameters: Option<BTreeMap<String, String>>,
 }
 
 /// `serve`'s answer to a request.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SwapAnswer {
+    /// Whether the rule now runs what was asked.
     pub applied: bool,
+    /// What was done, or why not.
     pub outcome: String,
 }
 
 /// A change to make: which rule, to what, and where it came from.
 pub struct Swap {
+    /// The rule's place among the tenant's rules.
     pub rule: usize,
+    /// The build and parameters to run.
     pub target: Deployment,
     /// The request file to answer, when it came from `asim-rules swap`.
     pub request: Option<PathBuf>,

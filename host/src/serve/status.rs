@@ -13,15 +13,18 @@ pub const STATUS_FILE: &str = "status.json";
 /// Every tenant's status, in the configuration's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
+    /// One entry per tenant.
     pub tenants: Vec<TenantStatus>,
 }
 
 /// A tenant's clock, counters, rules and budgets.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TenantStatus {
+    /// The tenant's name.
     pub tenant: String,
     /// Rows at or before it have been played (RFC 3339).
     pub watermark: Option<String>,
+    /// Rows read from its spool.
     pub rows_in: u64,
     /// Rows that came at or before the watermark: played late.
     pub late_rows: u64,
@@ -29,14 +32,19 @@ pub struct TenantStatus {
     pub rejected_rows: u64,
     /// Rows dated further ahead than `max_ahead`, refused.
     pub rows_too_far_ahead: u64,
+    /// Files whose every row was played.
     pub files_played: usize,
     /// Files with rows still waiting for the watermark.
     pub files_waiting: usize,
+    /// Rows read and waiting for the watermark.
     pub rows_waiting: usize,
+    /// Its rules, in the configuration's order (refused ones left out).
     pub rules: Vec<RuleStatus>,
     /// Configured rules that could not be loaded.
     pub refused: Vec<Refused>,
+    /// Memory one of its rule instances may use.
     pub memory_budget_mib: usize,
+    /// Wall time one call may take.
     pub call_budget_ms: u128,
 }
 
@@ -44,7 +52,9 @@ pub struct TenantStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleState {
+    /// It is fed and evaluated.
     Running,
+    /// It broke a budget or trapped: it gets no more rows or calls.
     Quarantined,
 }
 
@@ -53,31 +63,46 @@ pub enum RuleState {
 pub struct RuleStatus {
     /// The rule's short name.
     pub rule: String,
+    /// The running build's `metadata().version`.
     pub version: String,
+    /// The file the running build was taken from.
     pub component: String,
+    /// The running build's digest (its kept copy's name).
     pub digest: String,
+    /// The running build's parameters.
     pub parameters: BTreeMap<String, String>,
     /// When the running build was swapped in; none for the first build.
     pub swapped_at: Option<String>,
+    /// The version of the build it replaced.
     pub previous_version: Option<String>,
+    /// The file of the build it replaced.
     pub previous_component: Option<String>,
+    /// Whether a failure now rolls it back.
     pub on_probation: bool,
     /// What the last swap did, or why it was refused or rolled back.
     pub last_swap: Option<String>,
+    /// Running or quarantined.
     pub state: RuleState,
     /// Why it was quarantined.
     pub reason: Option<String>,
+    /// Evaluations since the tenant started.
     pub evaluations: u64,
+    /// Alerts those evaluations returned.
     pub alerts: u64,
+    /// The time of the last one (RFC 3339).
     pub last_evaluation: Option<String>,
+    /// Memory the instance holds.
     pub memory_mib: usize,
+    /// Time spent in calls into the rule.
     pub busy_ms: u128,
 }
 
 /// A configured component that could not be loaded, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Refused {
+    /// The component file named by the configuration.
     pub component: String,
+    /// Why it could not be loaded.
     pub reason: String,
 }
 

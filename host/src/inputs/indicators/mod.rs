@@ -91,15 +91,23 @@ impl Source {
 /// One indicator, as a `ThreatIntelligenceIndicator` row holds it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Indicator<'a> {
+    /// When the indicator was published or updated (`TimeGenerated`).
     pub time: Timestamp,
+    /// The indicator's id in its source.
     pub id: Cow<'a, str>,
     /// The address or network, as the source wrote it (`NetworkIP`).
     pub address: Cow<'a, str>,
+    /// When it stops being live.
     pub expiration: Timestamp,
+    /// Whether the source still holds it live.
     pub active: bool,
+    /// The source's threat type (`Botnet`, `C2`, a list's name).
     pub threat_type: Option<Cow<'a, str>>,
+    /// What the source says of it.
     pub description: Option<Cow<'a, str>>,
+    /// Actors or campaigns it is tied to.
     pub activity_groups: Option<Cow<'a, str>>,
+    /// The source's confidence, 0 to 100.
     pub confidence: Option<f64>,
     /// The source's own id when `id` had to be made unique (`ExternalIndicatorId`).
     pub external_id: Option<Cow<'a, str>>,

@@ -17,6 +17,7 @@ macro_rules! indexed_names {
                 name as usize
             }
         }
+        /// The names, in the enum's order.
         $list_vis const $list: &[&str] = &[$(stringify!($name)),*];
     };
 }
@@ -116,8 +117,11 @@ impl SessionFormat {
 /// had to take from elsewhere than the record (derived), by what.
 #[derive(Debug, Default)]
 pub struct FieldIssues {
+    /// Mapped fields left empty, by ASIM column.
     pub empty: BTreeMap<&'static str, u64>,
+    /// Fields whose values could not be mapped, by ASIM column.
     pub skipped: BTreeMap<&'static str, u64>,
+    /// Fields taken from elsewhere than the record, by ASIM column.
     pub derived: BTreeMap<&'static str, u64>,
 }
 
