@@ -8,6 +8,7 @@ mod asim_values;
 mod closed_output;
 mod containment;
 mod example_hosts;
+mod golden;
 mod hostile_inputs;
 mod independence;
 mod indicators;
