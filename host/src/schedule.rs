@@ -17,18 +17,29 @@ pub fn first_tick_after(from: Timestamp, frequency: i64) -> Timestamp {
     from.div_euclid(frequency) * frequency + frequency
 }
 
+/// Where a rule stands on its schedule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Its next tick; none once it is done or quarantined.
+    pub next_tick: Option<Timestamp>,
+    /// Evaluations so far.
+    pub evaluations: u64,
+    /// Alerts those evaluations returned.
+    pub alerts: u64,
+    /// The time of its last evaluation.
+    pub last_evaluated: Option<Timestamp>,
+}
+
 /// Rows played in time order, rules evaluated on their ticks in `(from, to]`.
 pub struct Replay {
+    /// The rules, apart from their schedules: the feeds hand them batches.
     rules: Vec<RuleInstance>,
+    /// Each rule's schedule, in the rules' order.
+    schedules: Vec<Schedule>,
     /// One feed per table, in [`Table::ALL`] order.
     feeds: Vec<Feed>,
-    next_tick: Vec<Option<Timestamp>>,
     to: Timestamp,
     tenant: String,
-    /// Evaluations and alerts per rule.
-    pub evaluations: Vec<(u64, u64)>,
-    /// Each rule's last evaluation time.
-    pub last_evaluated: Vec<Option<Timestamp>>,
 }
 
 impl Replay {
@@ -41,20 +52,22 @@ impl Replay {
         tenant: &str,
         batch_rows: usize,
     ) -> Replay {
-        let next_tick: Vec<Option<Timestamp>> = rules
+        let schedules = rules
             .iter()
-            .map(|rule| {
-                Some(first_tick_after(from, rule.metadata().frequency)).filter(|&tick| tick <= to)
+            .map(|rule| Schedule {
+                next_tick: Some(first_tick_after(from, rule.metadata().frequency))
+                    .filter(|&tick| tick <= to),
+                ..Schedule::default()
             })
             .collect();
-        Replay::resume(rules, next_tick, to, tenant, batch_rows)
+        Replay::resume(rules, schedules, to, tenant, batch_rows)
     }
 
-    /// A replay whose rules' next ticks are known (a restarted `serve`):
-    /// each is fed from that tick minus its lookback.
+    /// A replay whose rules' schedules are known (a restarted `serve`): each
+    /// is fed from its next tick minus its lookback.
     pub fn resume(
         rules: Vec<RuleInstance>,
-        next_tick: Vec<Option<Timestamp>>,
+        schedules: Vec<Schedule>,
         to: Timestamp,
         tenant: &str,
         batch_rows: usize,
@@ -64,17 +77,15 @@ impl Replay {
             .map(|&table| {
                 let window = |index: usize, rule: &asim_rule_core::RuleMetadata| {
                     let last = to.div_euclid(rule.frequency) * rule.frequency;
-                    table.window_over(rule, next_tick[index]?, last)
+                    table.window_over(rule, schedules[index].next_tick?, last)
                 };
                 Feed::new(table, &rules, window, batch_rows)
             })
             .collect();
         Replay {
-            evaluations: vec![(0, 0); rules.len()],
-            last_evaluated: vec![None; rules.len()],
             rules,
+            schedules,
             feeds,
-            next_tick,
             to,
             tenant: tenant.to_owned(),
         }
@@ -95,14 +106,14 @@ impl Replay {
         &mut self.rules
     }
 
-    /// Each rule's next tick; none once it is done or quarantined.
-    pub fn next_ticks(&self) -> &[Option<Timestamp>] {
-        &self.next_tick
+    /// Each rule's schedule, in the rules' order.
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
     }
 
     /// Sets rule `index`'s next tick (a swapped-in build's schedule).
     pub fn set_next_tick(&mut self, index: usize, tick: Option<Timestamp>) {
-        self.next_tick[index] = tick;
+        self.schedules[index].next_tick = tick;
     }
 
     /// Hands every rule the rows pushed so far (before a snapshot).
@@ -120,7 +131,9 @@ impl Replay {
 
     /// Whether every tick has been evaluated: later rows change nothing.
     pub fn is_done(&self) -> bool {
-        self.next_tick.iter().all(Option::is_none)
+        self.schedules
+            .iter()
+            .all(|schedule| schedule.next_tick.is_none())
     }
 
     /// Plays one row: first every evaluation the row must not be part of.
@@ -152,10 +165,15 @@ impl Replay {
     ) -> Result<()> {
         loop {
             let earliest = self
-                .next_tick
+                .schedules
                 .iter()
                 .enumerate()
-                .filter_map(|(rule, tick)| tick.filter(|&tick| due(tick)).map(|tick| (tick, rule)))
+                .filter_map(|(rule, schedule)| {
+                    schedule
+                        .next_tick
+                        .filter(|&tick| due(tick))
+                        .map(|tick| (tick, rule))
+                })
                 .min();
             let Some((tick, rule)) = earliest else {
                 return Ok(());
@@ -164,13 +182,13 @@ impl Replay {
                 feed.flush_rule(&mut self.rules, rule);
             }
             let next = tick + self.rules[rule].metadata().frequency;
-            self.next_tick[rule] = (next <= self.to).then_some(next);
+            self.schedules[rule].next_tick = (next <= self.to).then_some(next);
             let alerts = match self.rules[rule].evaluate(tick) {
                 Ok(alerts) => alerts,
                 Err(quarantine) => {
                     // Contained: this rule is done, the others go on.
                     tracing::warn!(tenant = %self.tenant, "tenant {}: {quarantine}", self.tenant);
-                    self.next_tick[rule] = None;
+                    self.schedules[rule].next_tick = None;
                     continue;
                 }
             };
@@ -181,10 +199,10 @@ impl Replay {
             };
             sink.write(&evaluation, &alerts)?;
             // Counts read back from a checkpoint may be anything.
-            let (evaluations, alerted) = &mut self.evaluations[rule];
-            *evaluations = evaluations.saturating_add(1);
-            *alerted = alerted.saturating_add(alerts.len() as u64);
-            self.last_evaluated[rule] = Some(tick);
+            let schedule = &mut self.schedules[rule];
+            schedule.evaluations = schedule.evaluations.saturating_add(1);
+            schedule.alerts = schedule.alerts.saturating_add(alerts.len() as u64);
+            schedule.last_evaluated = Some(tick);
         }
     }
 }

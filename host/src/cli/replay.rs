@@ -155,7 +155,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     replay.finish(&mut sink)?;
     progress.finish_and_clear();
     sink.finish()?;
-    let evaluations = replay.evaluations.clone();
+    let schedules = replay.schedules().to_vec();
     let out_of_order = merged.out_of_order;
     if out_of_order > 0 {
         tracing::warn!(
@@ -177,9 +177,12 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         .collect();
     let per_rule: Vec<String> = names
         .iter()
-        .zip(&evaluations)
-        .map(|(name, (evaluations, alerts))| {
-            format!("{name} {evaluations} evaluations, {alerts} alerts")
+        .zip(&schedules)
+        .map(|(name, schedule)| {
+            format!(
+                "{name} {} evaluations, {} alerts",
+                schedule.evaluations, schedule.alerts
+            )
         })
         .collect();
     tracing::info!(

@@ -16,7 +16,7 @@ use asim_rule_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::Tenant;
-use crate::{engine::Quarantine, serve::deploy::RuleRecord, time::NAMEABLE};
+use crate::{engine::Quarantine, schedule::Schedule, serve::deploy::RuleRecord, time::NAMEABLE};
 
 /// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -54,6 +54,41 @@ pub fn path(dir: &Path) -> PathBuf {
 }
 
 impl Checkpoint {
+    /// Each rule's schedule, from the per-rule lists of the file (of one
+    /// length: [`Checkpoint::read`] checks it).
+    pub fn schedules(&self) -> Vec<Schedule> {
+        self.next_ticks
+            .iter()
+            .zip(&self.evaluations)
+            .zip(&self.last_evaluated)
+            .map(
+                |((&next_tick, &(evaluations, alerts)), &last_evaluated)| Schedule {
+                    next_tick,
+                    evaluations,
+                    alerts,
+                    last_evaluated,
+                },
+            )
+            .collect()
+    }
+
+    /// Keeps `schedules` in the per-rule lists of the file (its format
+    /// since the first checkpoints).
+    pub fn set_schedules(&mut self, schedules: &[Schedule]) {
+        self.next_ticks = schedules
+            .iter()
+            .map(|schedule| schedule.next_tick)
+            .collect();
+        self.evaluations = schedules
+            .iter()
+            .map(|schedule| (schedule.evaluations, schedule.alerts))
+            .collect();
+        self.last_evaluated = schedules
+            .iter()
+            .map(|schedule| schedule.last_evaluated)
+            .collect();
+    }
+
     /// The checkpoint at `path`, written for a tenant of `entries`
     /// configured rules; none when there is no file.
     pub fn read(path: &Path, entries: usize) -> Result<Option<Checkpoint>> {
@@ -216,9 +251,7 @@ impl Tenant {
                 quarantines.push(replay.rules()[index].quarantine().cloned());
             }
             self.state.quarantines = quarantines;
-            self.state.next_ticks = replay.next_ticks().to_vec();
-            self.state.evaluations.clone_from(&replay.evaluations);
-            self.state.last_evaluated.clone_from(&replay.last_evaluated);
+            self.state.set_schedules(replay.schedules());
         }
         self.state.records.clone_from(&self.records);
         self.sink.flush()?;

@@ -42,7 +42,7 @@ use crate::{
     limits::BATCH_ROWS,
     outputs::AlertSink,
     pipeline::Readers,
-    schedule::Replay,
+    schedule::{Replay, Schedule},
     time,
 };
 use checkpoint::Checkpoint;
@@ -269,15 +269,8 @@ impl Tenant {
                 tracing::warn!(tenant = %self.name, "tenant {}: {quarantine}", self.name);
             }
         }
-        let mut replay = Replay::resume(
-            rules,
-            self.state.next_ticks.clone(),
-            Timestamp::MAX,
-            &self.name,
-            BATCH_ROWS,
-        );
-        replay.evaluations.clone_from(&self.state.evaluations);
-        replay.last_evaluated.clone_from(&self.state.last_evaluated);
+        let schedules = self.state.schedules();
+        let replay = Replay::resume(rules, schedules, Timestamp::MAX, &self.name, BATCH_ROWS);
         self.rules = Rules::Running(replay);
         let reopen: Vec<String> = self.state.open.iter().cloned().collect();
         for name in reopen {
@@ -349,21 +342,15 @@ impl Tenant {
 
     /// The tenant's entry in the status file.
     pub fn status(&self) -> TenantStatus {
-        let counts = |index: usize| match &self.rules {
-            Rules::Idle(_) => (0, 0, None),
-            Rules::Running(replay) => {
-                let (evaluations, alerts) = replay.evaluations[index];
-                (evaluations, alerts, replay.last_evaluated[index])
-            }
+        let schedule = |index: usize| match &self.rules {
+            Rules::Idle(_) => Schedule::default(),
+            Rules::Running(replay) => replay.schedules()[index],
         };
         let rules = self
             .records
             .iter()
             .enumerate()
-            .map(|(index, record)| {
-                let (evaluations, alerts, last) = counts(index);
-                rule_status(self.rules.get(index), record, evaluations, alerts, last)
-            })
+            .map(|(index, record)| rule_status(self.rules.get(index), record, &schedule(index)))
             .collect();
         TenantStatus {
             tenant: self.name.clone(),
@@ -420,13 +407,7 @@ fn instantiate(
         .map_err(|error| format!("{error:#}"))
 }
 
-fn rule_status(
-    rule: &RuleInstance,
-    record: &RuleRecord,
-    evaluations: u64,
-    alerts: u64,
-    last: Option<Timestamp>,
-) -> RuleStatus {
+fn rule_status(rule: &RuleInstance, record: &RuleRecord, schedule: &Schedule) -> RuleStatus {
     let metadata = rule.metadata();
     let previous = record.previous.as_ref();
     RuleStatus {
@@ -445,9 +426,9 @@ fn rule_status(
             None => RuleState::Running,
         },
         reason: rule.quarantine().map(ToString::to_string),
-        evaluations,
-        alerts,
-        last_evaluation: last.map(time::format),
+        evaluations: schedule.evaluations,
+        alerts: schedule.alerts,
+        last_evaluation: schedule.last_evaluated.map(time::format),
         memory_mib: rule.memory_bytes() >> 20,
         busy_ms: rule.busy().as_millis(),
     }

@@ -265,7 +265,7 @@ impl Tenant {
     fn next_tick(&self, index: usize, frequency: i64) -> Option<Timestamp> {
         let replay = self.rules.replay()?;
         let running = &replay.rules()[index];
-        match replay.next_ticks()[index] {
+        match replay.schedules()[index].next_tick {
             Some(next) if running.metadata().frequency == frequency => Some(next),
             _ => {
                 let after = self.state.watermark.max(self.state.from)?;
@@ -333,7 +333,7 @@ impl Tenant {
         let evaluations = self
             .rules
             .replay()
-            .map_or(0, |replay| replay.evaluations[index].0);
+            .map_or(0, |replay| replay.schedules()[index].evaluations);
         let frequency = instance.metadata().frequency;
         let version = instance.metadata().version.clone();
         let next = self.next_tick(index, frequency);
@@ -382,7 +382,7 @@ impl Tenant {
         for (index, record) in self.records.iter_mut().enumerate() {
             if record
                 .probation_until
-                .is_some_and(|until| replay.evaluations[index].0 >= until)
+                .is_some_and(|until| replay.schedules()[index].evaluations >= until)
             {
                 record.probation_until = None;
             }
