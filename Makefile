@@ -13,7 +13,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool
+.PHONY: build components hostile host example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
 
 build: components host
 
@@ -97,7 +97,7 @@ demo-real: build
 	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
 	echo "... every alert: $(REAL_DIR)/alerts.txt"
 
-test: build hostile example-hosts
+test: build hostile example-hosts lint
 	$(CARGO) test --workspace
 	$(MAKE) fuzz-smoke
 
@@ -147,7 +147,14 @@ test-real: build hostile
 	fi; \
 	ASIM_SHARED_DATA=$(abspath $(SHARED_DATA)) $(CARGO) test -p asim-rules --test e2e -- --ignored
 
-lint: wasm-target
+# cargo-deny from crates.io (built once, into ~/.cargo/bin); deny.toml says
+# what it checks.
+CARGO_DENY_VERSION := 0.20.2
+deny-tool:
+	@cargo deny --version 2>/dev/null | grep -qF $(CARGO_DENY_VERSION) || \
+	  $(CARGO) install cargo-deny --locked --version $(CARGO_DENY_VERSION)
+
+lint: wasm-target deny-tool
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target $(WASM_TARGET) $(RULES:%=-p %) -p hostile-rule -p asim-rule-sdk -- -D warnings
@@ -155,6 +162,9 @@ lint: wasm-target
 	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --target-dir $(FUZZ_DIR)/clippy -- -D warnings
 	python3 -m py_compile examples/python-host/asim_host.py
 	node --check examples/js-host/host.mjs
+	$(CARGO) deny check bans licenses sources
+	@if $(CARGO) deny fetch >/dev/null 2>&1; then $(CARGO) deny check advisories; \
+	else echo "lint: advisories NOT checked: the RustSec database (GitHub) cannot be reached from here"; fi
 
 # The peer DuckDB is measured in the same run: installed from PyPI here.
 BENCH_ENV := target/bench-env

@@ -69,11 +69,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let name = if choice & 1 == 0 { "f.jsonl" } else { "f.csv" };
     let gzip = choice & 2 != 0;
-    let max_line = if choice & 4 != 0 {
-        64
-    } else {
-        LINE_BYTES
-    };
+    let max_line = if choice & 4 != 0 { 64 } else { LINE_BYTES };
     let one = read(bytes, name, gzip, max_line, 1);
     if !gzip {
         let lines = bytes.iter().filter(|&&byte| byte == b'\n').count() as u64 + 1;
