@@ -137,7 +137,9 @@ pub struct FileReport {
 const CHUNK_ROWS: usize = 4096;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-struct Source {
+/// One file of a merge: read on its own thread, its rows put back in time
+/// order within the lateness.
+struct FileStream {
     /// Which group (table) the file belongs to; the lower group comes first
     /// among rows of one instant.
     group: usize,
@@ -152,7 +154,7 @@ struct Source {
     thread: Option<JoinHandle<Result<FileReport>>>,
 }
 
-impl Source {
+impl FileStream {
     /// The next row of the file as read, if any.
     fn incoming(&mut self) -> Option<Row> {
         self.chunk.next().or_else(|| loop {
@@ -207,7 +209,7 @@ impl std::error::Error for Stopped {}
 
 /// The merged stream.
 pub struct Merged {
-    sources: Vec<Source>,
+    sources: Vec<FileStream>,
     heads: BinaryHeap<Reverse<(Timestamp, usize, usize)>>,
     pending: Vec<Option<Row>>,
     /// Rows delivered earlier in time than the row before them in their file.
@@ -290,7 +292,7 @@ impl Merged {
                         Err(error) => Err(error),
                     }
                 });
-                sources.push(Source {
+                sources.push(FileStream {
                     group: index,
                     receiver,
                     chunk: Vec::new().into_iter(),
@@ -379,7 +381,7 @@ mod tests {
         });
         sender.send(rows.into()).unwrap();
         drop(sender);
-        let mut source = Source {
+        let mut source = FileStream {
             group: 0,
             receiver,
             chunk: Vec::new().into_iter(),

@@ -32,26 +32,78 @@ pub fn digest(bytes: &[u8]) -> String {
     format!("{hash:016x}")
 }
 
-/// Copies the component at `source` into `store`, named by its digest, and
-/// returns the digest.
-pub fn keep(store: &Path, source: &Path) -> Result<String> {
-    let bytes = fs::read(source).with_context(|| format!("{}: cannot read", source.display()))?;
-    let digest = digest(&bytes);
-    let copy = kept(store, &digest);
-    if !copy.exists() {
-        fs::create_dir_all(store).with_context(|| format!("{}: cannot create", store.display()))?;
-        let temporary = copy.with_extension("tmp");
-        fs::write(&temporary, &bytes)
-            .with_context(|| format!("{}: cannot write", temporary.display()))?;
-        fs::rename(&temporary, &copy)
-            .with_context(|| format!("{}: cannot write", copy.display()))?;
-    }
-    Ok(digest)
+/// A tenant's kept builds (`components/` in its state folder): every
+/// component it runs is first copied here under its digest, so a replaced
+/// file, a restart or a rollback always gets the bytes that were validated.
+#[derive(Clone, Debug)]
+pub struct Builds {
+    dir: PathBuf,
 }
 
-/// The kept copy of the component with `digest`.
-pub fn kept(store: &Path, digest: &str) -> PathBuf {
-    store.join(format!("{digest}.wasm"))
+impl Builds {
+    /// The kept builds of the tenant whose state folder is `tenant`.
+    pub fn of_tenant(tenant: &Path) -> Builds {
+        Builds {
+            dir: tenant.join("components"),
+        }
+    }
+
+    /// Keeps a copy of the component at `source`; its digest.
+    pub fn keep(&self, source: &Path) -> Result<String> {
+        let bytes =
+            fs::read(source).with_context(|| format!("{}: cannot read", source.display()))?;
+        let digest = digest(&bytes);
+        let copy = self.path(&digest);
+        if !copy.exists() {
+            fs::create_dir_all(&self.dir)
+                .with_context(|| format!("{}: cannot create", self.dir.display()))?;
+            let temporary = copy.with_extension("tmp");
+            fs::write(&temporary, &bytes)
+                .with_context(|| format!("{}: cannot write", temporary.display()))?;
+            fs::rename(&temporary, &copy)
+                .with_context(|| format!("{}: cannot write", copy.display()))?;
+        }
+        Ok(digest)
+    }
+
+    /// The kept copy of the component with `digest`.
+    pub fn path(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}.wasm"))
+    }
+
+    /// What a configuration entry names now, its component kept.
+    pub fn configured(&self, rule: &RuleConfig) -> Result<Configured> {
+        Ok(Configured {
+            digest: self.keep(&rule.component)?,
+            parameters: rule.parameters.clone(),
+        })
+    }
+}
+
+/// What a configuration entry names: a build by its digest, and parameters.
+/// Written in checkpoints as the pair `[digest, parameters]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    from = "(String, BTreeMap<String, String>)",
+    into = "(String, BTreeMap<String, String>)"
+)]
+pub struct Configured {
+    /// The component's digest.
+    pub digest: String,
+    /// Parameters given to `configure`.
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl From<(String, BTreeMap<String, String>)> for Configured {
+    fn from((digest, parameters): (String, BTreeMap<String, String>)) -> Configured {
+        Configured { digest, parameters }
+    }
+}
+
+impl From<Configured> for (String, BTreeMap<String, String>) {
+    fn from(configured: Configured) -> Self {
+        (configured.digest, configured.parameters)
+    }
 }
 
 /// One build of a rule with its parameters.
@@ -71,11 +123,11 @@ pub struct Deployment {
 
 impl Deployment {
     /// What a configuration entry names (its version known once loaded).
-    pub fn configured(rule: &RuleConfig, configured: &(String, BTreeMap<String, String>)) -> Self {
+    pub fn configured(rule: &RuleConfig, configured: &Configured) -> Self {
         Deployment {
             source: rule.component.clone(),
-            digest: configured.0.clone(),
-            parameters: configured.1.clone(),
+            digest: configured.digest.clone(),
+            parameters: configured.parameters.clone(),
             version: String::new(),
             since: None,
         }
@@ -105,7 +157,7 @@ pub struct RuleRecord {
     pub entry: usize,
     /// The entry's component digest and parameters when last applied: an
     /// edit of either (or of the file) is a swap.
-    pub configured: (String, BTreeMap<String, String>),
+    pub configured: Configured,
     /// The build running now.
     pub current: Deployment,
     /// The build it replaced, kept (with its state, while on probation) for
@@ -148,12 +200,7 @@ pub struct Swap {
     /// The request file to answer, when it came from `asim-rules swap`.
     pub request: Option<PathBuf>,
     /// What the configuration now says, when it came from there.
-    pub configured: Option<(String, BTreeMap<String, String>)>,
-}
-
-/// A configuration entry's digest and parameters, its component kept.
-pub fn configured(store: &Path, rule: &RuleConfig) -> Result<(String, BTreeMap<String, String>)> {
-    Ok((keep(store, &rule.component)?, rule.parameters.clone()))
+    pub configured: Option<Configured>,
 }
 
 /// The requests waiting in `dir/swaps`, oldest first.
@@ -266,14 +313,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("rule.wasm");
         fs::write(&source, b"first").unwrap();
-        let store = dir.path().join("components");
-        let first = keep(&store, &source).unwrap();
-        assert_eq!(fs::read(kept(&store, &first)).unwrap(), b"first");
+        let builds = Builds::of_tenant(dir.path());
+        let first = builds.keep(&source).unwrap();
+        assert_eq!(fs::read(builds.path(&first)).unwrap(), b"first");
         fs::write(&source, b"second").unwrap();
-        let second = keep(&store, &source).unwrap();
+        let second = builds.keep(&source).unwrap();
         assert_ne!(first, second);
-        assert_eq!(fs::read(kept(&store, &first)).unwrap(), b"first");
-        assert_eq!(fs::read(kept(&store, &second)).unwrap(), b"second");
+        assert_eq!(fs::read(builds.path(&first)).unwrap(), b"first");
+        assert_eq!(fs::read(builds.path(&second)).unwrap(), b"second");
     }
 
     #[test]

@@ -30,9 +30,11 @@ pub struct Checkpoint {
     pub last_evaluated: Vec<Option<Timestamp>>,
     pub quarantines: Vec<Option<Quarantine>>,
     /// Files whose every row was played.
-    pub done: BTreeSet<String>,
+    #[serde(rename = "done")]
+    pub files_played: BTreeSet<String>,
     /// Files with rows still waiting for the watermark.
-    pub open: BTreeSet<String>,
+    #[serde(rename = "open")]
+    pub files_waiting: BTreeSet<String>,
     pub alert_bytes: u64,
     pub rows_in: u64,
     pub late_rows: u64,
@@ -46,6 +48,17 @@ pub struct Checkpoint {
     /// checkpoints of earlier versions).
     #[serde(default)]
     pub lateness: Option<i64>,
+}
+
+/// Where rule `rule`'s snapshot of checkpoint `generation` is, in a
+/// tenant's folder.
+pub(super) fn snapshot_path(dir: &Path, rule: usize, generation: u64) -> PathBuf {
+    dir.join(format!("rule-{rule}-{generation}.state"))
+}
+
+/// Where the rollback point keeps rule `rule`'s snapshot.
+pub(super) fn rollback_snapshot(rollback: &Path, rule: usize) -> PathBuf {
+    rollback.join(format!("rule-{rule}.state"))
 }
 
 /// The checkpoint's file in a tenant's folder.
@@ -178,9 +191,9 @@ impl Checkpoint {
             }
         }
         if let Some(name) = self
-            .done
+            .files_played
             .iter()
-            .chain(&self.open)
+            .chain(&self.files_waiting)
             .find(|name| !is_file_name(name))
         {
             return Err(format!("{name:?} is not the name of a spool file"));
@@ -227,8 +240,8 @@ pub(super) const ROLLBACK_DIR: &str = "rollback";
 impl Tenant {
     /// Writes the checkpoint: snapshots first, then the record naming them,
     /// atomically; older snapshots go after.
-    pub(super) fn checkpoint(&mut self) -> Result<()> {
-        let generation = self.state.next_generation(&path(&self.dir))?;
+    pub(super) fn write_checkpoint(&mut self) -> Result<()> {
+        let generation = self.checkpoint.next_generation(&path(&self.dir))?;
         if let Some(replay) = self.rules.replay_mut() {
             replay.flush();
             let mut quarantines = Vec::new();
@@ -243,26 +256,26 @@ impl Tenant {
                         })
                         .ok(),
                 };
-                if let Some(state) = snapshot {
-                    let path = self.dir.join(format!("rule-{index}-{generation}.state"));
-                    fs::write(&path, state)
+                if let Some(snapshot) = snapshot {
+                    let path = snapshot_path(&self.dir, index, generation);
+                    fs::write(&path, snapshot)
                         .with_context(|| format!("{}: cannot write", path.display()))?;
                 }
                 quarantines.push(replay.rules()[index].quarantine().cloned());
             }
-            self.state.quarantines = quarantines;
-            self.state.set_schedules(replay.schedules());
+            self.checkpoint.quarantines = quarantines;
+            self.checkpoint.set_schedules(replay.schedules());
         }
-        self.state.records.clone_from(&self.records);
+        self.checkpoint.records.clone_from(&self.records);
         self.sink.flush()?;
-        self.state.alert_bytes = fs::metadata(&self.alerts_path)
+        self.checkpoint.alert_bytes = fs::metadata(&self.alerts_path)
             .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
             .len();
-        self.state.generation = generation;
-        self.state.lateness = Some(self.lateness);
-        self.state.write(&path(&self.dir))?;
+        self.checkpoint.generation = generation;
+        self.checkpoint.lateness = Some(self.lateness);
+        self.checkpoint.write(&path(&self.dir))?;
         for index in 0..self.records.len() {
-            let _ = fs::remove_file(self.state_file(index, generation - 1));
+            let _ = fs::remove_file(self.snapshot_file(index, generation - 1));
         }
         if self
             .records
@@ -283,10 +296,10 @@ impl Tenant {
         fs::create_dir_all(&rollback)
             .with_context(|| format!("{}: cannot create", rollback.display()))?;
         for index in 0..self.records.len() {
-            let state = self.state_file(index, self.state.generation);
-            if state.exists() {
-                let copy = rollback.join(format!("rule-{index}.state"));
-                fs::copy(&state, &copy)
+            let snapshot = self.snapshot_file(index, self.checkpoint.generation);
+            if snapshot.exists() {
+                let copy = rollback_snapshot(&rollback, index);
+                fs::copy(&snapshot, &copy)
                     .with_context(|| format!("{}: cannot write", copy.display()))?;
             }
         }
@@ -308,7 +321,7 @@ mod tests {
     fn running() -> Checkpoint {
         let record = |entry| RuleRecord {
             entry,
-            configured: ("0123456789abcdef".into(), Default::default()),
+            configured: ("0123456789abcdef".to_owned(), Default::default()).into(),
             current: Deployment {
                 source: PathBuf::from("rule.wasm"),
                 digest: "0123456789abcdef".into(),
@@ -330,8 +343,8 @@ mod tests {
             evaluations: vec![(1, 0), (2, 1)],
             last_evaluated: vec![Some(WATERMARK), None],
             quarantines: vec![None, None],
-            done: ["0001-indicators.jsonl".into()].into(),
-            open: ["0002-sessions.jsonl".into()].into(),
+            files_played: ["0001-indicators.jsonl".into()].into(),
+            files_waiting: ["0002-sessions.jsonl".into()].into(),
             records: vec![record(0), record(1)],
             ..Checkpoint::default()
         }
@@ -376,7 +389,7 @@ mod tests {
                 c.next_ticks[0] = Some(WATERMARK - 1)
             }),
             ("not the name of a spool file", |c| {
-                c.open.insert("../serve.toml".into());
+                c.files_waiting.insert("../serve.toml".into());
             }),
             ("not a component digest", |c| {
                 c.records[1].current.digest = "../../x".into()

@@ -32,7 +32,7 @@ use asim_rule_core::{schema::ColumnKind, Timestamp};
 use super::{
     components::Components,
     config::TenantConfig,
-    deploy::{self, Deployment, RuleRecord},
+    deploy::{Builds, Deployment, RuleRecord},
     status::{Refused, RuleState, RuleStatus, TenantStatus},
 };
 use crate::{
@@ -91,6 +91,8 @@ pub struct Tenant {
     state_dir: PathBuf,
     spool: PathBuf,
     dir: PathBuf,
+    /// The builds the tenant's rules run, kept in its state folder.
+    builds: Builds,
     alerts_path: PathBuf,
     lateness: i64,
     max_ahead: i64,
@@ -107,7 +109,8 @@ pub struct Tenant {
     readers: Vec<Reader>,
     sink: AlertSink,
     waiting: spool::Waiting,
-    state: Checkpoint,
+    /// What the last checkpoint holds, kept current as files are played.
+    checkpoint: Checkpoint,
     budgets: Budgets,
 }
 
@@ -134,13 +137,13 @@ impl Tenant {
             .map(time::parse)
             .transpose()
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: from: {why}"))?;
-        let mut state =
+        let mut checkpoint =
             Checkpoint::read(&checkpoint::path(&dir), config.rules.len())?.unwrap_or_default();
-        if state.watermark.is_none() {
+        if checkpoint.watermark.is_none() {
             // Nothing played yet: evaluations follow the configuration.
-            state.from = from;
+            checkpoint.from = from;
         }
-        let store = dir.join("components");
+        let builds = Builds::of_tenant(&dir);
         let mut rules = Vec::new();
         let mut records = Vec::new();
         let mut refused = Vec::new();
@@ -148,17 +151,18 @@ impl Tenant {
         // otherwise now; one taken from the configuration just now is not.
         let mut restored = false;
         for (entry, rule) in config.rules.iter().enumerate() {
-            let record = match state.records.iter().find(|record| record.entry == entry) {
+            let record = match checkpoint.records.iter().find(|record| record.entry == entry) {
                 Some(record) => {
                     restored = true;
                     Ok(record.clone())
                 }
-                None if state.watermark.is_some() => Err(
+                None if checkpoint.watermark.is_some() => Err(
                     "it was not running when the tenant's checkpoint was written, and a rule cannot join mid-stream: \
                      start the tenant afresh (move its state folder away) to run it"
                         .to_owned(),
                 ),
-                None => deploy::configured(&store, rule)
+                None => builds
+                    .configured(rule)
                     .map(|configured| RuleRecord {
                         entry,
                         current: Deployment::configured(rule, &configured),
@@ -170,7 +174,7 @@ impl Tenant {
                     .map_err(|error| format!("{error:#}")),
             };
             let instance = record.and_then(|record| {
-                instantiate(host, components, &store, &record.current, &budgets)
+                instantiate(host, components, &builds, &record.current, &budgets)
                     .map(|instance| (record, instance))
             });
             match instance {
@@ -204,7 +208,7 @@ impl Tenant {
             .map(|&table| Readers::default().of(table))
             .collect();
 
-        let sink = AlertSink::append(&config.alerts, state.alert_bytes)?;
+        let sink = AlertSink::append(&config.alerts, checkpoint.alert_bytes)?;
         let lateness = time::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
         let max_ahead = time::parse_duration(&config.max_ahead)
@@ -215,6 +219,7 @@ impl Tenant {
             state_dir: state_dir.to_owned(),
             spool: config.spool.clone(),
             dir,
+            builds,
             alerts_path: config.alerts.clone(),
             lateness,
             max_ahead,
@@ -227,10 +232,10 @@ impl Tenant {
             readers,
             sink,
             waiting: spool::Waiting::default(),
-            state,
+            checkpoint,
             budgets,
         };
-        if tenant.state.watermark.is_none() {
+        if tenant.checkpoint.watermark.is_none() {
             // Nothing played yet: there is no state to restore.
             tenant.rules = Rules::Idle(rules);
         } else {
@@ -245,34 +250,34 @@ impl Tenant {
         // Each rule's place among those the checkpoint was written for: a
         // rule refused now (its component gone) is left out.
         let path = checkpoint::path(&self.dir);
-        let kept = &self.state.records;
+        let kept = &self.checkpoint.records;
         let places = self
             .records
             .iter()
             .map(|record| kept.iter().position(|kept| kept.entry == record.entry))
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| checkpoint::damaged(&path, "a rule running has no state in it"))?;
-        let state = &mut self.state;
-        pick(&mut state.next_ticks, &places);
-        pick(&mut state.evaluations, &places);
-        pick(&mut state.last_evaluated, &places);
-        pick(&mut state.quarantines, &places);
+        let checkpoint = &mut self.checkpoint;
+        pick(&mut checkpoint.next_ticks, &places);
+        pick(&mut checkpoint.evaluations, &places);
+        pick(&mut checkpoint.last_evaluated, &places);
+        pick(&mut checkpoint.quarantines, &places);
         for (index, rule) in rules.iter_mut().enumerate() {
-            if let Some(quarantine) = self.state.quarantines[index].clone() {
+            if let Some(quarantine) = self.checkpoint.quarantines[index].clone() {
                 rule.keep_quarantined(quarantine);
                 continue;
             }
-            let path = self.state_file(places[index], self.state.generation);
-            let state =
+            let path = self.snapshot_file(places[index], self.checkpoint.generation);
+            let snapshot =
                 fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-            if let Err(quarantine) = rule.restore(&state) {
+            if let Err(quarantine) = rule.restore(&snapshot) {
                 tracing::warn!(tenant = %self.name, "tenant {}: {quarantine}", self.name);
             }
         }
-        let schedules = self.state.schedules();
+        let schedules = self.checkpoint.schedules();
         let replay = Replay::resume(rules, schedules, Timestamp::MAX, &self.name, BATCH_ROWS);
         self.rules = Rules::Running(replay);
-        let reopen: Vec<String> = self.state.open.iter().cloned().collect();
+        let reopen: Vec<String> = self.checkpoint.files_waiting.iter().cloned().collect();
         for name in reopen {
             self.read_file(&name)
                 .with_context(|| format!("{}: a file with rows waiting", path.display()))?;
@@ -285,8 +290,9 @@ impl Tenant {
         self.swap_compiling
     }
 
-    fn state_file(&self, rule: usize, generation: u64) -> PathBuf {
-        self.dir.join(format!("rule-{rule}-{generation}.state"))
+    /// Rule `rule`'s snapshot of checkpoint `generation`.
+    fn snapshot_file(&self, rule: usize, generation: u64) -> PathBuf {
+        checkpoint::snapshot_path(&self.dir, rule, generation)
     }
 
     /// Plays the spool's new files in name order, checkpointing after each,
@@ -302,7 +308,10 @@ impl Tenant {
                 .filter_map(|entry| entry.file_name().into_string().ok())
                 // Writers write `.name` or `name.tmp` and rename when done.
                 .filter(|name| !name.starts_with('.') && !name.ends_with(".tmp"))
-                .filter(|name| !self.state.done.contains(name) && !self.state.open.contains(name))
+                .filter(|name| {
+                    !self.checkpoint.files_played.contains(name)
+                        && !self.checkpoint.files_waiting.contains(name)
+                })
                 .collect(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(error) => {
@@ -312,13 +321,13 @@ impl Tenant {
         names.sort();
         for name in &names {
             self.read_file(name)?;
-            self.release()?;
+            self.play_to_watermark()?;
             if let Some((rule, reason)) = self.failed_probation() {
                 self.roll_back(rule, &reason, host, components)?;
                 return Ok(true);
             }
             self.end_probations();
-            self.checkpoint()?;
+            self.write_checkpoint()?;
             if self.swap_next(host, components)? {
                 return Ok(true);
             }
@@ -354,13 +363,13 @@ impl Tenant {
             .collect();
         TenantStatus {
             tenant: self.name.clone(),
-            watermark: self.state.watermark.map(time::format),
-            rows_in: self.state.rows_in,
-            late_rows: self.state.late_rows,
-            rejected_rows: self.state.rejected_rows,
-            rows_too_far_ahead: self.state.rows_too_far_ahead,
-            files_played: self.state.done.len(),
-            files_waiting: self.state.open.len(),
+            watermark: self.checkpoint.watermark.map(time::format),
+            rows_in: self.checkpoint.rows_in,
+            late_rows: self.checkpoint.late_rows,
+            rejected_rows: self.checkpoint.rejected_rows,
+            rows_too_far_ahead: self.checkpoint.rows_too_far_ahead,
+            files_played: self.checkpoint.files_played.len(),
+            files_waiting: self.checkpoint.files_waiting.len(),
             rows_waiting: self.waiting.len(),
             rules,
             refused: self.refused.clone(),
@@ -379,11 +388,11 @@ fn pick<T: Clone>(list: &mut Vec<T>, places: &[usize]) {
 fn component<'a>(
     host: &RuleHost,
     components: &'a mut Components,
-    store: &Path,
+    builds: &Builds,
     deployment: &Deployment,
 ) -> Result<&'a LoadedRule, String> {
     components
-        .load(host, &deploy::kept(store, &deployment.digest))
+        .load(host, &builds.path(&deployment.digest))
         .as_ref()
         .map_err(|error| format!("{}: {error}", deployment.source.display()))
 }
@@ -392,11 +401,11 @@ fn component<'a>(
 fn instantiate(
     host: &RuleHost,
     components: &mut Components,
-    store: &Path,
+    builds: &Builds,
     deployment: &Deployment,
     budgets: &Budgets,
 ) -> Result<RuleInstance, String> {
-    let component = component(host, components, store, deployment)?;
+    let component = component(host, components, builds, deployment)?;
     let parameters: Vec<(String, String)> = deployment
         .parameters
         .iter()

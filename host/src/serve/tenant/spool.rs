@@ -90,8 +90,8 @@ impl Tenant {
         let path = self.spool.join(name);
         let input = InputFile::by_content(path.to_str().unwrap_or(name)).without_progress();
         let file: Arc<str> = name.into();
-        let reread = self.state.open.contains(name);
-        let watermark = self.state.watermark;
+        let reread = self.checkpoint.files_waiting.contains(name);
+        let watermark = self.checkpoint.watermark;
         let horizon = self.horizon();
         let mut rejects = Rejects::default();
         let (mut rows, mut too_far_ahead) = (Vec::new(), 0u64);
@@ -124,24 +124,31 @@ impl Tenant {
             tracing::warn!(tenant = %self.name, "{}", printable(&message));
         }
         if !reread {
-            self.state.rows_in = self.state.rows_in.saturating_add(rows.len() as u64);
-            self.state.rejected_rows = self.state.rejected_rows.saturating_add(rejects.count);
-            self.state.rows_too_far_ahead =
-                self.state.rows_too_far_ahead.saturating_add(too_far_ahead);
+            self.checkpoint.rows_in = self.checkpoint.rows_in.saturating_add(rows.len() as u64);
+            self.checkpoint.rejected_rows =
+                self.checkpoint.rejected_rows.saturating_add(rejects.count);
+            self.checkpoint.rows_too_far_ahead = self
+                .checkpoint
+                .rows_too_far_ahead
+                .saturating_add(too_far_ahead);
         }
         for (time, cells) in rows {
             if !reread && watermark.is_some_and(|watermark| time <= watermark) {
-                self.state.late_rows = self.state.late_rows.saturating_add(1);
+                self.checkpoint.late_rows = self.checkpoint.late_rows.saturating_add(1);
             }
-            self.state.latest = Some(self.state.latest.map_or(time, |latest| latest.max(time)));
+            self.checkpoint.latest = Some(
+                self.checkpoint
+                    .latest
+                    .map_or(time, |latest| latest.max(time)),
+            );
             self.waiting.push(time, table, &file, cells);
         }
         if self.waiting.holds(&file) {
-            self.state.open.insert(name.to_owned());
+            self.checkpoint.files_waiting.insert(name.to_owned());
         } else {
             // Every row of it was played already (or it has none).
-            self.state.open.remove(name);
-            self.state.done.insert(name.to_owned());
+            self.checkpoint.files_waiting.remove(name);
+            self.checkpoint.files_played.insert(name.to_owned());
         }
         Ok(())
     }
@@ -149,7 +156,7 @@ impl Tenant {
     /// The latest time a row may have: `max_ahead` beyond the later of the
     /// host's clock and the latest row read.
     fn horizon(&self) -> Timestamp {
-        let latest = self.state.latest.unwrap_or(Timestamp::MIN);
+        let latest = self.checkpoint.latest.unwrap_or(Timestamp::MIN);
         crate::time::now()
             .max(latest)
             .saturating_add(self.max_ahead)
@@ -157,20 +164,20 @@ impl Tenant {
 
     /// Plays the rows at or before the watermark and evaluates every tick
     /// up to it.
-    pub(super) fn release(&mut self) -> Result<()> {
-        let Some(latest) = self.state.latest else {
+    pub(super) fn play_to_watermark(&mut self) -> Result<()> {
+        let Some(latest) = self.checkpoint.latest else {
             return Ok(());
         };
         let watermark = latest.saturating_sub(self.lateness);
         let watermark = self
-            .state
+            .checkpoint
             .watermark
             .map_or(watermark, |old| old.max(watermark));
         if let Rules::Idle(rules) = &mut self.rules {
             let Some(first) = self.waiting.rows.earliest() else {
                 return Ok(());
             };
-            let from = *self.state.from.get_or_insert(first);
+            let from = *self.checkpoint.from.get_or_insert(first);
             let rules = std::mem::take(rules);
             let replay = Replay::new(rules, from, Timestamp::MAX, &self.name, BATCH_ROWS);
             self.rules = Rules::Running(replay);
@@ -182,13 +189,13 @@ impl Tenant {
             let cells: Vec<_> = row.cells.iter().map(OwnedCell::cell).collect();
             replay.row(row.table, row.time, &cells, &mut self.sink)?;
             if let Some(file) = row.finished {
-                self.state.open.remove(&*file);
-                self.state.done.insert(file.to_string());
+                self.checkpoint.files_waiting.remove(&*file);
+                self.checkpoint.files_played.insert(file.to_string());
             }
         }
         replay.advance_to(watermark, &mut self.sink)?;
         self.sink.flush()?;
-        self.state.watermark = Some(watermark);
+        self.checkpoint.watermark = Some(watermark);
         Ok(())
     }
 }

@@ -32,14 +32,14 @@ impl Tenant {
     /// The swaps asked for: configuration entries that name another build
     /// (when it may have changed), then `asim-rules swap` requests, oldest first.
     fn wanted_swaps(&mut self) -> Result<Vec<Swap>> {
-        let store = self.dir.join("components");
+        let builds = &self.builds;
         let mut swaps = Vec::new();
         if std::mem::take(&mut self.check_config) {
             for (index, record) in self.records.iter().enumerate() {
                 let Some(rule) = self.config.rules.get(record.entry) else {
                     continue;
                 };
-                match deploy::configured(&store, rule) {
+                match builds.configured(rule) {
                     Ok(configured) if configured != record.configured => swaps.push(Swap {
                         rule: index,
                         target: Deployment::configured(rule, &configured),
@@ -67,7 +67,7 @@ impl Tenant {
                     })?;
                 let current = &self.records[index].current;
                 let (source, digest) = match &request.component {
-                    Some(component) => (component.clone(), deploy::keep(&store, component)?),
+                    Some(component) => (component.clone(), builds.keep(component)?),
                     None => (current.source.clone(), current.digest.clone()),
                 };
                 Ok(Swap {
@@ -108,10 +108,9 @@ impl Tenant {
         components: &mut Components,
     ) -> Result<bool> {
         self.swap_compiling = false;
-        let store = self.dir.join("components");
         for swap in self.wanted_swaps()? {
             let current = &self.records[swap.rule].current;
-            let build = deploy::kept(&store, &swap.target.digest);
+            let build = self.builds.path(&swap.target.digest);
             if !current.same_build(&swap.target) && !components.is_ready(host, &build) {
                 // The tenant plays on while its build compiles; asked again
                 // next time (a request stays until it is answered).
@@ -155,7 +154,7 @@ impl Tenant {
                     // Not retried until the configuration changes again.
                     record.configured.clone_from(configured);
                     record.last_swap = Some(outcome.clone());
-                    self.checkpoint()?;
+                    self.write_checkpoint()?;
                 }
             }
             if let Some(request) = &swap.request {
@@ -184,17 +183,18 @@ impl Tenant {
         host: &RuleHost,
         components: &mut Components,
     ) -> Result<(RuleInstance, String), String> {
-        let store = self.dir.join("components");
+        let builds = self.builds.clone();
         let budgets = self.budgets.clone();
         let running_id = self.rules.get(index).metadata().id.clone();
         // Compiled beside the tenants before the swap was taken.
-        let compiled = components
-            .took(&deploy::kept(&store, &target.digest))
-            .map_or(String::new(), |took| {
-                let took = took.as_secs_f64() * 1e3;
-                format!(" (compiled in {took:.1} ms before the pause)")
-            });
-        let component = component(host, components, &store, target)?;
+        let compiled =
+            components
+                .took(&builds.path(&target.digest))
+                .map_or(String::new(), |took| {
+                    let took = took.as_secs_f64() * 1e3;
+                    format!(" (compiled in {took:.1} ms before the pause)")
+                });
+        let component = component(host, components, &builds, target)?;
         if component.metadata.id != running_id {
             return Err(format!(
                 "{} is rule {}, not {running_id}",
@@ -216,7 +216,10 @@ impl Tenant {
         // evaluate at all never gets the state.
         let mut smoke = new()?;
         let smoke_at = first_tick_after(
-            self.state.watermark.or(self.state.from).unwrap_or(0),
+            self.checkpoint
+                .watermark
+                .or(self.checkpoint.from)
+                .unwrap_or(0),
             smoke.metadata().frequency,
         );
         smoke
@@ -240,7 +243,7 @@ impl Tenant {
         } else {
             running
                 .snapshot()
-                .and_then(|state| instance.restore(&state))
+                .and_then(|snapshot| instance.restore(&snapshot))
                 .map_err(|quarantine| quarantine.to_string())
         };
         match carried {
@@ -268,7 +271,7 @@ impl Tenant {
         match replay.schedules()[index].next_tick {
             Some(next) if running.metadata().frequency == frequency => Some(next),
             _ => {
-                let after = self.state.watermark.max(self.state.from)?;
+                let after = self.checkpoint.watermark.max(self.checkpoint.from)?;
                 Some(first_tick_after(after, frequency))
             }
         }
@@ -278,7 +281,7 @@ impl Tenant {
     /// files its next evaluation reads, up to the watermark (later rows come
     /// as usual); the rows fed.
     fn rebuild(&self, index: usize, rule: &mut RuleInstance) -> Result<u64> {
-        let watermark = self.state.watermark.context("no rows were played")?;
+        let watermark = self.checkpoint.watermark.context("no rows were played")?;
         let next = self
             .next_tick(index, rule.metadata().frequency)
             .context("no rows were played")?;
@@ -296,7 +299,11 @@ impl Tenant {
             let mut feed = Feed::new(table, rules, |_, _| Some(window), BATCH_ROWS);
             let columns = feed.columns().to_vec();
             let reader = Arc::clone(&self.readers[table.index()]);
-            let names = self.state.done.iter().chain(&self.state.open);
+            let names = self
+                .checkpoint
+                .files_played
+                .iter()
+                .chain(&self.checkpoint.files_waiting);
             let mut rows = 0;
             for name in names.filter(|name| table_of(name) == table) {
                 let path = self.spool.join(name);
@@ -322,8 +329,8 @@ impl Tenant {
     /// keeping the checkpoint before it as the rollback point; what was done.
     fn commit(&mut self, swap: &Swap, instance: RuleInstance, how: &str) -> Result<String> {
         let index = swap.rule;
-        if self.state.generation == 0 {
-            self.checkpoint()?;
+        if self.checkpoint.generation == 0 {
+            self.write_checkpoint()?;
         }
         // One rollback point: a build still on probation is trusted now.
         for record in &mut self.records {
@@ -360,7 +367,7 @@ impl Tenant {
         if let Some(configured) = &swap.configured {
             record.configured.clone_from(configured);
         }
-        self.checkpoint()?;
+        self.write_checkpoint()?;
         Ok(outcome)
     }
 
@@ -401,9 +408,9 @@ impl Tenant {
     ) -> Result<()> {
         let rollback = self.dir.join(ROLLBACK_DIR);
         let path = checkpoint::path(&rollback);
-        let mut state = Checkpoint::read(&path, self.config.rules.len())?
+        let mut point = Checkpoint::read(&path, self.config.rules.len())?
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        if state.records.len() != self.records.len() {
+        if point.records.len() != self.records.len() {
             return Err(checkpoint::damaged(
                 &path,
                 "it holds other rules than those running",
@@ -413,7 +420,7 @@ impl Tenant {
         let outcome = format!(
             "rolled back from {} to {}: {reason}",
             failed.current.describe(),
-            state.records[index].current.describe()
+            point.records[index].current.describe()
         );
         let rule = &self.rules.get(index).metadata().short_name;
         tracing::warn!(
@@ -421,23 +428,25 @@ impl Tenant {
             "tenant {}: rule {rule}: {outcome}",
             self.name
         );
-        let record = &mut state.records[index];
+        let record = &mut point.records[index];
         // The configuration that asked for the failed build is not retried.
         record.configured.clone_from(&failed.configured);
         record.last_swap = Some(outcome);
-        let generation = self.state.next_generation(&checkpoint::path(&self.dir))?;
-        state.generation = generation;
-        for rule in 0..state.records.len() {
-            let kept = rollback.join(format!("rule-{rule}.state"));
+        let generation = self
+            .checkpoint
+            .next_generation(&checkpoint::path(&self.dir))?;
+        point.generation = generation;
+        for rule in 0..point.records.len() {
+            let kept = checkpoint::rollback_snapshot(&rollback, rule);
             if kept.exists() {
-                let state_file = self.state_file(rule, generation);
-                fs::copy(&kept, &state_file)
-                    .with_context(|| format!("{}: cannot write", state_file.display()))?;
+                let snapshot_file = self.snapshot_file(rule, generation);
+                fs::copy(&kept, &snapshot_file)
+                    .with_context(|| format!("{}: cannot write", snapshot_file.display()))?;
             }
         }
-        state.write(&checkpoint::path(&self.dir))?;
+        point.write(&checkpoint::path(&self.dir))?;
         for rule in 0..self.records.len() {
-            let _ = fs::remove_file(self.state_file(rule, generation - 1));
+            let _ = fs::remove_file(self.snapshot_file(rule, generation - 1));
         }
         let _ = fs::remove_dir_all(&rollback);
         self.reload(host, components)
