@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 const NAMES: [&str; 4] = ["f.txt", "f.json", "f.jsonl", "f.csv"];
 
 fn read(bytes: Vec<u8>, name: &'static str, gzip: bool) -> Vec<(u64, String)> {
-    let input = InputFile::by_content(name).without_progress();
+    let input = InputFile::by_content(name);
     let plain = Cursor::new(bytes);
     let reader: Box<dyn BufRead + Send> = match gzip {
         true => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(plain))),

@@ -35,7 +35,6 @@ type Read = (
 fn read(bytes: &[u8], name: &str, gzip: bool, max_line: usize, threads: usize) -> Read {
     let input = InputFile::new(name)
         .expect("a known extension")
-        .without_progress()
         .with_threads(threads)
         .with_max_line(max_line);
     let plain = Cursor::new(bytes.to_vec());

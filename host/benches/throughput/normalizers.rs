@@ -47,7 +47,7 @@ fn repeat_sample(sample: &str, is_header: IsHeader, records: usize, out: &Path) 
 
 /// Best of three reads of `path` into `columns`: the time and the records.
 fn read_best(path: &Path, columns: &[(String, ColumnKind)]) -> (Duration, u64) {
-    let input = InputFile::by_content(path.to_str().unwrap()).without_progress();
+    let input = InputFile::by_content(path.to_str().unwrap());
     (0..3)
         .map(|_| {
             let started = Instant::now();

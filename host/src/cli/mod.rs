@@ -23,15 +23,22 @@ pub mod swap;
 use std::path::PathBuf;
 
 use asim_rule_core::Timestamp;
-use clap::{Parser, Subcommand};
+use clap::{
+    builder::{PossibleValue, PossibleValuesParser, TypedValueParser},
+    Parser, Subcommand,
+};
 
 use crate::{
     engine::{Budgets, RuleInstance},
+    inputs::normalize::SessionFormat,
     limits,
     logging::LogFormat,
+    outputs::OutputFormat,
 };
 
-use crate::inputs::{indicators::ListOptions, InputFile};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::inputs::{indicators::ListOptions, InputFile, Progress};
 
 /// Security analytic rules over ASIM network sessions, run as sandboxed
 /// WebAssembly components.
@@ -179,8 +186,8 @@ pub struct AlertArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Alert format.
-    #[arg(long, value_enum, default_value_t = crate::outputs::OutputFormat::Jsonl)]
-    pub format: crate::outputs::OutputFormat,
+    #[arg(long, value_name = "FORMAT", default_value = "jsonl", value_parser = output_format())]
+    pub format: OutputFormat,
 }
 
 /// Threat-intel inputs; `run` and `replay` share them.
@@ -276,6 +283,47 @@ impl ThreadArgs {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         })
     }
+}
+
+/// A bar on stderr (drawn on a terminal only) for each file read while it
+/// is read.
+pub fn progress_bar() -> Progress {
+    Progress::new(|name, length, reader| {
+        let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_message(name.to_owned());
+        Box::new(bar.wrap_read(reader))
+    })
+}
+
+/// `--sessions-format`: a format by its flag name, each listed with what it
+/// is (the library's formats know nothing of clap).
+fn session_format() -> impl TypedValueParser<Value = SessionFormat> {
+    let names =
+        SessionFormat::ALL.map(|format| PossibleValue::new(format.flag()).help(format.about()));
+    PossibleValuesParser::new(names).try_map(|flag| {
+        SessionFormat::ALL
+            .into_iter()
+            .find(|format| format.flag() == flag)
+            .ok_or("not a session format")
+    })
+}
+
+/// `--format`: an alert format by its flag name.
+fn output_format() -> impl TypedValueParser<Value = OutputFormat> {
+    let names =
+        OutputFormat::ALL.map(|format| PossibleValue::new(format.flag()).help(format.about()));
+    PossibleValuesParser::new(names).try_map(|flag| {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|format| format.flag() == flag)
+            .ok_or("not an alert format")
+    })
 }
 
 /// `--at` and friends: an RFC 3339 time.

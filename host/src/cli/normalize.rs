@@ -23,7 +23,7 @@ pub struct NormalizeArgs {
     #[arg(required = true, value_name = "IN")]
     pub inputs: Vec<String>,
     /// What the inputs hold; default: recognised from each file.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = super::session_format())]
     pub format: Option<SessionFormat>,
     /// Where the ASIM JSON lines go; default: standard output.
     #[arg(long, value_name = "FILE")]
@@ -45,7 +45,10 @@ pub fn run(args: NormalizeArgs) -> Result<()> {
     let mut rejects = Rejects::default();
     let mut written = 0u64;
     for name in &args.inputs {
-        let input = args.lines.limit(InputFile::by_content(name));
+        let input = args
+            .lines
+            .limit(InputFile::by_content(name))
+            .with_progress(super::progress_bar());
         let mut reader = input.open()?;
         let head = reader
             .fill_buf()

@@ -33,7 +33,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE", required = true)]
     pub sessions: Vec<String>,
     /// What the session files hold; default: recognised from each file.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = super::session_format())]
     pub sessions_format: Option<SessionFormat>,
     // Indicator files and list options, as for `run`.
     /// The threat-intel files.
@@ -74,21 +74,16 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         bail!("--to is before --from");
     }
     let started = Instant::now();
-    let quiet = |name: &String| {
-        InputFile::new(name).map(|input| args.lines.limit(input).without_progress())
-    };
-    let quiet_all = |names: &[String]| names.iter().map(quiet).collect::<Result<Vec<_>>>();
-    let indicator_files = args.indicators.files(&args.lines);
+    // Every file is read at once, in time order: no bar per file (the
+    // replay shows its own progress).
+    let summary = |name: &String| InputFile::new(name).map(|input| args.lines.limit(input));
     let files = [
-        indicator_files
-            .into_iter()
-            .map(InputFile::without_progress)
-            .collect(),
-        quiet_all(&args.summaries)?,
-        super::session_files(&args.sessions, args.threads.count(), &args.lines)
-            .into_iter()
-            .map(InputFile::without_progress)
-            .collect(),
+        args.indicators.files(&args.lines),
+        args.summaries
+            .iter()
+            .map(summary)
+            .collect::<Result<Vec<_>>>()?,
+        super::session_files(&args.sessions, args.threads.count(), &args.lines),
     ];
     let host = RuleHost::new(args.sandbox.budgets())?;
     let rules = load_rules(&host, &args.sandbox)?;

@@ -25,7 +25,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub sessions: Vec<String>,
     /// What the session files hold; default: recognised from each file.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = super::session_format())]
     pub sessions_format: Option<SessionFormat>,
     /// The threat-intel files.
     #[command(flatten)]
@@ -50,13 +50,25 @@ pub struct RunArgs {
 /// Feeds every file to the rules, evaluates each once at `--at`, writes the alerts.
 pub fn run(args: RunArgs) -> Result<()> {
     let started = Instant::now();
-    let sessions = super::session_files(&args.sessions, args.threads.count(), &args.lines);
-    let indicators = args.indicators.files(&args.lines);
-    let summaries = args
+    // Files are read one after the other: a bar for each on a terminal.
+    let bar = |files: Vec<InputFile>| -> Vec<InputFile> {
+        let bar = super::progress_bar();
+        files
+            .into_iter()
+            .map(|file| file.with_progress(bar.clone()))
+            .collect()
+    };
+    let sessions = bar(super::session_files(
+        &args.sessions,
+        args.threads.count(),
+        &args.lines,
+    ));
+    let indicators = bar(args.indicators.files(&args.lines));
+    let summaries = bar(args
         .summaries
         .iter()
         .map(|name| InputFile::new(name).map(|input| args.lines.limit(input)))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?);
     let host = RuleHost::new(args.sandbox.budgets())?;
     let mut rules = load_rules(&host, &args.sandbox)?;
     let loaded = started.elapsed();

@@ -6,11 +6,11 @@ use std::{
     fs::File,
     io::{self, BufRead, BufReader, Read},
     path::PathBuf,
+    sync::Arc,
 };
 
 use anyhow::{bail, Context, Result};
 use asim_rule_core::Timestamp;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::limits;
 
@@ -25,6 +25,29 @@ pub enum Format {
     Text,
 }
 
+/// Shows a file's progress as it is read: given the file's name, its length
+/// and its reader, returns a reader that reports what passes through (the
+/// command line draws a bar; the library draws nothing).
+#[derive(Clone)]
+pub struct Progress(Arc<ProgressFn>);
+
+type ProgressFn = dyn Fn(&str, u64, Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync;
+
+impl Progress {
+    /// Progress shown by `wrap`.
+    pub fn new(
+        wrap: impl Fn(&str, u64, Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync + 'static,
+    ) -> Progress {
+        Progress(Arc::new(wrap))
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Progress")
+    }
+}
+
 /// A named input: a file or standard input.
 #[derive(Clone, Debug)]
 pub struct InputFile {
@@ -34,7 +57,7 @@ pub struct InputFile {
     /// Its format.
     pub format: Format,
     pub(super) gzip: bool,
-    pub(super) progress: bool,
+    pub(super) progress: Option<Progress>,
     pub(super) threads: usize,
     /// Bytes a line may have: a longer one is refused, not held in memory.
     pub(super) max_line: usize,
@@ -50,7 +73,7 @@ impl InputFile {
                 path: None,
                 format: Format::JsonLines,
                 gzip: false,
-                progress: false,
+                progress: None,
                 threads: 1,
                 max_line: limits::LINE_BYTES,
             });
@@ -70,7 +93,7 @@ impl InputFile {
             path: Some(PathBuf::from(name)),
             format,
             gzip,
-            progress: true,
+            progress: None,
             threads: 1,
             max_line: limits::LINE_BYTES,
         })
@@ -86,7 +109,7 @@ impl InputFile {
                 path: Some(PathBuf::from(name)),
                 format: Format::Text,
                 gzip,
-                progress: true,
+                progress: None,
                 threads: 1,
                 max_line: limits::LINE_BYTES,
             }
@@ -141,34 +164,27 @@ impl InputFile {
         }
     }
 
-    /// The same input without a progress bar (when several are read at once).
-    pub fn without_progress(self) -> InputFile {
+    /// The same input, its progress shown by `progress` as it is read.
+    pub fn with_progress(self, progress: Progress) -> InputFile {
         InputFile {
-            progress: false,
+            progress: Some(progress),
             ..self
         }
     }
 
-    /// Opens the input for reading, with a progress bar on a terminal.
+    /// Opens the input for reading (its progress shown, when asked).
     pub fn open(&self) -> Result<Box<dyn BufRead + Send>> {
         let Some(path) = &self.path else {
             return Ok(Box::new(BufReader::new(io::stdin())));
         };
         let file = File::open(path).with_context(|| format!("{}: cannot open", self.name))?;
-        let length = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let target = match self.progress {
-            true => ProgressDrawTarget::stderr(),
-            false => ProgressDrawTarget::hidden(),
+        let file: Box<dyn Read + Send> = match &self.progress {
+            Some(Progress(wrap)) => {
+                let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+                wrap(&self.name, length, Box::new(file))
+            }
+            None => Box::new(file),
         };
-        let progress = ProgressBar::with_draw_target(Some(length), target);
-        progress.set_style(
-            ProgressStyle::with_template(
-                "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        progress.set_message(self.name.clone());
-        let file = progress.wrap_read(file);
         let reader: Box<dyn Read + Send> = if self.gzip {
             Box::new(flate2::read::MultiGzDecoder::new(file))
         } else {

@@ -17,7 +17,7 @@ use std::io::BufRead;
 use crate::time;
 use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
-pub use file::{Format, InputFile, Rejects};
+pub use file::{Format, InputFile, Progress, Rejects};
 use normalize::{FieldIssues, SessionFormat};
 
 /// Reads `input`, converting each record's `TimeGenerated` and `columns` to

@@ -580,10 +580,7 @@ mod tests {
             &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
         ) -> Result<u64>,
     ) -> Outcome {
-        let input = InputFile::new("t.jsonl")
-            .unwrap()
-            .without_progress()
-            .with_max_line(max_line);
+        let input = InputFile::new("t.jsonl").unwrap().with_max_line(max_line);
         let (mut rows, mut rejects, mut unparsable) =
             (Vec::new(), Rejects::kept(), Unparsable::default());
         let reader = Box::new(io::BufReader::new(FailsAt {

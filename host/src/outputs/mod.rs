@@ -27,12 +27,33 @@ pub fn peak_memory_note() -> String {
 }
 
 /// How alerts are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     /// One JSON object per alert and line.
     Jsonl,
     /// Aligned text for a person.
     Table,
+}
+
+impl OutputFormat {
+    /// Every format, in the order `--format` lists them.
+    pub const ALL: [OutputFormat; 2] = [OutputFormat::Jsonl, OutputFormat::Table];
+
+    /// The format as `--format` names it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Table => "table",
+        }
+    }
+
+    /// What the format is, for help texts.
+    pub fn about(self) -> &'static str {
+        match self {
+            OutputFormat::Jsonl => "One JSON object per alert and line",
+            OutputFormat::Table => "Aligned text for a person",
+        }
+    }
 }
 
 /// Who and when an evaluation ran for.

@@ -38,7 +38,7 @@ use super::{records::OnRecord, Format, InputFile};
 use crate::time;
 
 /// What a session file holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionFormat {
     /// ASIM NetworkSession columns already.
     Asim,
@@ -70,13 +70,45 @@ impl SessionFormat {
         }
     }
 
+    /// Every format, in the order `--sessions-format` lists them.
+    pub const ALL: [SessionFormat; 7] = [
+        SessionFormat::Asim,
+        SessionFormat::ZeekTsv,
+        SessionFormat::ZeekJson,
+        SessionFormat::AwsVpc,
+        SessionFormat::SuricataEve,
+        SessionFormat::CommonSecurityLog,
+        SessionFormat::NtaNetAnalytics,
+    ];
+
     /// The format as `--sessions-format` names it.
-    pub fn flag(self) -> String {
-        use clap::ValueEnum;
-        self.to_possible_value().map_or_else(
-            || self.name().to_owned(),
-            |value| value.get_name().to_owned(),
-        )
+    pub fn flag(self) -> &'static str {
+        match self {
+            SessionFormat::Asim => "asim",
+            SessionFormat::ZeekTsv => "zeek-tsv",
+            SessionFormat::ZeekJson => "zeek-json",
+            SessionFormat::AwsVpc => "aws-vpc",
+            SessionFormat::SuricataEve => "suricata-eve",
+            SessionFormat::CommonSecurityLog => "common-security-log",
+            SessionFormat::NtaNetAnalytics => "nta-net-analytics",
+        }
+    }
+
+    /// What files of the format hold, for help texts.
+    pub fn about(self) -> &'static str {
+        match self {
+            SessionFormat::Asim => "ASIM NetworkSession columns already",
+            SessionFormat::ZeekTsv => "Zeek `conn.log`, TSV with its `#fields` header",
+            SessionFormat::ZeekJson => "Zeek `conn.log`, JSON lines",
+            SessionFormat::AwsVpc => "AWS VPC flow logs (default or custom format)",
+            SessionFormat::SuricataEve => "Suricata EVE JSON (flow events)",
+            SessionFormat::CommonSecurityLog => {
+                "Sentinel `CommonSecurityLog` (CEF): FortiGate, Cisco ASA, Palo Alto"
+            }
+            SessionFormat::NtaNetAnalytics => {
+                "Sentinel `NTANetAnalytics` (Azure NSG / VNet flow traffic analytics)"
+            }
+        }
     }
 
     /// The ASIM columns the format's normalizer writes; none for ASIM.

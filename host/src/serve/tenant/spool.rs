@@ -88,7 +88,7 @@ impl Tenant {
     pub(super) fn read_file(&mut self, name: &str) -> Result<()> {
         let table = table_of(name);
         let path = self.spool.join(name);
-        let input = InputFile::by_content(path.to_str().unwrap_or(name)).without_progress();
+        let input = InputFile::by_content(path.to_str().unwrap_or(name));
         let file: Arc<str> = name.into();
         let reread = self.checkpoint.files_waiting.contains(name);
         let watermark = self.checkpoint.watermark;

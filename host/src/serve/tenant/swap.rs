@@ -308,7 +308,7 @@ impl Tenant {
             for name in names.filter(|name| table_of(name) == table) {
                 let path = self.spool.join(name);
                 anyhow::ensure!(path.exists(), "spool file {name} is gone");
-                let input = InputFile::by_content(path.to_str().unwrap_or(name)).without_progress();
+                let input = InputFile::by_content(path.to_str().unwrap_or(name));
                 rows += reader(
                     &input,
                     &columns,
