@@ -9,65 +9,29 @@
 //! message.
 
 pub mod bindings;
+mod budgets;
 mod convert;
+mod instance;
 
 use std::{
-    fmt,
     path::{Path, PathBuf},
     time::Duration,
 };
 
 use anyhow::{anyhow, bail, Context, Result};
-use asim_rule_core::{schema, Alert, Batch, DetailValue, RuleMetadata, Timestamp};
+use asim_rule_core::{schema, RuleMetadata};
 use wasmtime::{
     component::{types::ComponentItem, Component, Linker},
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    StoreLimitsBuilder,
 };
 
-use bindings::{Detection, DetectionPre};
+use bindings::DetectionPre;
+pub use budgets::{budget_bytes, Budgets, Quarantine, Sandbox};
+use budgets::{fault, set_deadline};
+pub use instance::RuleInstance;
 
 use crate::limits;
-
-/// `value` units of `1 << unit_shift` bytes (20: MiB, 10: KiB) in bytes, or
-/// why a budget that large cannot be: it does not fit in a `usize`.
-pub fn budget_bytes(value: usize, unit_shift: u32) -> Result<usize, String> {
-    value
-        .checked_mul(1 << unit_shift)
-        .ok_or_else(|| format!("{value} is more bytes than this machine counts"))
-}
-
-/// What one rule instance may use. A rule that exceeds any of them is
-/// quarantined: its instance is dropped and it is called no more.
-#[derive(Clone, Debug)]
-pub struct Budgets {
-    /// Linear memory and tables, in bytes.
-    pub memory_bytes: usize,
-    /// Wall time of one call into the rule (measured in epoch ticks of 10 ms).
-    pub time_per_call: Duration,
-    /// Alerts one evaluation may return.
-    pub alerts_per_evaluation: usize,
-    /// Text one alert may carry (names, description, entities, details), bytes.
-    pub alert_bytes: usize,
-    /// Size of a snapshot, bytes.
-    pub snapshot_bytes: usize,
-    /// Data any other call may hand the host (alerts, counters), bytes:
-    /// wasmtime stops copying past it, so a flood never reaches host memory.
-    pub output_bytes: usize,
-}
-
-impl Default for Budgets {
-    fn default() -> Budgets {
-        Budgets {
-            memory_bytes: limits::MEMORY_BYTES,
-            time_per_call: limits::CALL_TIME,
-            alerts_per_evaluation: limits::ALERTS_PER_EVALUATION,
-            alert_bytes: limits::ALERT_BYTES,
-            snapshot_bytes: limits::SNAPSHOT_BYTES,
-            output_bytes: limits::OUTPUT_BYTES,
-        }
-    }
-}
 
 /// How the engine runs instances, besides their budgets.
 #[derive(Clone, Debug)]
@@ -111,82 +75,8 @@ pub fn compile_cache_dir() -> Option<PathBuf> {
     std::path::absolute(base.join("asim-rules").join("compiled")).ok()
 }
 
-/// Why a rule was quarantined: the call and the budget or fault.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Quarantine {
-    /// The rule's short name.
-    pub rule: String,
-    /// The call that failed (`evaluate`, `ingest-sessions`, …).
-    pub call: String,
-    /// What went wrong, naming the budget when one was exceeded.
-    pub reason: String,
-}
-
-impl fmt::Display for Quarantine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "rule {} quarantined: {}: {}",
-            self.rule, self.call, self.reason
-        )
-    }
-}
-
-impl std::error::Error for Quarantine {}
-
 /// The interface a rule component must export.
 pub const RULE_INTERFACE: &str = "asim:rules/rule@0.1.0";
-
-/// What a store carries for the host: its resource limits and the memory the
-/// rule holds. Rules get no files, environment, clock, randomness or sockets:
-/// the linker defines nothing.
-pub struct Sandbox {
-    limits: StoreLimits,
-    memory_bytes: usize,
-    /// Set when the limiter refused to grow memory or a table: a trap that
-    /// follows is the memory budget's doing.
-    refused_growth: bool,
-}
-
-impl ResourceLimiter for Sandbox {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.memory_growing(current, desired, maximum)?;
-        if allowed {
-            self.memory_bytes += desired.saturating_sub(current);
-        } else {
-            self.refused_growth = true;
-        }
-        Ok(allowed)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.limits.table_growing(current, desired, maximum)?;
-        self.refused_growth |= !allowed;
-        Ok(allowed)
-    }
-
-    fn instances(&self) -> usize {
-        self.limits.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.limits.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.limits.memories()
-    }
-}
 
 /// The process-wide engine and linker.
 #[derive(Clone)]
@@ -223,18 +113,6 @@ pub struct LoadedRule {
     /// What the rule declares.
     pub metadata: RuleMetadata,
     pre: DetectionPre<Sandbox>,
-}
-
-/// One deployment of a rule, with its own store and state; once quarantined,
-/// its store is dropped and every later call is refused.
-pub struct RuleInstance {
-    live: Option<(Store<Sandbox>, Detection)>,
-    metadata: RuleMetadata,
-    budgets: Budgets,
-    memory_bytes: usize,
-    /// Wall time spent in calls into the rule.
-    busy: Duration,
-    quarantine: Option<Quarantine>,
 }
 
 impl RuleHost {
@@ -397,34 +275,6 @@ impl RuleHost {
     }
 }
 
-/// Arms the CPU budget for the next call.
-fn set_deadline(store: &mut Store<Sandbox>, budgets: &Budgets) {
-    let ticks = budgets.time_per_call.as_millis() / limits::EPOCH_TICK.as_millis();
-    store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
-}
-
-/// What a failed call means: the budget it broke, or the trap.
-fn fault(error: &wasmtime::Error, store: &Store<Sandbox>, budgets: &Budgets) -> String {
-    // wasmtime's copy limit has no public error type, only this message.
-    let copy_limit = format!("{error:#}").contains("fuel allocated for hostcalls");
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!(
-            "exceeded the CPU budget ({} ms per call)",
-            budgets.time_per_call.as_millis()
-        ),
-        _ if copy_limit => format!(
-            "handed the host more than its output budget ({} MiB)",
-            store.hostcall_fuel() >> 20
-        ),
-        _ if store.data().refused_growth => format!(
-            "exceeded the memory budget ({} MiB)",
-            budgets.memory_bytes >> 20
-        ),
-        Some(trap) => format!("trapped: {trap}"),
-        None => format!("failed: {error:#}"),
-    }
-}
-
 /// Refuses metadata a host cannot schedule or feed.
 fn check_metadata(metadata: RuleMetadata) -> Result<RuleMetadata> {
     if metadata.frequency <= 0 || metadata.session_lookback <= 0 {
@@ -500,209 +350,6 @@ impl LoadedRule {
             quarantine: None,
         })
     }
-}
-
-impl RuleInstance {
-    /// What the rule declares.
-    pub fn metadata(&self) -> &RuleMetadata {
-        &self.metadata
-    }
-
-    /// Linear memory the rule has grown to, in bytes (it never shrinks).
-    pub fn memory_bytes(&self) -> usize {
-        match &self.live {
-            Some((store, _)) => store.data().memory_bytes,
-            None => self.memory_bytes,
-        }
-    }
-
-    /// Why the rule was taken out of service, if it was.
-    pub fn quarantine(&self) -> Option<&Quarantine> {
-        self.quarantine.as_ref()
-    }
-
-    /// Takes the rule out of service for a reason found earlier (a restarted
-    /// host keeps what it quarantined).
-    pub fn keep_quarantined(&mut self, quarantine: Quarantine) {
-        self.live = None;
-        self.quarantine = Some(quarantine);
-    }
-
-    /// The budgets the instance runs under.
-    pub fn budgets(&self) -> &Budgets {
-        &self.budgets
-    }
-
-    /// Wall time spent in calls into the rule so far.
-    pub fn busy(&self) -> Duration {
-        self.busy
-    }
-
-    /// Feeds session rows.
-    pub fn ingest_sessions(&mut self, batch: Batch) -> Result<(), Quarantine> {
-        let batch = convert::batch(batch);
-        self.call("ingest-sessions", |rule, store| {
-            rule.call_ingest_sessions(store, &batch)
-        })
-        .and_then(|result| self.refused("ingest-sessions", result))
-    }
-
-    /// Feeds indicator rows.
-    pub fn ingest_indicators(&mut self, batch: Batch) -> Result<(), Quarantine> {
-        let batch = convert::batch(batch);
-        self.call("ingest-indicators", |rule, store| {
-            rule.call_ingest_indicators(store, &batch)
-        })
-        .and_then(|result| self.refused("ingest-indicators", result))
-    }
-
-    /// Feeds pre-aggregated session counts.
-    pub fn ingest_summaries(&mut self, batch: Batch) -> Result<(), Quarantine> {
-        let batch = convert::batch(batch);
-        self.call("ingest-summaries", |rule, store| {
-            rule.call_ingest_summaries(store, &batch)
-        })
-        .and_then(|result| self.refused("ingest-summaries", result))
-    }
-
-    /// Evaluates the rule at `at`, within its alert budgets; a quarantined
-    /// rule answers with its quarantine.
-    pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, Quarantine> {
-        let result = self.call("evaluate", |rule, store| rule.call_evaluate(store, at))?;
-        let alerts = self.refused("evaluate", result)?;
-        let budgets = &self.budgets;
-        if alerts.len() > budgets.alerts_per_evaluation {
-            let reason = format!(
-                "returned {} alerts, over the budget of {} per evaluation",
-                alerts.len(),
-                budgets.alerts_per_evaluation
-            );
-            return Err(self.quarantined("evaluate", reason));
-        }
-        let alerts: Vec<Alert> = alerts.into_iter().map(convert::alert).collect();
-        if let Some(size) = alerts
-            .iter()
-            .map(alert_bytes)
-            .find(|&size| size > budgets.alert_bytes)
-        {
-            let reason = format!(
-                "returned an alert of {size} bytes, over the budget of {} bytes",
-                budgets.alert_bytes
-            );
-            return Err(self.quarantined("evaluate", reason));
-        }
-        Ok(alerts)
-    }
-
-    /// The rule's counters, by name.
-    pub fn stats(&mut self) -> Result<Vec<(String, u64)>, Quarantine> {
-        self.call("stats", |rule, store| rule.call_stats(store))
-    }
-
-    /// The rule's state, within the snapshot budget.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>, Quarantine> {
-        let state = self.call("snapshot", |rule, store| rule.call_snapshot(store))?;
-        if state.len() > self.budgets.snapshot_bytes {
-            let reason = format!(
-                "returned {} MiB, over the snapshot budget of {} MiB",
-                state.len() >> 20,
-                self.budgets.snapshot_bytes >> 20
-            );
-            return Err(self.quarantined("snapshot", reason));
-        }
-        Ok(state)
-    }
-
-    /// Replaces the rule's state.
-    pub fn restore(&mut self, state: &[u8]) -> Result<(), Quarantine> {
-        self.call("restore", |rule, store| rule.call_restore(store, state))
-            .and_then(|result| self.refused("restore", result))
-    }
-
-    /// One call into the rule, under its CPU budget; a trap or a broken
-    /// budget quarantines it.
-    fn call<T>(
-        &mut self,
-        call: &'static str,
-        run: impl FnOnce(
-            &bindings::exports::asim::rules::rule::Guest,
-            &mut Store<Sandbox>,
-        ) -> wasmtime::Result<T>,
-    ) -> Result<T, Quarantine> {
-        let Some((store, bindings)) = &mut self.live else {
-            return Err(self.quarantine.clone().unwrap_or_else(|| Quarantine {
-                rule: self.metadata.short_name.clone(),
-                call: call.into(),
-                reason: "not running".into(),
-            }));
-        };
-        set_deadline(store, &self.budgets);
-        store.set_hostcall_fuel(match call {
-            "snapshot" => self.budgets.snapshot_bytes,
-            _ => self.budgets.output_bytes,
-        });
-        let started = std::time::Instant::now();
-        let result = run(bindings.asim_rules_rule(), store);
-        self.busy += started.elapsed();
-        match result {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                let reason = fault(&error, store, &self.budgets);
-                Err(self.quarantined(call, reason))
-            }
-        }
-    }
-
-    /// The rule's own refusal of a call (`result::err`): it quarantines the
-    /// rule as a fault does, with the rule's message.
-    fn refused<T>(
-        &mut self,
-        call: &'static str,
-        result: Result<T, String>,
-    ) -> Result<T, Quarantine> {
-        result.map_err(|message| self.quarantined(call, format!("failed: {message}")))
-    }
-
-    /// Takes the rule out of service: its store (and memory) is dropped.
-    fn quarantined(&mut self, call: &'static str, reason: String) -> Quarantine {
-        self.memory_bytes = self.memory_bytes();
-        self.live = None;
-        let quarantine = Quarantine {
-            rule: self.metadata.short_name.clone(),
-            call: call.into(),
-            reason,
-        };
-        self.quarantine = Some(quarantine.clone());
-        quarantine
-    }
-}
-
-/// The text an alert carries, in bytes: what the host writes per alert.
-fn alert_bytes(alert: &Alert) -> usize {
-    let details: usize = alert
-        .custom_details
-        .iter()
-        .map(|(name, value)| {
-            name.len()
-                + match value {
-                    DetailValue::Text(text) => text.len(),
-                    _ => 8,
-                }
-        })
-        .sum();
-    let entities: usize = alert
-        .entities
-        .iter()
-        .map(|entity| {
-            let properties: usize = entity
-                .properties
-                .iter()
-                .map(|(name, value)| name.len() + value.len())
-                .sum();
-            entity.kind.len() + properties
-        })
-        .sum();
-    alert.name.len() + alert.description.len() + details + entities
 }
 
 /// wasmtime's own error as an `anyhow::Error`, so context can be added.
