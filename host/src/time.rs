@@ -1,6 +1,6 @@
 //! Timestamps as ASIM and Sentinel exports write them: RFC 3339 / ISO 8601,
 //! `Z` or an offset, no offset meaning UTC, `T` or a space between date and
-//! time; also the forms vendor tables hold (see [`OTHER_FORMS`]).
+//! time; also the forms vendor tables hold (see `OTHER_FORMS`).
 
 use asim_rule_core::Timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};

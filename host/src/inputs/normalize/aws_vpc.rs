@@ -29,7 +29,7 @@ const DEFAULT_FIELDS: [&str; 14] = [
     "log-status",
 ];
 
-/// The ASIM columns a flow record gives, in the order [`map`] fills them.
+/// The ASIM columns a flow record gives, in the order `map` fills them.
 pub const COLUMNS: [&str; 31] = [
     "TimeGenerated",
     "EventStartTime",

@@ -30,7 +30,7 @@ const RAW: [&str; 11] = [
     "flow",
 ];
 
-/// The ASIM columns a flow event gives, in the order [`map`] fills them.
+/// The ASIM columns a flow event gives, in the order `map` fills them.
 pub const COLUMNS: [&str; 28] = [
     "TimeGenerated",
     "EventStartTime",

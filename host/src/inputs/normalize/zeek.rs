@@ -323,7 +323,7 @@ fn deliver(
     }
 }
 
-/// One conn record (values in [`RAW`] order) as ASIM values (in [`COLUMNS`]
+/// One conn record (values in `RAW` order) as ASIM values (in [`COLUMNS`]
 /// order), or why it cannot be a session: no readable `ts`. `Dvc` is the
 /// sensor's `_system_name` (Corelight); plain Zeek does not name its sensor,
 /// so then it is `sensor`, the log file's name, and counted as such.

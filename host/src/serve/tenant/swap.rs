@@ -463,3 +463,31 @@ fn same_feed(old: &RuleMetadata, new: &RuleMetadata) -> bool {
         && old.indicator_lookback == new.indicator_lookback
         && old.frequency == new.frequency
 }
+
+#[cfg(test)]
+mod tests {
+    use asim_rule_core::Rule;
+
+    use super::*;
+
+    #[test]
+    fn a_build_takes_the_running_feeds_only_when_it_reads_the_same_rows() {
+        let running = ti_map_ip::TiMapIp::metadata();
+        let mut text_only = running.clone();
+        text_only.version = "9.9.9".into();
+        text_only.description = "another text".into();
+        assert!(same_feed(&running, &text_only));
+        let changes: [fn(&mut RuleMetadata); 5] = [
+            |new| new.session_columns.push("DstPortNumber".into()),
+            |new| new.indicator_columns.pop().map_or((), drop),
+            |new| new.session_lookback *= 2,
+            |new| new.indicator_lookback = None,
+            |new| new.frequency /= 2,
+        ];
+        for change in changes {
+            let mut new = running.clone();
+            change(&mut new);
+            assert!(!same_feed(&running, &new), "{new:?}");
+        }
+    }
+}

@@ -2,8 +2,8 @@
 //! one table, many vendors. As Sentinel's `imNetworkSession` unions its
 //! parsers, each record goes to the parser of its `DeviceVendor` and
 //! `DeviceProduct`, which keeps it or says why it is no session: FortiGate
-//! ([`fortigate`]), Cisco ASA ([`cisco_asa`]), Palo Alto PAN-OS CEF and
-//! Cortex Data Lake ([`palo_alto`]). Records of other sources are counted and
+//! (`fortigate.rs`), Cisco ASA (`cisco_asa.rs`), Palo Alto PAN-OS CEF and
+//! Cortex Data Lake (`palo_alto.rs`). Records of other sources are counted and
 //! skipped.
 
 mod cisco_asa;
