@@ -10,12 +10,12 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use asim_rules::{
     engine::{Budgets, RuleHost, RuleInstance},
-    feed::{Feed, Table},
+    feed::Table,
     inputs::{InputFile, Rejects},
     limits,
     logging::{self, Level, LogFormat},
-    outputs::{AlertSink, Evaluation, OutputFormat},
-    pipeline::Readers,
+    outputs::{AlertSink, OutputFormat},
+    pipeline::{self, Readers},
 };
 
 fn main() -> Result<()> {
@@ -37,32 +37,28 @@ fn main() -> Result<()> {
 
     // Each table's rows go to the rules whose window at `at` wants them, in
     // batches; the feed reads only the columns the rules declared.
+    let (indicators, sessions) = (
+        [InputFile::by_content(indicators)],
+        [InputFile::by_content(sessions)],
+    );
+    let tables = [
+        (Table::Indicators, &indicators[..]),
+        (Table::Sessions, &sessions[..]),
+    ];
     let mut rejects = Rejects::default();
-    for (table, file) in [(Table::Indicators, indicators), (Table::Sessions, sessions)] {
-        let mut feed = Feed::new(
-            table,
-            &rules,
-            |_, rule| table.window(rule, at),
-            limits::BATCH_ROWS,
-        );
-        let columns = feed.columns().to_vec();
-        let input = InputFile::by_content(file);
-        let read = Readers::default().of(table);
-        read(&input, &columns, &mut rejects, &mut |time, cells| {
-            feed.push(&mut rules, time, cells)
-        })?;
-        feed.flush(&mut rules);
-    }
+    let readers = Readers::default();
+    pipeline::feed_at(
+        &mut rules,
+        &tables,
+        &readers,
+        at,
+        limits::BATCH_ROWS,
+        &mut rejects,
+    )?;
 
+    // Each rule evaluated once; a rule that broke its budgets is reported
+    // and the others' alerts are written all the same.
     let mut alerts_out = AlertSink::create(None, OutputFormat::Jsonl)?;
-    for rule in &mut rules {
-        let alerts = rule.evaluate(at)?;
-        let evaluation = Evaluation {
-            rule: rule.metadata(),
-            at,
-            tenant: "default",
-        };
-        alerts_out.write(&evaluation, &alerts)?;
-    }
+    pipeline::evaluate_at(&mut rules, at, "default", &mut alerts_out)?;
     alerts_out.finish()
 }

@@ -8,10 +8,10 @@ use asim_rule_core::Timestamp;
 use crate::{
     cli::{AlertArgs, IndicatorArgs, SandboxArgs},
     engine::{RuleHost, RuleInstance},
-    feed::{Feed, Table},
+    feed::Table,
     inputs::{normalize::SessionFormat, InputFile, Rejects},
-    outputs::{AlertSink, Evaluation},
-    pipeline::Readers,
+    outputs::AlertSink,
+    pipeline::{self, Outcome, Readers},
 };
 
 /// `asim-rules run`'s arguments.
@@ -86,79 +86,40 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
     }
 
-    let batch_rows = args.sandbox.batch_rows as usize;
     let readers = Readers {
         indicators: args.indicators.list_options(),
         sessions_format: args.sessions_format,
     };
     let mut rejects = Rejects::default();
-    let mut read = Vec::new();
-    let tables = [
-        (Table::Indicators, &indicators),
-        (Table::Summaries, &summaries),
-        (Table::Sessions, &sessions),
-    ];
-    for (table, files) in tables {
-        // Summaries are optional history: no line for them when none are given.
-        if table == Table::Summaries && files.is_empty() {
-            continue;
-        }
-        let mut feed = Feed::new(
-            table,
-            &rules,
-            |_, rule| table.window(rule, args.at),
-            batch_rows,
-        );
-        let mut rows = 0;
-        let rejected_before = rejects.count;
-        if feed.is_wanted() {
-            let columns = feed.columns().to_vec();
-            let reader = readers.of(table);
-            for input in files {
-                rows += reader(input, &columns, &mut rejects, &mut |time, cells| {
-                    feed.push(&mut rules, time, cells)
-                })?;
-            }
-            feed.flush(&mut rules);
-        } else if !files.is_empty() {
-            tracing::warn!(
-                "no rule reads {} rows; {} file(s) not read",
-                table.name(),
-                files.len()
-            );
-        }
-        read.push(format!(
-            "{rows} {} rows ({} rejected, {} outside every rule's window)",
-            table.name(),
-            rejects.count - rejected_before,
-            feed.outside_windows
-        ));
+    let mut tables = vec![(Table::Indicators, &indicators[..])];
+    // Summaries are optional history: no line for them when none are given.
+    if !summaries.is_empty() {
+        tables.push((Table::Summaries, &summaries[..]));
     }
+    tables.push((Table::Sessions, &sessions[..]));
+    let batch_rows = args.sandbox.batch_rows as usize;
+    let read = pipeline::feed_at(
+        &mut rules,
+        &tables,
+        &readers,
+        args.at,
+        batch_rows,
+        &mut rejects,
+    )?;
     let fed = started.elapsed();
 
     let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
+    let outcomes = pipeline::evaluate_at(&mut rules, args.at, &args.alerts.tenant, &mut sink)?;
     let mut counts = Vec::new();
-    for rule in &mut rules {
-        // A rule quarantined while reading answers with its quarantine.
-        let alerts = match rule.evaluate(args.at) {
-            Ok(alerts) => alerts,
-            Err(quarantine) => {
-                tracing::warn!(
-                    tenant = %args.alerts.tenant,
-                    "tenant {}: {quarantine}",
-                    args.alerts.tenant
-                );
-                counts.push(format!("{} quarantined", rule.metadata().short_name));
+    for (rule, outcome) in rules.iter_mut().zip(outcomes) {
+        let name = &rule.metadata().short_name;
+        match outcome {
+            Outcome::Alerts(alerts) => counts.push(format!("{name} {alerts}")),
+            Outcome::Quarantined(_) => {
+                counts.push(format!("{name} quarantined"));
                 continue;
             }
-        };
-        let evaluation = Evaluation {
-            rule: rule.metadata(),
-            at: args.at,
-            tenant: &args.alerts.tenant,
-        };
-        sink.write(&evaluation, &alerts)?;
-        counts.push(format!("{} {}", rule.metadata().short_name, alerts.len()));
+        }
         let stats: Vec<String> = rule
             .stats()?
             .iter()
@@ -175,6 +136,18 @@ pub fn run(args: RunArgs) -> Result<()> {
     if rejects.not_shown() > 0 {
         tracing::warn!("{} more rejected rows not shown", rejects.not_shown());
     }
+    let read: Vec<String> = read
+        .iter()
+        .map(|table| {
+            format!(
+                "{} {} rows ({} rejected, {} outside every rule's window)",
+                table.rows,
+                table.table.name(),
+                table.rejected,
+                table.outside_windows
+            )
+        })
+        .collect();
     tracing::info!(
         "{}; alerts: {}; load {:.2}s, read {:.2}s, evaluate {:.2}s{}",
         read.join(", "),
