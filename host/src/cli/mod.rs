@@ -301,28 +301,35 @@ pub fn progress_bar() -> Progress {
     })
 }
 
-/// `--sessions-format`: a format by its flag name, each listed with what it
-/// is (the library's formats know nothing of clap).
+/// `--sessions-format`: a format by its flag name.
 fn session_format() -> impl TypedValueParser<Value = SessionFormat> {
-    let names =
-        SessionFormat::ALL.map(|format| PossibleValue::new(format.flag()).help(format.about()));
-    PossibleValuesParser::new(names).try_map(|flag| {
-        SessionFormat::ALL
-            .into_iter()
-            .find(|format| format.flag() == flag)
-            .ok_or("not a session format")
-    })
+    by_flag(
+        &SessionFormat::ALL,
+        SessionFormat::flag,
+        SessionFormat::about,
+    )
 }
 
 /// `--format`: an alert format by its flag name.
 fn output_format() -> impl TypedValueParser<Value = OutputFormat> {
-    let names =
-        OutputFormat::ALL.map(|format| PossibleValue::new(format.flag()).help(format.about()));
-    PossibleValuesParser::new(names).try_map(|flag| {
-        OutputFormat::ALL
-            .into_iter()
-            .find(|format| format.flag() == flag)
-            .ok_or("not an alert format")
+    by_flag(&OutputFormat::ALL, OutputFormat::flag, OutputFormat::about)
+}
+
+/// A parser of one of `all` by its `flag` name, each listed in the help with
+/// its `about` (the library's formats know nothing of clap).
+fn by_flag<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    flag: fn(T) -> &'static str,
+    about: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    let names = all
+        .iter()
+        .map(|&value| PossibleValue::new(flag(value)).help(about(value)));
+    PossibleValuesParser::new(names).try_map(move |name| {
+        all.iter()
+            .copied()
+            .find(|&value| flag(value) == name)
+            .ok_or("not one of the possible values")
     })
 }
 
