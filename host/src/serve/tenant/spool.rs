@@ -58,9 +58,13 @@ impl Waiting {
     /// when it was that file's last row waiting.
     fn pop_through(&mut self, watermark: Timestamp) -> Option<Released> {
         let (time, table, (file, cells)) = self.rows.pop_if(|time| time <= watermark)?;
-        let count = self.per_file.get_mut(&file)?;
-        *count -= 1;
-        let finished = (*count == 0).then(|| {
+        // Every row pushed counted its file, so the count is there; the row
+        // is released whatever.
+        let left = self.per_file.get_mut(&file).map(|count| {
+            *count -= 1;
+            *count
+        });
+        let finished = (left == Some(0)).then(|| {
             self.per_file.remove(&file);
             file
         });
