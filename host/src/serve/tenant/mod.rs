@@ -257,11 +257,9 @@ impl Tenant {
             .map(|record| kept.iter().position(|kept| kept.entry == record.entry))
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| checkpoint::damaged(&path, "a rule running has no state in it"))?;
-        let checkpoint = &mut self.checkpoint;
-        pick(&mut checkpoint.next_ticks, &places);
-        pick(&mut checkpoint.evaluations, &places);
-        pick(&mut checkpoint.last_evaluated, &places);
-        pick(&mut checkpoint.quarantines, &places);
+        let mut schedules = self.checkpoint.schedules();
+        pick(&mut schedules, &places);
+        pick(&mut self.checkpoint.quarantines, &places);
         for (index, rule) in rules.iter_mut().enumerate() {
             if let Some(quarantine) = self.checkpoint.quarantines[index].clone() {
                 rule.keep_quarantined(quarantine);
@@ -274,7 +272,6 @@ impl Tenant {
                 tracing::warn!(tenant = %self.name, "tenant {}: {quarantine}", self.name);
             }
         }
-        let schedules = self.checkpoint.schedules();
         let replay = Replay::resume(rules, schedules, Timestamp::MAX, &self.name, BATCH_ROWS);
         self.rules = Rules::Running(replay);
         let reopen: Vec<String> = self.checkpoint.files_waiting.iter().cloned().collect();
