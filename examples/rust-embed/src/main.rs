@@ -14,7 +14,7 @@ use asim_rules::{
     inputs::{InputFile, Rejects},
     limits,
     logging::{self, Level, LogFormat},
-    outputs::{AlertSink, OutputFormat},
+    outputs::{AlertFormat, AlertSink},
     pipeline::{self, Readers},
 };
 
@@ -58,7 +58,7 @@ fn main() -> Result<()> {
 
     // Each rule evaluated once; a rule that broke its budgets is reported
     // and the others' alerts are written all the same.
-    let mut alerts_out = AlertSink::create(None, OutputFormat::Jsonl)?;
+    let mut alerts_out = AlertSink::create(None, AlertFormat::Jsonl)?;
     pipeline::evaluate_at(&mut rules, at, "default", &mut alerts_out)?;
     alerts_out.finish()
 }

@@ -33,7 +33,7 @@ use crate::{
     inputs::normalize::SessionFormat,
     limits,
     logging::LogFormat,
-    outputs::OutputFormat,
+    outputs::{AlertFormat, AlertSink, SecurityLakeTarget},
 };
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -185,9 +185,50 @@ pub struct AlertArgs {
     /// Write alerts here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Alert format.
-    #[arg(long, value_name = "FORMAT", default_value = "jsonl", value_parser = output_format())]
-    pub format: OutputFormat,
+    /// The alerts' shape (`--format` is its older name). With `--out
+    /// FILE.parquet`, a Parquet file of that shape (not `table`).
+    #[arg(long, alias = "format", value_name = "FORMAT", default_value = "jsonl", value_parser = alert_format())]
+    pub alert_format: AlertFormat,
+    /// Write OCSF findings as an Amazon Security Lake custom source under
+    /// this folder (Parquet, one file per day): DIR/ext/SOURCE/region=…/
+    /// accountId=…/eventDay=YYYYMMDD/.
+    #[arg(long, value_name = "DIR", conflicts_with = "out", requires_all = ["lake_region", "lake_account_id"])]
+    pub security_lake: Option<PathBuf>,
+    /// The custom source's name in the lake.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "asim-rules",
+        requires = "security_lake"
+    )]
+    pub lake_source: String,
+    /// The AWS region of the lake's partition.
+    #[arg(long, value_name = "REGION", requires = "security_lake")]
+    pub lake_region: Option<String>,
+    /// The AWS account id of the lake's partition.
+    #[arg(long, value_name = "ID", requires = "security_lake")]
+    pub lake_account_id: Option<String>,
+}
+
+impl AlertArgs {
+    /// Where the alerts go, as these arguments say.
+    pub fn sink(&self) -> anyhow::Result<AlertSink> {
+        let Some(dir) = &self.security_lake else {
+            return AlertSink::create(self.out.as_deref(), self.alert_format);
+        };
+        if self.alert_format != AlertFormat::Ocsf {
+            anyhow::bail!(
+                "--security-lake holds OCSF findings: --alert-format {} does not fit it",
+                self.alert_format.flag()
+            );
+        }
+        AlertSink::security_lake(SecurityLakeTarget {
+            dir: dir.clone(),
+            source: self.lake_source.clone(),
+            region: self.lake_region.clone().unwrap_or_default(),
+            account_id: self.lake_account_id.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// Threat-intel inputs; `run` and `replay` share them.
@@ -310,9 +351,9 @@ fn session_format() -> impl TypedValueParser<Value = SessionFormat> {
     )
 }
 
-/// `--format`: an alert format by its flag name.
-fn output_format() -> impl TypedValueParser<Value = OutputFormat> {
-    by_flag(&OutputFormat::ALL, OutputFormat::flag, OutputFormat::about)
+/// `--alert-format`: an alert format by its flag name.
+fn alert_format() -> impl TypedValueParser<Value = AlertFormat> {
+    by_flag(&AlertFormat::ALL, AlertFormat::flag, AlertFormat::about)
 }
 
 /// A parser of one of `all` by its `flag` name, each listed in the help with

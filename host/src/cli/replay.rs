@@ -16,7 +16,6 @@ use crate::{
         stream::{Group, Merged, Order},
         InputFile,
     },
-    outputs::AlertSink,
     pipeline::Readers,
     schedule::Replay,
     time,
@@ -87,7 +86,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     ];
     let host = RuleHost::new(args.sandbox.budgets())?;
     let rules = load_rules(&host, &args.sandbox)?;
-    let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
+    let mut sink = args.alerts.sink()?;
     let names: Vec<String> = rules
         .iter()
         .map(|rule| rule.metadata().short_name.clone())

@@ -10,7 +10,6 @@ use crate::{
     engine::{RuleHost, RuleInstance},
     feed::Table,
     inputs::{normalize::SessionFormat, InputFile, Rejects},
-    outputs::AlertSink,
     pipeline::{self, Outcome, Readers},
 };
 
@@ -108,7 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     )?;
     let fed = started.elapsed();
 
-    let mut sink = AlertSink::create(args.alerts.out.as_deref(), args.alerts.format)?;
+    let mut sink = args.alerts.sink()?;
     let outcomes = pipeline::evaluate_at(&mut rules, args.at, &args.alerts.tenant, &mut sink)?;
     let mut counts = Vec::new();
     for (rule, outcome) in rules.iter_mut().zip(outcomes) {

@@ -1,17 +1,26 @@
-//! Where alerts go: JSON lines (one record per alert, fields in a fixed order
-//! so two runs can be diffed) or a table for a person at a terminal.
+//! Where alerts go and in which shape: the project's JSON lines, OCSF
+//! Detection Findings, Sentinel `SecurityAlert` rows or a table for a person;
+//! as lines, as Parquet (`--out FILE.parquet`) or as an Amazon Security Lake
+//! custom source. docs/OUTPUTS.md maps each shape, field by field.
+
+mod jsonl;
+pub mod ocsf;
+pub mod parquet;
+mod sentinel;
+mod table;
 
 use std::{
     fs::File,
     io::{self, BufWriter, Write},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result};
-use asim_rule_core::{Alert, DetailValue, Entity, RuleMetadata, Timestamp};
-use serde::{ser::SerializeMap, Serialize, Serializer};
+use anyhow::{bail, Context, Result};
+use asim_rule_core::{Alert, RuleMetadata, Timestamp};
+use serde::{Serialize, Serializer};
 
-use crate::time;
+use jsonl::AlertRecord;
+use parquet::{ParquetFile, SecurityLake};
 
 /// Peak resident memory of this process so far, in MiB (Linux; none elsewhere).
 pub fn peak_memory_mib() -> Option<u64> {
@@ -26,32 +35,84 @@ pub fn peak_memory_note() -> String {
     peak_memory_mib().map_or_else(String::new, |mib| format!(", peak memory {mib} MiB"))
 }
 
-/// How alerts are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// One JSON object per alert and line.
+/// The shape of an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertFormat {
+    /// The project's own record (`host-cli.md`).
     Jsonl,
+    /// OCSF 1.5.0 Detection Finding (class 2004).
+    Ocsf,
+    /// The columns of Sentinel's `SecurityAlert` table.
+    Sentinel,
     /// Aligned text for a person.
     Table,
 }
 
-impl OutputFormat {
-    /// Every format, in the order `--format` lists them.
-    pub const ALL: [OutputFormat; 2] = [OutputFormat::Jsonl, OutputFormat::Table];
+impl AlertFormat {
+    /// Every format, in the order `--alert-format` lists them.
+    pub const ALL: [AlertFormat; 4] = [
+        AlertFormat::Jsonl,
+        AlertFormat::Ocsf,
+        AlertFormat::Sentinel,
+        AlertFormat::Table,
+    ];
 
-    /// The format as `--format` names it.
+    /// The format as `--alert-format` names it.
     pub fn flag(self) -> &'static str {
         match self {
-            OutputFormat::Jsonl => "jsonl",
-            OutputFormat::Table => "table",
+            AlertFormat::Jsonl => "jsonl",
+            AlertFormat::Ocsf => "ocsf",
+            AlertFormat::Sentinel => "sentinel",
+            AlertFormat::Table => "table",
         }
     }
 
     /// What the format is, for help texts.
     pub fn about(self) -> &'static str {
         match self {
-            OutputFormat::Jsonl => "One JSON object per alert and line",
-            OutputFormat::Table => "Aligned text for a person",
+            AlertFormat::Jsonl => "The project's alert records, one JSON object per line",
+            AlertFormat::Ocsf => "OCSF 1.5.0 Detection Findings (class 2004), one per line",
+            AlertFormat::Sentinel => "Rows of Sentinel's SecurityAlert table, one per line",
+            AlertFormat::Table => "Aligned text for a person",
+        }
+    }
+}
+
+/// How a record holds objects whose keys vary from alert to alert (entities,
+/// custom details): nested, or as their JSON text, as a columnar file with
+/// one schema for every row needs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objects {
+    /// As JSON objects and arrays.
+    Nested,
+    /// As one JSON text.
+    Text,
+}
+
+impl Objects {
+    /// `value`, serialised as this says.
+    fn wrap<T: Serialize>(self, value: &T) -> Wrapped<'_, T> {
+        Wrapped {
+            value,
+            objects: self,
+        }
+    }
+}
+
+struct Wrapped<'a, T> {
+    value: &'a T,
+    objects: Objects,
+}
+
+impl<T: Serialize> Serialize for Wrapped<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.objects {
+            Objects::Nested => self.value.serialize(serializer),
+            Objects::Text => {
+                let text = serde_json::to_string(self.value).map_err(serde::ser::Error::custom)?;
+                serializer.serialize_str(&text)
+            }
         }
     }
 }
@@ -66,40 +127,81 @@ pub struct Evaluation<'a> {
     pub tenant: &'a str,
 }
 
-/// Writes alerts to stdout or a file.
+/// Where an Amazon Security Lake custom source's files go.
+#[derive(Clone, Debug)]
+pub struct SecurityLakeTarget {
+    /// The folder that stands for the lake's bucket.
+    pub dir: PathBuf,
+    /// The custom source's name.
+    pub source: String,
+    /// The AWS region of the partition.
+    pub region: String,
+    /// The AWS account id of the partition.
+    pub account_id: String,
+}
+
+/// Where a sink's records go.
+enum Destination {
+    Lines(Box<dyn Write>),
+    Parquet(Box<ParquetFile>),
+    SecurityLake(SecurityLake),
+}
+
+/// Writes alerts to stdout, a file of lines, a Parquet file or a lake.
 pub struct AlertSink {
-    out: Box<dyn Write>,
-    format: OutputFormat,
-    /// Whether each evaluation's alerts are written out at once and carry
-    /// an `AlertId` (`serve`).
+    destination: Destination,
+    format: AlertFormat,
+    /// Whether each evaluation's alerts are written out at once and JSON
+    /// lines carry an `AlertId` (`serve`).
     flush_each: bool,
     /// Alerts written so far.
     pub written: u64,
 }
 
 impl AlertSink {
-    /// Alerts to `path`, or to stdout when none.
-    pub fn create(path: Option<&Path>, format: OutputFormat) -> Result<AlertSink> {
-        let out: Box<dyn Write> = match path {
-            Some(path) => Box::new(BufWriter::new(
+    /// Alerts to `path` (Parquet when it ends in `.parquet`), or to stdout.
+    pub fn create(path: Option<&Path>, format: AlertFormat) -> Result<AlertSink> {
+        let destination = match path {
+            Some(path) if parquet::is_parquet(path) => {
+                Destination::Parquet(Box::new(ParquetFile::create(path, format)?))
+            }
+            Some(path) => Destination::Lines(Box::new(BufWriter::new(
                 File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-            )),
-            None => Box::new(BufWriter::new(io::stdout())),
+            ))),
+            None => Destination::Lines(Box::new(BufWriter::new(io::stdout()))),
         };
         Ok(AlertSink {
-            out,
+            destination,
             format,
             flush_each: false,
             written: 0,
         })
     }
 
-    /// Alerts appended to `path` (JSON lines), the file first cut back to
+    /// OCSF findings as an Amazon Security Lake custom source: one Parquet
+    /// file per day of finding time, under `ext/SOURCE/region=…/accountId=…/
+    /// eventDay=YYYYMMDD/`.
+    pub fn security_lake(target: SecurityLakeTarget) -> Result<AlertSink> {
+        Ok(AlertSink {
+            destination: Destination::SecurityLake(SecurityLake::new(target)),
+            format: AlertFormat::Ocsf,
+            flush_each: false,
+            written: 0,
+        })
+    }
+
+    /// Alerts appended to `path` as lines, the file first cut back to
     /// `keep` bytes: what a checkpoint recorded, so alerts written after it
     /// and before a crash are not written twice. Each evaluation's alerts are
     /// written out as soon as it ends. A file shorter than `keep` was cut or
     /// rotated since: it is appended to as it is, never padded.
-    pub fn append(path: &Path, keep: u64) -> Result<AlertSink> {
+    pub fn append(path: &Path, keep: u64, format: AlertFormat) -> Result<AlertSink> {
+        if format == AlertFormat::Table {
+            bail!(
+                "{}: serve writes alerts as jsonl, ocsf or sentinel lines, not as a table",
+                path.display()
+            );
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -119,53 +221,94 @@ impl AlertSink {
             );
         }
         Ok(AlertSink {
-            out: Box::new(BufWriter::new(file)),
-            format: OutputFormat::Jsonl,
+            destination: Destination::Lines(Box::new(BufWriter::new(file))),
+            format,
             flush_each: true,
             written: 0,
         })
     }
 
-    /// Writes out what is buffered.
+    /// Writes out what is buffered (lines; a Parquet file is written whole at
+    /// [`AlertSink::finish`]).
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().context("writing alerts")
+        match &mut self.destination {
+            Destination::Lines(out) => out.flush().context("writing alerts"),
+            Destination::Parquet(_) | Destination::SecurityLake(_) => Ok(()),
+        }
     }
 
     /// Writes the alerts of one evaluation.
     pub fn write(&mut self, evaluation: &Evaluation, alerts: &[Alert]) -> Result<()> {
         for alert in alerts {
-            match self.format {
-                OutputFormat::Jsonl => {
-                    let id = self.flush_each.then(|| alert_id(evaluation, alert));
-                    let record = AlertRecord {
-                        evaluation,
-                        alert,
-                        id,
-                    };
-                    serde_json::to_writer(&mut self.out, &record)?;
-                    writeln!(self.out)?;
-                }
-                OutputFormat::Table => write_table_row(&mut self.out, evaluation, alert)?,
-            }
+            self.write_one(evaluation, alert)?;
             self.written += 1;
         }
         if self.flush_each {
-            self.out.flush().context("writing alerts")?;
+            self.flush()?;
         }
         Ok(())
     }
 
-    /// Flushes what is buffered.
-    pub fn finish(mut self) -> Result<()> {
-        self.out.flush().context("writing alerts")
+    fn write_one(&mut self, evaluation: &Evaluation, alert: &Alert) -> Result<()> {
+        let objects = match self.destination {
+            Destination::Lines(_) => Objects::Nested,
+            Destination::Parquet(_) | Destination::SecurityLake(_) => Objects::Text,
+        };
+        let id = || alert_id(evaluation, alert);
+        match self.format {
+            AlertFormat::Jsonl => {
+                let record = AlertRecord {
+                    evaluation,
+                    alert,
+                    id: self.flush_each.then(id),
+                    objects,
+                };
+                self.put(&record)
+            }
+            AlertFormat::Ocsf => {
+                let id = id();
+                let finding = ocsf::Finding::new(evaluation, alert, id.clone(), objects);
+                match &mut self.destination {
+                    Destination::SecurityLake(lake) => lake.push(&finding, evaluation.at, &id),
+                    _ => self.put(&finding),
+                }
+            }
+            AlertFormat::Sentinel => {
+                let id = id();
+                let row = sentinel::SecurityAlert::new(evaluation, alert, &id);
+                self.put(&row)
+            }
+            AlertFormat::Table => match &mut self.destination {
+                Destination::Lines(out) => table::write_table_row(out, evaluation, alert),
+                Destination::Parquet(_) | Destination::SecurityLake(_) => {
+                    bail!("a table is for a terminal: write Parquet as jsonl, ocsf or sentinel")
+                }
+            },
+        }
     }
-}
 
-/// An alert as `host-cli.md` lists its fields, in that order, and its id.
-struct AlertRecord<'a> {
-    evaluation: &'a Evaluation<'a>,
-    alert: &'a Alert,
-    id: Option<String>,
+    /// One record to a file of lines or a Parquet file.
+    fn put<T: Serialize>(&mut self, record: &T) -> Result<()> {
+        match &mut self.destination {
+            Destination::Lines(out) => {
+                serde_json::to_writer(&mut *out, record)?;
+                writeln!(out)?;
+                Ok(())
+            }
+            Destination::Parquet(file) => file.push(record),
+            // Made for OCSF findings alone, which go to it directly.
+            Destination::SecurityLake(_) => bail!("a Security Lake holds OCSF findings only"),
+        }
+    }
+
+    /// Writes out what is buffered; a Parquet file gets its footer.
+    pub fn finish(self) -> Result<()> {
+        match self.destination {
+            Destination::Lines(mut out) => out.flush().context("writing alerts"),
+            Destination::Parquet(file) => file.finish(),
+            Destination::SecurityLake(lake) => lake.finish(),
+        }
+    }
 }
 
 /// A deterministic id of an alert: FNV-1a (128 bits) of the tenant, the rule
@@ -201,121 +344,13 @@ pub fn alert_id(evaluation: &Evaluation, alert: &Alert) -> String {
     format!("{hash:032x}")
 }
 
-impl Serialize for AlertRecord<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (rule, alert) = (self.evaluation.rule, self.alert);
-        let mut map = serializer.serialize_map(Some(14 + usize::from(self.id.is_some())))?;
-        map.serialize_entry("RuleId", &rule.id)?;
-        map.serialize_entry("RuleName", &rule.name)?;
-        map.serialize_entry("RuleVersion", &rule.version)?;
-        map.serialize_entry("AlertName", &alert.name)?;
-        map.serialize_entry("Description", &alert.description)?;
-        map.serialize_entry("Severity", rule.severity.as_str())?;
-        map.serialize_entry("Tactics", &rule.tactics)?;
-        map.serialize_entry("Techniques", &rule.techniques)?;
-        map.serialize_entry("StartTime", &time::format(alert.start_time))?;
-        map.serialize_entry("EndTime", &time::format(alert.end_time))?;
-        map.serialize_entry("EvaluatedAt", &time::format(self.evaluation.at))?;
-        let entities: Vec<EntityRecord> = alert.entities.iter().map(EntityRecord).collect();
-        map.serialize_entry("Entities", &entities)?;
-        map.serialize_entry("CustomDetails", &Details(&alert.custom_details))?;
-        map.serialize_entry("Tenant", self.evaluation.tenant)?;
-        if let Some(id) = &self.id {
-            map.serialize_entry("AlertId", id)?;
-        }
-        map.end()
-    }
-}
-
-struct EntityRecord<'a>(&'a Entity);
-
-impl Serialize for EntityRecord<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1 + self.0.properties.len()))?;
-        map.serialize_entry("Type", &self.0.kind)?;
-        for (name, value) in &self.0.properties {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
-}
-
-struct Details<'a>(&'a [(String, DetailValue)]);
-
-impl Serialize for Details<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            map.serialize_entry(name, &DetailRecord(value))?;
-        }
-        map.end()
-    }
-}
-
-struct DetailRecord<'a>(&'a DetailValue);
-
-/// Largest integer an f64 holds exactly.
-const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
-
-impl Serialize for DetailRecord<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            DetailValue::None => serializer.serialize_none(),
-            DetailValue::Text(text) => serializer.serialize_str(text),
-            DetailValue::Integer(value) => serializer.serialize_i64(*value),
-            // A whole real prints as Kusto prints it: 80, not 80.0.
-            DetailValue::Real(value) if value.fract() == 0.0 && value.abs() < EXACT_INTEGER => {
-                serializer.serialize_i64(*value as i64)
-            }
-            DetailValue::Real(value) => serializer.serialize_f64(*value),
-            DetailValue::Time(value) => serializer.serialize_str(&time::format(*value)),
-        }
-    }
-}
-
-fn write_table_row(out: &mut dyn Write, evaluation: &Evaluation, alert: &Alert) -> Result<()> {
-    writeln!(
-        out,
-        "{}  {:<8} {:<26} {}",
-        time::format(alert.start_time),
-        evaluation.rule.severity.as_str(),
-        evaluation.rule.short_name,
-        alert.name
-    )?;
-    let details: Vec<String> = alert
-        .custom_details
-        .iter()
-        .filter_map(|(name, value)| match value {
-            DetailValue::None => None,
-            DetailValue::Text(text) if text.is_empty() => None,
-            DetailValue::Text(text) => Some(format!("{name}={text}")),
-            DetailValue::Integer(value) => Some(format!("{name}={value}")),
-            DetailValue::Real(value) => Some(format!("{name}={value}")),
-            DetailValue::Time(value) => Some(format!("{name}={}", time::format(*value))),
-        })
-        .collect();
-    // Details wrap at about 100 columns, indented under the alert.
-    let mut line = String::new();
-    for detail in details {
-        if !line.is_empty() && line.len() + detail.len() > 100 {
-            writeln!(out, "    {line}")?;
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push_str("  ");
-        }
-        line.push_str(&detail);
-    }
-    writeln!(out, "    {line}")?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use asim_rule_core::Severity;
+    use asim_rule_core::{DetailValue, Entity, Severity};
 
-    fn rule(version: &str) -> RuleMetadata {
+    /// A rule's metadata, of this version, for output tests.
+    pub(crate) fn rule(version: &str) -> RuleMetadata {
         RuleMetadata {
             id: "id".into(),
             short_name: "r".into(),
@@ -335,15 +370,24 @@ mod tests {
         }
     }
 
+    /// An evaluation of `rule` at 01:00 on 1970-01-01 for tenant `default`.
+    pub(crate) fn evaluation_of(rule: &RuleMetadata) -> Evaluation<'_> {
+        Evaluation {
+            rule,
+            at: 3_600_000_000,
+            tenant: "default",
+        }
+    }
+
     #[test]
     fn appending_cuts_back_to_the_checkpoint_but_never_pads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alerts.jsonl");
         std::fs::write(&path, "0123456789").unwrap();
-        drop(AlertSink::append(&path, 4).unwrap());
+        drop(AlertSink::append(&path, 4, AlertFormat::Jsonl).unwrap());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123");
         // A checkpoint counting more than the file holds (rotated, damaged).
-        drop(AlertSink::append(&path, u64::MAX).unwrap());
+        drop(AlertSink::append(&path, u64::MAX, AlertFormat::Jsonl).unwrap());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123");
     }
 
@@ -368,40 +412,5 @@ mod tests {
         assert_ne!(first, id(&old, "b", 10, "198.51.100.7"));
         assert_ne!(first, id(&old, "a", 11, "198.51.100.7"));
         assert_ne!(first, id(&old, "a", 10, "198.51.100.8"));
-    }
-
-    #[test]
-    fn records_keep_the_documented_field_order_and_number_types() {
-        let rule = RuleMetadata {
-            tactics: vec!["Discovery".into()],
-            ..rule("1.0.0")
-        };
-        let alert = Alert {
-            name: "n".into(),
-            description: "d".into(),
-            start_time: 0,
-            end_time: 1_000_000,
-            entities: vec![Entity::ip("198.51.100.7")],
-            custom_details: vec![
-                ("Zeta".into(), DetailValue::Real(80.0)),
-                ("Alpha".into(), DetailValue::Real(2.5)),
-                ("None".into(), DetailValue::None),
-            ],
-        };
-        let evaluation = Evaluation {
-            rule: &rule,
-            at: 3_600_000_000,
-            tenant: "default",
-        };
-        let json = serde_json::to_string(&AlertRecord {
-            evaluation: &evaluation,
-            alert: &alert,
-            id: None,
-        })
-        .unwrap();
-        assert_eq!(
-            json,
-            r#"{"RuleId":"id","RuleName":"Rule","RuleVersion":"1.0.0","AlertName":"n","Description":"d","Severity":"High","Tactics":["Discovery"],"Techniques":[],"StartTime":"1970-01-01T00:00:00Z","EndTime":"1970-01-01T00:00:01Z","EvaluatedAt":"1970-01-01T01:00:00Z","Entities":[{"Type":"ip","Address":"198.51.100.7"}],"CustomDetails":{"Zeta":80,"Alpha":2.5,"None":null},"Tenant":"default"}"#
-        );
     }
 }

@@ -10,7 +10,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::{engine::Budgets, limits};
+use crate::{engine::Budgets, limits, outputs::AlertFormat};
 
 /// A `serve` configuration, its relative paths resolved.
 #[derive(Deserialize)]
@@ -35,8 +35,11 @@ pub struct TenantConfig {
     /// Where batch files appear: files named `*indicators*` hold indicators,
     /// `*summaries*` summaries, any other session rows (ASIM or raw logs).
     pub spool: PathBuf,
-    /// Alerts, appended as JSON lines.
+    /// Alerts, appended one per line.
     pub alerts: PathBuf,
+    /// The alerts' shape: `jsonl` (with `AlertId`), `ocsf` or `sentinel`.
+    #[serde(default = "default_alert_format")]
+    pub alert_format: AlertFormat,
     /// First instant evaluations follow (ticks after it); default: the
     /// time of the first row read.
     pub from: Option<String>,
@@ -87,6 +90,10 @@ pub struct RuleConfig {
     /// Parameters given to `configure`.
     #[serde(default)]
     pub parameters: BTreeMap<String, String>,
+}
+
+fn default_alert_format() -> AlertFormat {
+    AlertFormat::Jsonl
 }
 
 fn default_poll_ms() -> u64 {

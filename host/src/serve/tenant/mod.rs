@@ -208,7 +208,7 @@ impl Tenant {
             .map(|&table| Readers::default().of(table))
             .collect();
 
-        let sink = AlertSink::append(&config.alerts, checkpoint.alert_bytes)?;
+        let sink = AlertSink::append(&config.alerts, checkpoint.alert_bytes, config.alert_format)?;
         let lateness = time::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
         let max_ahead = time::parse_duration(&config.max_ahead)
