@@ -9,6 +9,8 @@ SENTINEL_RULES := target/rules/ti-map-ip.wasm target/rules/network-session-anoma
 # A rule that misbehaves on purpose (tests/hostile-rule): the containment tests'.
 HOSTILE := target/hostile/hostile-rule.wasm
 BIN := target/debug/asim-rules
+# Python tools from PyPI (tests/python-requirements.txt): DuckDB, the OCSF schema.
+PY_TOOLS := target/py-tools
 DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
@@ -97,7 +99,7 @@ demo-real: build
 	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
 	echo "... every alert: $(REAL_DIR)/alerts.txt"
 
-test: build hostile example-hosts lint
+test: build hostile example-hosts $(PY_TOOLS)/installed lint
 	$(CARGO) test --workspace
 	$(MAKE) fuzz-smoke
 
@@ -167,16 +169,17 @@ lint: wasm-target deny-tool
 	else echo "lint: advisories NOT checked: the RustSec database (GitHub) cannot be reached from here"; fi
 
 # The peer DuckDB is measured in the same run: installed from PyPI here.
-BENCH_ENV := target/bench-env
-bench: components $(BENCH_ENV)/installed
+bench: components $(PY_TOOLS)/installed
 	$(CARGO) build --release -p asim-rules
 	$(CARGO) bench -p asim-rules --bench throughput
 
-$(BENCH_ENV)/installed:
-	@command -v python3 >/dev/null || { echo "bench: python3 is required (DuckDB, the peer)" >&2; exit 1; }
-	python3 -m venv $(BENCH_ENV)
-	$(BENCH_ENV)/bin/pip install --quiet --retries 2 --timeout 30 duckdb==2.0.1 || { \
-	  echo "bench: pip could not install duckdb from PyPI: is the registry reachable (or PIP_INDEX_URL set)?" >&2; exit 1; }
+# DuckDB (the bench's peer, the tests' second Parquet reader) and the OCSF
+# schema, from PyPI.
+$(PY_TOOLS)/installed: tests/python-requirements.txt
+	@command -v python3 >/dev/null || { echo "python3 is required (DuckDB, the OCSF schema)" >&2; exit 1; }
+	python3 -m venv $(PY_TOOLS)
+	$(PY_TOOLS)/bin/pip install --quiet --retries 2 --timeout 30 -r $< || { \
+	  echo "pip could not install $$(grep -v '^#' $< | tr '\n' ' ')from PyPI: is the registry reachable (or PIP_INDEX_URL set)?" >&2; exit 1; }
 	@touch $@
 
 clean:

@@ -14,6 +14,7 @@ mod independence;
 mod indicators;
 mod inspect;
 mod normalize;
+mod outputs;
 mod parity;
 mod port_scan;
 mod raw_logs;

@@ -78,7 +78,7 @@ def same_rows(lines_path, parquet_paths):
     connection = duckdb.connect()
     rows = []
     for path in parquet_paths:
-        cursor = connection.execute("SELECT * FROM read_parquet(?)", [path])
+        cursor = connection.execute("SELECT * FROM read_parquet(?, hive_partitioning = false)", [path])
         names = [column[0] for column in cursor.description]
         rows.extend(dict(zip(names, row)) for row in cursor.fetchall())
     if len(rows) != len(expected):

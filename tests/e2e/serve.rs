@@ -708,3 +708,44 @@ fn serve_logs_as_json_with_the_tenant_as_a_field_and_at_the_level_asked() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_tenant_writes_the_alert_shape_its_configuration_names_with_the_same_ids() {
+    let alerts_as = |format: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        small_spool(dir.path(), "good");
+        let extra = format!("lateness = \"5m\"\nalert_format = \"{format}\"\n");
+        let config = good_config(dir.path(), &extra, &[&component("ti-map-ip")]);
+        serve_until_idle(&config);
+        json_lines(&fs::read_to_string(dir.path().join("good.jsonl")).unwrap())
+    };
+    let alerts = alerts_as("jsonl");
+    let findings = alerts_as("ocsf");
+    let rows = alerts_as("sentinel");
+    assert!(!alerts.is_empty());
+    assert_eq!(findings.len(), alerts.len());
+    assert_eq!(rows.len(), alerts.len());
+    for ((alert, finding), row) in alerts.iter().zip(&findings).zip(&rows) {
+        assert_eq!(finding["class_uid"], 2004);
+        assert_eq!(finding["finding_info"]["uid"], alert["AlertId"]);
+        assert_eq!(finding["metadata"]["tenant_uid"], "good");
+        assert_eq!(row["SystemAlertId"], alert["AlertId"]);
+    }
+
+    // A table is for a terminal, not an alert file.
+    let dir = tempfile::tempdir().unwrap();
+    small_spool(dir.path(), "good");
+    let config = good_config(
+        dir.path(),
+        "alert_format = \"table\"\n",
+        &[&component("ti-map-ip")],
+    );
+    let output = asim_rules(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--until-idle",
+    ]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not as a table"));
+}

@@ -168,7 +168,7 @@ fn sql(job: &Job, inputs: &Inputs) -> String {
 /// DuckDB's best of three on `threads` threads, timed inside Python, and
 /// its process's peak memory (KiB: `VmHWM`, which an exec resets, unlike
 /// `ru_maxrss`, which keeps the forking bench's), via its Python package (`make bench`
-/// installs it in `target/bench-env`); an error when it is not installed.
+/// installs it in `target/py-tools`); an error when it is not installed.
 fn duckdb(job: &Job, inputs: &Inputs, threads: u32) -> Result<(f64, u64), String> {
     let script = format!(
         "import duckdb, time\nbest = None\n\
@@ -180,7 +180,7 @@ fn duckdb(job: &Job, inputs: &Inputs, threads: u32) -> Result<(f64, u64), String
          print(best, hwm)",
         sql(job, inputs)
     );
-    let venv = root().join("target/bench-env/bin/python");
+    let venv = root().join("target/py-tools/bin/python");
     let python = if venv.exists() {
         venv
     } else {

@@ -1,5 +1,6 @@
-//! `asim-rules normalize`: raw logs to ASIM NetworkSession JSON lines, for
-//! other tools; the same mapping `run` and `replay` apply at read time.
+//! `asim-rules normalize`: raw logs to ASIM NetworkSession JSON lines (or
+//! Parquet), for other tools; the same mapping `run` and `replay` apply at
+//! read time.
 
 use std::{
     fs::File,
@@ -11,9 +12,12 @@ use anyhow::{bail, Context, Result};
 use asim_rule_core::schema::{self, ColumnKind};
 use serde_json::Value;
 
-use crate::inputs::{
-    normalize::{self, FieldIssues, SessionFormat},
-    InputFile, Rejects,
+use crate::{
+    inputs::{
+        normalize::{self, FieldIssues, SessionFormat},
+        InputFile, Rejects,
+    },
+    outputs::parquet::{self, ParquetFile},
 };
 
 /// `asim-rules normalize`'s arguments.
@@ -25,7 +29,8 @@ pub struct NormalizeArgs {
     /// What the inputs hold; default: recognised from each file.
     #[arg(long, value_name = "FORMAT", value_parser = super::session_format())]
     pub format: Option<SessionFormat>,
-    /// Where the ASIM JSON lines go; default: standard output.
+    /// Where the ASIM JSON lines go (a Parquet file, typed, when it ends in
+    /// `.parquet`); default: standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// How many lines of each file are read, and how long one may be.
@@ -33,15 +38,65 @@ pub struct NormalizeArgs {
     pub lines: super::LineArgs,
 }
 
-/// Writes each file's records as ASIM JSON lines.
+/// Where the records go.
+enum Records {
+    Lines(BufWriter<Box<dyn Write>>),
+    Parquet(Box<ParquetFile>),
+}
+
+impl Records {
+    fn open(args: &NormalizeArgs) -> Result<Records> {
+        let out: Box<dyn Write> = match &args.out {
+            Some(path) if parquet::is_parquet(path) => {
+                let columns = all_columns(args)?;
+                let file = ParquetFile::for_sessions(path, &columns)?;
+                return Ok(Records::Parquet(Box::new(file)));
+            }
+            Some(path) => Box::new(
+                File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
+            ),
+            None => Box::new(io::stdout().lock()),
+        };
+        Ok(Records::Lines(BufWriter::new(out)))
+    }
+
+    fn write(&mut self, record: &str) -> Result<()> {
+        match self {
+            Records::Lines(out) => writeln!(out, "{record}").context("writing the ASIM records"),
+            Records::Parquet(file) => file.push_json(record.as_bytes()),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Records::Lines(mut out) => out.flush().context("writing the ASIM records"),
+            Records::Parquet(file) => file.finish(),
+        }
+    }
+}
+
+/// The columns of every input's format, in order, once each: one Parquet
+/// schema holds them all.
+fn all_columns(args: &NormalizeArgs) -> Result<Vec<&'static str>> {
+    let mut columns: Vec<&'static str> = Vec::new();
+    for name in &args.inputs {
+        let mut reader = InputFile::by_content(name).open()?;
+        let head = reader
+            .fill_buf()
+            .with_context(|| format!("{name}: reading"))?;
+        let format = args.format.unwrap_or(SessionFormat::detect(head));
+        for column in format.columns() {
+            if !columns.contains(column) {
+                columns.push(column);
+            }
+        }
+    }
+    Ok(columns)
+}
+
+/// Writes each file's records as ASIM JSON lines or Parquet rows.
 pub fn run(args: NormalizeArgs) -> Result<()> {
-    let out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(
-            File::create(path).with_context(|| format!("{}: cannot create", path.display()))?,
-        ),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut out = BufWriter::new(out);
+    let mut out = Records::open(&args)?;
     let mut rejects = Rejects::default();
     let mut written = 0u64;
     for name in &args.inputs {
@@ -79,7 +134,7 @@ pub fn run(args: NormalizeArgs) -> Result<()> {
                 records += 1;
                 match fields {
                     Ok(fields) => {
-                        writeln!(out, "{}", json_record(columns, fields))?;
+                        out.write(&json_record(columns, fields))?;
                         written += 1;
                     }
                     Err(reason) => rejects.reject(&input, line, &reason),
@@ -94,7 +149,7 @@ pub fn run(args: NormalizeArgs) -> Result<()> {
             issues.describe()
         );
     }
-    out.flush().context("writing the ASIM records")?;
+    out.finish()?;
     tracing::info!("{written} ASIM records written");
     Ok(())
 }

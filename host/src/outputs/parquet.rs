@@ -365,7 +365,8 @@ fn ocsf_fields() -> Vec<Field> {
     ]
 }
 
-/// ASIM sessions: each column typed as the schema types it.
+/// ASIM sessions: times and whole numbers typed, the rest text, as
+/// `normalize` writes them in JSON lines.
 fn session_schema(columns: &[&str]) -> SchemaRef {
     let fields: Vec<Field> = columns
         .iter()
@@ -373,7 +374,6 @@ fn session_schema(columns: &[&str]) -> SchemaRef {
             let kind = match schema::session_column(column) {
                 _ if column == "TimeGenerated" => micros(),
                 Some(ColumnKind::Integer) => DataType::Int64,
-                Some(ColumnKind::Real) => DataType::Float64,
                 Some(ColumnKind::Time) => micros(),
                 _ => text(),
             };
