@@ -13,6 +13,7 @@ pub mod cli;
 pub mod engine;
 pub mod feed;
 pub mod generate;
+pub mod histogram;
 pub mod inputs;
 pub mod limits;
 pub mod logging;

@@ -63,3 +63,11 @@ pub const PROBATION: u64 = 2;
 /// How long the configuration and component files must stay unchanged
 /// before a change is taken: a file being copied is not read half-written.
 pub const SETTLE: Duration = Duration::from_millis(500);
+/// `serve --metrics` without an address listens here: loopback, so metrics
+/// are not on the network unless asked (9464: Prometheus exporters' range).
+pub const METRICS_ADDRESS: &str = "127.0.0.1:9464";
+/// `/healthz` fails once serve's loop has not finished a pass for this long:
+/// a pass plays whole files, so a short limit would fail a busy host.
+pub const HEALTHY_PASS: Duration = Duration::from_secs(60);
+/// How long a metrics client may take to send its request.
+pub const METRICS_REQUEST_TIME: Duration = Duration::from_secs(2);

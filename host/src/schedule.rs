@@ -9,6 +9,7 @@ use asim_rule_core::{batch::Cell, Timestamp};
 use crate::{
     engine::RuleInstance,
     feed::{Feed, Table},
+    histogram::Histogram,
     outputs::{AlertSink, Evaluation},
 };
 
@@ -18,7 +19,7 @@ pub fn first_tick_after(from: Timestamp, frequency: i64) -> Timestamp {
 }
 
 /// Where a rule stands on its schedule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Schedule {
     /// Its next tick; none once it is done or quarantined.
     pub next_tick: Option<Timestamp>,
@@ -28,6 +29,8 @@ pub struct Schedule {
     pub alerts: u64,
     /// The time of its last evaluation.
     pub last_evaluated: Option<Timestamp>,
+    /// How long its evaluations took, since the process started.
+    pub evaluation_times: Histogram,
 }
 
 /// Rows played in time order, rules evaluated on their ticks in `(from, to]`.
@@ -183,7 +186,12 @@ impl Replay {
             }
             let next = tick + self.rules[rule].metadata().frequency;
             self.schedules[rule].next_tick = (next <= self.to).then_some(next);
-            let alerts = match self.rules[rule].evaluate(tick) {
+            let started = std::time::Instant::now();
+            let evaluated = self.rules[rule].evaluate(tick);
+            self.schedules[rule]
+                .evaluation_times
+                .record(started.elapsed());
+            let alerts = match evaluated {
                 Ok(alerts) => alerts,
                 Err(quarantine) => {
                     // Contained: this rule is done, the others go on.

@@ -13,6 +13,7 @@ mod hostile_inputs;
 mod independence;
 mod indicators;
 mod inspect;
+mod metrics;
 mod normalize;
 mod outputs;
 mod parity;

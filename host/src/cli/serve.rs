@@ -16,6 +16,10 @@ pub struct ServeArgs {
     /// Play what the spools hold, then exit (instead of watching them).
     #[arg(long)]
     pub until_idle: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics and liveness at
+    /// /healthz; without ADDR, on loopback (127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::limits::METRICS_ADDRESS)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `asim-rules status`'s arguments.
@@ -31,7 +35,7 @@ pub struct StatusArgs {
 
 /// Runs the tenants of the configuration.
 pub fn run(args: ServeArgs) -> Result<()> {
-    crate::serve::run(&args.config, args.until_idle)
+    crate::serve::run(&args.config, args.until_idle, args.metrics)
 }
 
 /// Prints each tenant's rules: state, rows, evaluations, alerts, memory and

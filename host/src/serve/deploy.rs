@@ -15,6 +15,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::config::RuleConfig;
+use crate::histogram::Histogram;
 
 /// Where `asim-rules swap` leaves requests, inside a tenant's state directory.
 pub const SWAPS_DIR: &str = "swaps";
@@ -168,6 +169,12 @@ pub struct RuleRecord {
     pub probation_until: Option<u64>,
     /// What the last swap did.
     pub last_swap: Option<String>,
+    /// Swaps applied to it (checkpoints before this count have none).
+    #[serde(default)]
+    pub swaps: u64,
+    /// How long each applied swap held its tenant still.
+    #[serde(default)]
+    pub swap_pauses: Histogram,
 }
 
 /// A request of `asim-rules swap`: the rule (id or short name), the new

@@ -6,11 +6,13 @@
 mod components;
 pub mod config;
 pub mod deploy;
+mod metrics;
 pub mod status;
 mod tenant;
 
 use std::{
     fs,
+    net::SocketAddr,
     path::{Path, PathBuf},
     time::{Duration, Instant, SystemTime},
 };
@@ -25,9 +27,11 @@ use status::Status;
 use tenant::Tenant;
 
 /// Runs the configuration at `path`: until stopped, or, with `until_idle`,
-/// until every spool has been played.
-pub fn run(path: &Path, until_idle: bool) -> Result<()> {
+/// until every spool has been played; with `metrics`, Prometheus metrics are
+/// served at that address.
+pub fn run(path: &Path, until_idle: bool, metrics: Option<SocketAddr>) -> Result<()> {
     let config = Config::read(path)?;
+    let exporter = metrics.map(metrics::Exporter::start).transpose()?;
     fs::create_dir_all(&config.state)
         .with_context(|| format!("{}: cannot create", config.state.display()))?;
     let rules: usize = config.tenants.iter().map(|tenant| tenant.rules.len()).sum();
@@ -62,7 +66,7 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
                 .with_context(|| format!("tenant {}", printable(&tenant.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    write_status(&config.state, &tenants)?;
+    write_status(&config.state, &tenants, exporter.as_ref())?;
     let mut watch = Watch::new(path, &config);
     loop {
         if let Some(changed) = watch.changed() {
@@ -80,7 +84,7 @@ pub fn run(path: &Path, until_idle: bool) -> Result<()> {
                 .poll(&host, &mut components)
                 .with_context(|| format!("tenant {}", tenant.name))?;
         }
-        write_status(&config.state, &tenants)?;
+        write_status(&config.state, &tenants, exporter.as_ref())?;
         let compiling = tenants.iter().any(Tenant::swap_compiling);
         if until_idle && !played && !compiling {
             tracing::info!(
@@ -189,10 +193,18 @@ fn reconfigure(tenants: &mut [Tenant], config: &Config) {
     }
 }
 
-/// Rewrites the status file.
-fn write_status(state: &Path, tenants: &[Tenant]) -> Result<()> {
-    Status {
+/// Rewrites the status file and hands the status to the metrics endpoint.
+fn write_status(
+    state: &Path,
+    tenants: &[Tenant],
+    exporter: Option<&metrics::Exporter>,
+) -> Result<()> {
+    let status = Status {
         tenants: tenants.iter().map(Tenant::status).collect(),
+    };
+    status.write(state)?;
+    if let Some(exporter) = exporter {
+        exporter.publish(status);
     }
-    .write(state)
+    Ok(())
 }

@@ -7,6 +7,8 @@ use std::{collections::BTreeMap, fs, path::Path};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::histogram::Histogram;
+
 /// The status file's name in the state folder.
 pub const STATUS_FILE: &str = "status.json";
 
@@ -93,8 +95,20 @@ pub struct RuleStatus {
     pub last_evaluation: Option<String>,
     /// Memory the instance holds.
     pub memory_mib: usize,
+    /// The same, in bytes.
+    #[serde(default)]
+    pub memory_bytes: usize,
     /// Time spent in calls into the rule.
     pub busy_ms: u128,
+    /// How long its evaluations took since the tenant's rules started.
+    #[serde(default)]
+    pub evaluation_seconds: Histogram,
+    /// Swaps applied to it.
+    #[serde(default)]
+    pub swaps: u64,
+    /// How long each swap held the tenant still.
+    #[serde(default)]
+    pub swap_pause_seconds: Histogram,
 }
 
 /// A configured component that could not be loaded, and why.

@@ -16,7 +16,10 @@ use asim_rule_core::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::Tenant;
-use crate::{engine::Quarantine, schedule::Schedule, serve::deploy::RuleRecord, time::NAMEABLE};
+use crate::{
+    engine::Quarantine, histogram::Histogram, schedule::Schedule, serve::deploy::RuleRecord,
+    time::NAMEABLE,
+};
 
 /// What a checkpoint holds besides the snapshots (`rule-N-GEN.state`).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -80,6 +83,8 @@ impl Checkpoint {
                     evaluations,
                     alerts,
                     last_evaluated,
+                    // Times are not checkpointed: they count from the start.
+                    evaluation_times: Histogram::default(),
                 },
             )
             .collect()
@@ -332,6 +337,8 @@ mod tests {
             previous: None,
             probation_until: None,
             last_swap: None,
+            swaps: 0,
+            swap_pauses: Histogram::default(),
         };
         Checkpoint {
             generation: 3,

@@ -38,6 +38,7 @@ use super::{
 use crate::{
     engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
     feed::{Feed, Table},
+    histogram::Histogram,
     inputs::stream::Reader,
     limits::BATCH_ROWS,
     outputs::AlertSink,
@@ -170,6 +171,8 @@ impl Tenant {
                         previous: None,
                         probation_until: None,
                         last_swap: None,
+                        swaps: 0,
+                        swap_pauses: Histogram::default(),
                     })
                     .map_err(|error| format!("{error:#}")),
             };
@@ -436,6 +439,10 @@ fn rule_status(rule: &RuleInstance, record: &RuleRecord, schedule: &Schedule) ->
         alerts: schedule.alerts,
         last_evaluation: schedule.last_evaluated.map(time::format),
         memory_mib: rule.memory_bytes() >> 20,
+        memory_bytes: rule.memory_bytes(),
         busy_ms: rule.busy().as_millis(),
+        evaluation_seconds: schedule.evaluation_times,
+        swaps: record.swaps,
+        swap_pause_seconds: record.swap_pauses,
     }
 }

@@ -144,8 +144,11 @@ impl Tenant {
             };
             if applied {
                 // How long the tenant's processing stood still for it.
-                let paused = started.elapsed().as_secs_f64() * 1e3;
-                outcome += &format!("; paused {paused:.1} ms");
+                let paused = started.elapsed();
+                outcome += &format!("; paused {:.1} ms", paused.as_secs_f64() * 1e3);
+                let record = &mut self.records[swap.rule];
+                record.swaps = record.swaps.saturating_add(1);
+                record.swap_pauses.record(paused);
             }
             tracing::info!(tenant = %self.name, "tenant {}: {outcome}", self.name);
             if !applied {
