@@ -71,14 +71,19 @@ $(JS_HOST)/node_modules/installed: $(JS_HOST)/package-lock.json
 	@touch $@
 
 # 15 days of traffic; the last day replayed: TI hourly, the anomaly rule daily;
-# then the last hour with port-scan (every 10 minutes).
+# then the last hour with port-scan (every 10 minutes), and its last alert as
+# an OCSF finding.
 demo: build
 	$(BIN) generate --out $(DEMO_DIR) --days 15
 	$(BIN) replay $(SENTINEL_RULES:%=--rule %) \
 	  --indicators $(DEMO_DIR)/indicators.jsonl --sessions $(DEMO_DIR)/sessions.jsonl \
-	  --from $(DEMO_FROM) --to $(DEMO_TO) --format table
+	  --from $(DEMO_FROM) --to $(DEMO_TO) --alert-format table
 	$(BIN) replay --rule target/rules/port-scan.wasm --sessions $(DEMO_DIR)/sessions.jsonl \
-	  --from 2026-03-11T23:00:00Z --to $(DEMO_TO) --format table
+	  --from 2026-03-11T23:00:00Z --to $(DEMO_TO) --alert-format table
+	$(BIN) replay --rule target/rules/port-scan.wasm --sessions $(DEMO_DIR)/sessions.jsonl \
+	  --from 2026-03-11T23:50:00Z --to $(DEMO_TO) --alert-format ocsf --out $(DEMO_DIR)/port-scan.ocsf.jsonl
+	@echo "The last port-scan alert as an OCSF Detection Finding (--alert-format ocsf; docs/OUTPUTS.md):"
+	@tail -n 1 $(DEMO_DIR)/port-scan.ocsf.jsonl | python3 -m json.tool
 
 # Both rules on real Zeek captures and real blocklists from the team's shared
 # data (docs/NORMALIZERS.md); says so and stops when that data is not there.

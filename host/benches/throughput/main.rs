@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod normalizers;
+mod outputs;
 mod peer;
 mod sandbox;
 mod startup;
@@ -322,6 +323,7 @@ fn main() {
     let figures: Option<fn(&mut String, &Path, &Path)> = match only.as_str() {
         "swaps" => Some(swaps::report),
         "startup" => Some(startup::report),
+        "outputs" => Some(outputs::report),
         _ => None,
     };
     if let Some(figures) = figures {
@@ -532,6 +534,7 @@ fn main() {
     );
     swaps::report(&mut report, &binary, dir.path());
     startup::report(&mut report, &binary, dir.path());
+    outputs::report(&mut report, &binary, dir.path());
     print!("{report}");
 }
 

@@ -147,12 +147,12 @@ impl Serialize for SentinelDetails<'_> {
         for (name, value) in self.0 {
             let texts: Vec<String> = match value {
                 DetailValue::None => vec![],
+                DetailValue::Text(text) => vec![text.clone()],
+                DetailValue::Time(time) => vec![time::format(*time)],
                 // A number as JSON lines print it (80, not 80.0).
-                _ => vec![match serde_json::to_value(DetailRecord(value)) {
-                    Ok(serde_json::Value::String(text)) => text,
-                    Ok(other) => other.to_string(),
-                    Err(_) => String::new(),
-                }],
+                DetailValue::Integer(_) | DetailValue::Real(_) => {
+                    vec![serde_json::to_string(&DetailRecord(value)).unwrap_or_default()]
+                }
             };
             map.serialize_entry(name, &texts)?;
         }
