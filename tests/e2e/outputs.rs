@@ -242,6 +242,11 @@ fn shapes_that_do_not_fit_the_destination_are_refused() {
     // The partition is a usage error when incomplete.
     let output = replay_to("ocsf", &lake_args[..2]);
     assert_eq!(output.status.code(), Some(2));
+    // Its names become folders: nothing that could climb out of the lake.
+    let mut climbing = lake_args;
+    climbing[3] = "../../x";
+    let output = replay_to("ocsf", &climbing);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not letters, digits"));
     assert!(!lake.exists());
 }
 

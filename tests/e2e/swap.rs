@@ -201,6 +201,7 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
         swaps_after[random.below(files.len() as u64) as usize] += 1;
     }
     let mut running = [0, 0];
+    let mut swaps = [0u64, 0];
     // Builds first swapped to: each compiled beside the tenant, once.
     let mut compiled_once = std::collections::BTreeSet::new();
     let serve = spawn_serve(&config, dir.path(), false);
@@ -212,6 +213,7 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
         for _ in 0..swaps_after[index] {
             let rule = random.below(2) as usize;
             running[rule] = 1 - running[rule];
+            swaps[rule] += 1;
             let name = ["ti-map-ip", "network-session-anomaly"][rule];
             let outcome = swapped(
                 dir.path(),
@@ -228,6 +230,17 @@ fn a_hundred_swaps_between_two_versions_change_no_alert() {
     }
     assert_eq!(compiled_once.len(), 2);
     wait_played(dir.path(), files.len());
+    // Each swap counted once, its pause timed once (the status of a pass
+    // after the last answer).
+    wait_for(dir.path(), "every swap counted", |status| {
+        status.tenants[0]
+            .rules
+            .iter()
+            .enumerate()
+            .all(|(rule, status)| {
+                status.swaps == swaps[rule] && status.swap_pause_seconds.count == swaps[rule]
+            })
+    });
     stop(serve);
     // A restart finishes anything left and changes nothing.
     serve_until_idle(&config);

@@ -180,8 +180,19 @@ impl AlertSink {
 
     /// OCSF findings as an Amazon Security Lake custom source: one Parquet
     /// file per day of finding time, under `ext/SOURCE/region=…/accountId=…/
-    /// eventDay=YYYYMMDD/`.
+    /// eventDay=YYYYMMDD/`. The source, region and account become folder
+    /// names: letters, digits, `-` and `_` only.
     pub fn security_lake(target: SecurityLakeTarget) -> Result<AlertSink> {
+        for (what, value) in [
+            ("source", &target.source),
+            ("region", &target.region),
+            ("account id", &target.account_id),
+        ] {
+            let fits = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if value.is_empty() || !value.chars().all(fits) {
+                bail!("the lake's {what} {value:?} is not letters, digits, '-' and '_'");
+            }
+        }
         Ok(AlertSink {
             destination: Destination::SecurityLake(SecurityLake::new(target)),
             format: AlertFormat::Ocsf,

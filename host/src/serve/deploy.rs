@@ -172,8 +172,9 @@ pub struct RuleRecord {
     /// Swaps applied to it (checkpoints before this count have none).
     #[serde(default)]
     pub swaps: u64,
-    /// How long each applied swap held its tenant still.
-    #[serde(default)]
+    /// How long each applied swap held its tenant still, since serve
+    /// started (not checkpointed).
+    #[serde(skip)]
     pub swap_pauses: Histogram,
 }
 

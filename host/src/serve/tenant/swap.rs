@@ -146,9 +146,7 @@ impl Tenant {
                 // How long the tenant's processing stood still for it.
                 let paused = started.elapsed();
                 outcome += &format!("; paused {:.1} ms", paused.as_secs_f64() * 1e3);
-                let record = &mut self.records[swap.rule];
-                record.swaps = record.swaps.saturating_add(1);
-                record.swap_pauses.record(paused);
+                self.records[swap.rule].swap_pauses.record(paused);
             }
             tracing::info!(tenant = %self.name, "tenant {}: {outcome}", self.name);
             if !applied {
@@ -367,6 +365,7 @@ impl Tenant {
         record.previous = Some(previous);
         record.probation_until = Some(evaluations + self.config.probation);
         record.last_swap = Some(outcome.clone());
+        record.swaps = record.swaps.saturating_add(1);
         if let Some(configured) = &swap.configured {
             record.configured.clone_from(configured);
         }
