@@ -281,14 +281,7 @@ fn times_and_durations_out_of_range_are_bad_values_not_overflows() {
 fn serve_config_error(dir: &Path, text: &str) -> String {
     let config = dir.join("serve.toml");
     fs::write(&config, text).unwrap();
-    let output = asim_rules(&[
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--until-idle",
-    ]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let stderr = crate::support::serve_failing(&config);
     stderr.lines().last().unwrap().to_owned()
 }
 

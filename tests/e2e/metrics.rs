@@ -13,7 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::support::component;
+use crate::{
+    serve::small_spool,
+    support::{component, late_session},
+};
 
 const TENANTS: [&str; 3] = ["north", "south", "west"];
 
@@ -104,12 +107,6 @@ fn scrape(address: &str) -> HashMap<String, f64> {
     samples
 }
 
-fn session(time: &str, source: &str) -> String {
-    format!(
-        r#"{{"TimeGenerated":"{time}","SrcIpAddr":"{source}","DstIpAddr":"203.0.113.9","DvcAction":"Allow","NetworkDirection":"Outbound","NetworkProtocol":"TCP","EventProduct":"Demo","EventVendor":"Demo","Dvc":"fw"}}"#
-    ) + "\n"
-}
-
 /// Polls until `done` holds of a scrape (bounded); that scrape.
 fn scrape_until(
     address: &str,
@@ -136,20 +133,8 @@ fn a_scrape_during_serve_shows_every_tenants_counters_moving() {
     let ti = component("ti-map-ip");
     let mut config = "state = \"state\"\npoll_ms = 50\n".to_owned();
     for tenant in TENANTS {
-        let spool = dir.path().join("spool").join(tenant);
-        fs::create_dir_all(&spool).unwrap();
-        let indicator = r#"{"TimeGenerated":"2026-03-01T00:00:00Z","IndicatorId":"ioc-1","ExpirationDateTime":"2026-04-01T00:00:00Z","Active":true,"NetworkIP":"203.0.113.9","ThreatType":"Botnet","ConfidenceScore":80}"#;
-        fs::write(
-            spool.join("0001-indicators.jsonl"),
-            format!("{indicator}\n"),
-        )
-        .unwrap();
-        fs::write(
-            spool.join("0002-sessions.jsonl"),
-            session("2026-03-02T11:10:00Z", "10.0.0.1")
-                + &session("2026-03-02T11:30:00Z", "10.0.0.2"),
-        )
-        .unwrap();
+        // Rows to 13:00: the TI rule evaluates to 12:00 and alerts.
+        small_spool(dir.path(), tenant);
         config += &format!(
             "[[tenant]]\nname = \"{tenant}\"\nspool = \"spool/{tenant}\"\nalerts = \"{tenant}.jsonl\"\n\
              from = \"2026-03-02T00:00:00Z\"\n[[tenant.rule]]\ncomponent = {:?}\n",
@@ -168,7 +153,7 @@ fn a_scrape_during_serve_shows_every_tenants_counters_moving() {
     let first = scrape_until(address, "every tenant's first files", |samples| {
         TENANTS
             .iter()
-            .all(|tenant| samples.get(&rows(tenant)) == Some(&3.0))
+            .all(|tenant| samples.get(&rows(tenant)) == Some(&5.0))
     });
     let (status, body) = get(address, "/healthz");
     assert_eq!(
@@ -180,14 +165,14 @@ fn a_scrape_during_serve_shows_every_tenants_counters_moving() {
     for tenant in TENANTS {
         let spool = dir.path().join("spool").join(tenant);
         fs::write(
-            spool.join("0003-sessions.jsonl"),
-            session("2026-03-02T14:00:00Z", "10.0.0.3"),
+            spool.join("0004-sessions.jsonl"),
+            late_session("2026-03-02T14:00:00Z"),
         )
         .unwrap();
     }
     let later = scrape_until(address, "every tenant's later file", |samples| {
         TENANTS.iter().all(|tenant| {
-            samples.get(&rows(tenant)) == Some(&4.0)
+            samples.get(&rows(tenant)) == Some(&6.0)
                 && samples.get(&evaluations(tenant)) > first.get(&evaluations(tenant))
         })
     });

@@ -10,8 +10,8 @@ use std::{
 use asim_rules::serve::status::{RuleState, Status};
 
 use crate::support::{
-    asim_rules, component, generated, hostile, json_lines, late_session, serve_until_idle,
-    six_hour_spool, status_of, success, versioned,
+    asim_rules, component, generated, hostile, json_lines, late_session, serve_failing,
+    serve_until_idle, six_hour_spool, status_of, success, versioned,
 };
 
 /// Generated data cut into spool files of six hours each
@@ -202,7 +202,7 @@ fn a_restarted_serve_resumes_where_it_stopped() {
 
 /// A small spool for tenant `name`: one listed address, sessions to it in
 /// the hour before 12:00, and a later row that moves the watermark past 12:00.
-fn small_spool(dir: &Path, name: &str) {
+pub fn small_spool(dir: &Path, name: &str) {
     let spool = dir.join("spool").join(name);
     fs::create_dir_all(&spool).unwrap();
     let indicator = r#"{"TimeGenerated":"2026-03-01T00:00:00Z","IndicatorId":"ioc-1","ExpirationDateTime":"2026-04-01T00:00:00Z","Active":true,"NetworkIP":"203.0.113.9","ThreatType":"Botnet","ConfidenceScore":80}"#;
@@ -740,12 +740,5 @@ fn a_tenant_writes_the_alert_shape_its_configuration_names_with_the_same_ids() {
         "alert_format = \"table\"\n",
         &[&component("ti-map-ip")],
     );
-    let output = asim_rules(&[
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--until-idle",
-    ]);
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not as a table"));
+    assert!(serve_failing(&config).contains("not as a table"));
 }

@@ -146,6 +146,19 @@ pub fn seconds(text: &str) -> i64 {
         .timestamp()
 }
 
+/// `serve --until-idle` on `config`, which must fail; its stderr.
+pub fn serve_failing(config: &Path) -> String {
+    let output = asim_rules(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--until-idle",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stderr}");
+    stderr
+}
+
 /// `serve --until-idle` on `config`, which must succeed; its stderr.
 pub fn serve_until_idle(config: &Path) -> String {
     let output = asim_rules(&[
