@@ -196,4 +196,16 @@ fn a_scrape_during_serve_shows_every_tenants_counters_moving() {
     }
     let (status, _) = get(address, "/nowhere");
     assert_eq!(status, "HTTP/1.1 404 Not Found");
+
+    // A client sending garbage, or nothing, is answered or dropped; the next
+    // scrape is served, and serve runs on.
+    let mut garbage = TcpStream::connect(address).unwrap();
+    let _ = garbage.write_all(&[0xff; 100_000]);
+    drop(garbage);
+    let silent = TcpStream::connect(address).unwrap();
+    let (status, _) = get(address, "/healthz");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    drop(silent);
+    let (status, _) = get(address, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
 }
