@@ -148,19 +148,17 @@ pub fn seconds(text: &str) -> i64 {
 
 /// `serve --until-idle` on `config`, which must fail; its stderr.
 pub fn serve_failing(config: &Path) -> String {
-    let output = asim_rules(&[
-        "serve",
-        "--config",
-        config.to_str().unwrap(),
-        "--until-idle",
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "{stderr}");
-    stderr
+    serve_idle(config, false)
 }
 
 /// `serve --until-idle` on `config`, which must succeed; its stderr.
 pub fn serve_until_idle(config: &Path) -> String {
+    serve_idle(config, true)
+}
+
+/// `serve --until-idle` on `config`, which must succeed or fail as `succeeds`
+/// says; its stderr.
+fn serve_idle(config: &Path, succeeds: bool) -> String {
     let output = asim_rules(&[
         "serve",
         "--config",
@@ -168,7 +166,7 @@ pub fn serve_until_idle(config: &Path) -> String {
         "--until-idle",
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "{stderr}");
+    assert_eq!(output.status.success(), succeeds, "{stderr}");
     stderr
 }
 

@@ -5,7 +5,7 @@
 //! disagree on a field.
 
 use std::{
-    collections::BTreeMap,
+    collections::{btree_map::Entry, BTreeMap},
     fs::{self, File},
     path::{Path, PathBuf},
     sync::Arc,
@@ -157,24 +157,24 @@ impl SecurityLake {
             .get(..10)
             .unwrap_or_default()
             .replace('-', "");
-        if !self.days.contains_key(&day) {
-            let target = &self.target;
-            let dir = target
-                .dir
-                .join("ext")
-                .join(&target.source)
-                .join(format!("region={}", target.region))
-                .join(format!("accountId={}", target.account_id))
-                .join(format!("eventDay={day}"));
-            fs::create_dir_all(&dir)
-                .with_context(|| format!("{}: cannot create", dir.display()))?;
-            let file = ParquetFile::create(&dir.join(format!("{id}.parquet")), AlertFormat::Ocsf)?;
-            self.days.insert(day.clone(), file);
-        }
-        match self.days.get_mut(&day) {
-            Some(file) => file.push(finding),
-            None => Ok(()),
-        }
+        let file = match self.days.entry(day) {
+            Entry::Occupied(file) => file.into_mut(),
+            Entry::Vacant(place) => {
+                let target = &self.target;
+                let dir = target
+                    .dir
+                    .join("ext")
+                    .join(&target.source)
+                    .join(format!("region={}", target.region))
+                    .join(format!("accountId={}", target.account_id))
+                    .join(format!("eventDay={}", place.key()));
+                fs::create_dir_all(&dir)
+                    .with_context(|| format!("{}: cannot create", dir.display()))?;
+                let path = dir.join(format!("{id}.parquet"));
+                place.insert(ParquetFile::create(&path, AlertFormat::Ocsf)?)
+            }
+        };
+        file.push(finding)
     }
 
     /// Writes every day's file whole.
