@@ -48,7 +48,7 @@ impl Records {
     fn open(args: &NormalizeArgs) -> Result<Records> {
         let out: Box<dyn Write> = match &args.out {
             Some(path) if parquet::is_parquet(path) => {
-                let columns = all_columns(args)?;
+                let columns = all_columns();
                 let file = ParquetFile::for_sessions(path, &columns)?;
                 return Ok(Records::Parquet(Box::new(file)));
             }
@@ -75,23 +75,19 @@ impl Records {
     }
 }
 
-/// The columns of every input's format, in order, once each: one Parquet
-/// schema holds them all.
-fn all_columns(args: &NormalizeArgs) -> Result<Vec<&'static str>> {
+/// The columns any normalizer fills, in order, once each: one Parquet schema
+/// for every input, whatever its format (and read without opening the inputs
+/// twice, which standard input could not be).
+fn all_columns() -> Vec<&'static str> {
     let mut columns: Vec<&'static str> = Vec::new();
-    for name in &args.inputs {
-        let mut reader = InputFile::by_content(name).open()?;
-        let head = reader
-            .fill_buf()
-            .with_context(|| format!("{name}: reading"))?;
-        let format = args.format.unwrap_or(SessionFormat::detect(head));
+    for format in SessionFormat::ALL {
         for column in format.columns() {
             if !columns.contains(column) {
                 columns.push(column);
             }
         }
     }
-    Ok(columns)
+    columns
 }
 
 /// Writes each file's records as ASIM JSON lines or Parquet rows.
