@@ -4,8 +4,9 @@
 //! (tests/e2e/outputs.py) run in `target/py-tools`, which `make test` installs.
 
 use std::{
+    io::Write,
     path::{Path, PathBuf},
-    process::Command,
+    process::{Command, Stdio},
 };
 
 use crate::support::{asim_rules, component, generated, root, success, GENERATED_AT};
@@ -271,4 +272,29 @@ fn normalize_writes_typed_parquet_equal_to_its_json_lines() {
         parquet.to_str().unwrap(),
     ]);
     assert_eq!(report, "4 rows equal");
+
+    // From standard input too, where no file's name tells which columns come.
+    let raw = std::fs::read(&zeek).unwrap();
+    let zeek_lines = dir.path().join("zeek.jsonl");
+    let piped = dir.path().join("piped.parquet");
+    for out in [&zeek_lines, &piped] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_asim-rules"))
+            .args(["normalize", "-", "--out", out.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let report = second_reader(&[
+        "same-rows",
+        zeek_lines.to_str().unwrap(),
+        piped.to_str().unwrap(),
+    ]);
+    let rows = std::fs::read_to_string(&zeek_lines)
+        .unwrap()
+        .lines()
+        .count();
+    assert!(rows > 0);
+    assert_eq!(report, format!("{rows} rows equal"));
 }

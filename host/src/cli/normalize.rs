@@ -17,7 +17,7 @@ use crate::{
         normalize::{self, FieldIssues, SessionFormat},
         InputFile, Rejects,
     },
-    outputs::parquet::{self, ParquetFile},
+    outputs::{is_parquet, parquet::ParquetFile},
 };
 
 /// `asim-rules normalize`'s arguments.
@@ -47,7 +47,7 @@ enum Records {
 impl Records {
     fn open(args: &NormalizeArgs) -> Result<Records> {
         let out: Box<dyn Write> = match &args.out {
-            Some(path) if parquet::is_parquet(path) => {
+            Some(path) if is_parquet(path) => {
                 let columns = all_columns();
                 let file = ParquetFile::for_sessions(path, &columns)?;
                 return Ok(Records::Parquet(Box::new(file)));

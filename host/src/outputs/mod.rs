@@ -4,7 +4,12 @@
 //! custom source. docs/OUTPUTS.md maps each shape, field by field.
 
 mod jsonl;
+mod lake;
 pub mod ocsf;
+#[cfg(not(feature = "parquet"))]
+#[path = "no_parquet.rs"]
+pub mod parquet;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 mod sentinel;
 mod table;
@@ -20,7 +25,8 @@ use asim_rule_core::{Alert, RuleMetadata, Timestamp};
 use serde::{Serialize, Serializer};
 
 use jsonl::AlertRecord;
-use parquet::{ParquetFile, SecurityLake};
+use lake::SecurityLake;
+use parquet::ParquetFile;
 
 /// Peak resident memory of this process so far, in MiB (Linux; none elsewhere).
 pub fn peak_memory_mib() -> Option<u64> {
@@ -33,6 +39,12 @@ pub fn peak_memory_mib() -> Option<u64> {
 /// ", peak memory N MiB" where the platform tells it.
 pub fn peak_memory_note() -> String {
     peak_memory_mib().map_or_else(String::new, |mib| format!(", peak memory {mib} MiB"))
+}
+
+/// Whether `path` names a Parquet file.
+pub fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("parquet"))
 }
 
 /// The shape of an alert.
@@ -162,7 +174,7 @@ impl AlertSink {
     /// Alerts to `path` (Parquet when it ends in `.parquet`), or to stdout.
     pub fn create(path: Option<&Path>, format: AlertFormat) -> Result<AlertSink> {
         let destination = match path {
-            Some(path) if parquet::is_parquet(path) => {
+            Some(path) if is_parquet(path) => {
                 Destination::Parquet(Box::new(ParquetFile::create(path, format)?))
             }
             Some(path) => Destination::Lines(Box::new(BufWriter::new(
@@ -359,6 +371,14 @@ pub fn alert_id(evaluation: &Evaluation, alert: &Alert) -> String {
 mod tests {
     use super::*;
     use asim_rule_core::{DetailValue, Entity, Severity};
+
+    #[test]
+    fn parquet_is_told_by_the_extension() {
+        assert!(is_parquet(Path::new("a/alerts.parquet")));
+        assert!(is_parquet(Path::new("ALERTS.PARQUET")));
+        assert!(!is_parquet(Path::new("alerts.jsonl")));
+        assert!(!is_parquet(Path::new("parquet")));
+    }
 
     /// A rule's metadata, of this version, for output tests.
     pub(crate) fn rule(version: &str) -> RuleMetadata {

@@ -1,11 +1,10 @@
 //! Parquet files of alerts (each shape with its own typed schema) and of
-//! normalized sessions, and an Amazon Security Lake custom source's layout.
+//! normalized sessions.
 //! Rows are the same serde records the JSON lines are made of, decoded into
 //! Arrow columns by `arrow-json`, so a Parquet row and a JSON line cannot
 //! disagree on a field.
 
 use std::{
-    collections::{btree_map::Entry, BTreeMap},
     fs::{self, File},
     path::{Path, PathBuf},
     sync::Arc,
@@ -14,24 +13,14 @@ use std::{
 use anyhow::{Context, Result};
 use arrow_json::reader::{Decoder, ReaderBuilder};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
-use asim_rule_core::{
-    schema::{self, ColumnKind},
-    Timestamp,
-};
+use asim_rule_core::schema::{self, ColumnKind};
 use parquet::{arrow::ArrowWriter, basic::Compression, file::properties::WriterProperties};
 use serde::Serialize;
 
-use super::{AlertFormat, SecurityLakeTarget};
-use crate::time;
+use super::AlertFormat;
 
 /// Rows decoded into one Arrow batch before it goes to the file.
 const BATCH_ROWS: usize = 8192;
-
-/// Whether `path` names a Parquet file.
-pub fn is_parquet(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("parquet"))
-}
 
 /// A Parquet file being written: rows in, batches out, the footer at the end.
 /// It is written as `NAME.partial` and renamed when whole, so nobody reads
@@ -79,6 +68,11 @@ impl ParquetFile {
             decoder,
             writer: Some(writer),
         })
+    }
+
+    /// Where the file goes once whole.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// One row, as a serde record whose fields the schema names.
@@ -131,60 +125,6 @@ impl Drop for ParquetFile {
             // Unfinished: half a file is no file.
             let _ = fs::remove_file(&self.partial);
         }
-    }
-}
-
-/// OCSF findings laid out as an Amazon Security Lake custom source: one
-/// Parquet file per day of finding time in `ext/SOURCE/region=R/accountId=A/
-/// eventDay=YYYYMMDD/`, named after its first finding's id.
-pub struct SecurityLake {
-    target: SecurityLakeTarget,
-    days: BTreeMap<String, ParquetFile>,
-}
-
-impl SecurityLake {
-    /// A lake with no files yet.
-    pub fn new(target: SecurityLakeTarget) -> SecurityLake {
-        SecurityLake {
-            target,
-            days: BTreeMap::new(),
-        }
-    }
-
-    /// One finding made at `at`, whose id is `id`.
-    pub fn push<T: Serialize>(&mut self, finding: &T, at: Timestamp, id: &str) -> Result<()> {
-        let day = time::format(at)
-            .get(..10)
-            .unwrap_or_default()
-            .replace('-', "");
-        let file = match self.days.entry(day) {
-            Entry::Occupied(file) => file.into_mut(),
-            Entry::Vacant(place) => {
-                let target = &self.target;
-                let dir = target
-                    .dir
-                    .join("ext")
-                    .join(&target.source)
-                    .join(format!("region={}", target.region))
-                    .join(format!("accountId={}", target.account_id))
-                    .join(format!("eventDay={}", place.key()));
-                fs::create_dir_all(&dir)
-                    .with_context(|| format!("{}: cannot create", dir.display()))?;
-                let path = dir.join(format!("{id}.parquet"));
-                place.insert(ParquetFile::create(&path, AlertFormat::Ocsf)?)
-            }
-        };
-        file.push(finding)
-    }
-
-    /// Writes every day's file whole.
-    pub fn finish(self) -> Result<()> {
-        for file in self.days.into_values() {
-            let path = file.path.clone();
-            file.finish()?;
-            tracing::info!("{}: written", path.display());
-        }
-        Ok(())
     }
 }
 
@@ -386,14 +326,6 @@ fn session_schema(columns: &[&str]) -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parquet_is_told_by_the_extension() {
-        assert!(is_parquet(Path::new("a/alerts.parquet")));
-        assert!(is_parquet(Path::new("ALERTS.PARQUET")));
-        assert!(!is_parquet(Path::new("alerts.jsonl")));
-        assert!(!is_parquet(Path::new("parquet")));
-    }
 
     #[test]
     fn a_row_the_schema_does_not_know_is_an_error_not_a_loss() {
