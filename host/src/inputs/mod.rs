@@ -2,6 +2,7 @@
 //! records, timestamps, and the conversion of raw text to typed cells for the
 //! columns the loaded rules asked for.
 
+mod csv_records;
 mod file;
 pub mod indicators;
 pub mod json_scan;

@@ -8,7 +8,7 @@ use std::{
     io::{self, BufRead},
 };
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::{Format, InputFile};
@@ -40,7 +40,7 @@ pub fn read_from(
 ) -> Result<()> {
     match input.format {
         Format::JsonLines => read_json_lines(input, reader, wanted, &mut on_record),
-        Format::Csv => read_csv(input, reader, wanted, &mut on_record),
+        Format::Csv => super::csv_records::read_csv(input, reader, wanted, &mut on_record),
         Format::Text => anyhow::bail!("{}: not JSON lines or CSV", input.name),
     }
 }
@@ -293,111 +293,6 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         let value: serde_json::Value =
             serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
         Ok(Scalar(Some(Cow::Owned(value.to_string()))))
-    }
-}
-
-fn read_csv(
-    input: &InputFile,
-    reader: Box<dyn BufRead>,
-    wanted: &[&str],
-    on_record: &mut OnRecord,
-) -> Result<()> {
-    let reader = LineCap {
-        reader,
-        max: input.max_line,
-        in_line: 0,
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(reader);
-    let header = csv
-        .headers()
-        .with_context(|| format!("{}:1: reading the CSV header", input.name))?
-        .clone();
-    // Sentinel's portal writes `TimeGenerated [UTC]`; the name is what counts.
-    let positions: Vec<Option<usize>> = wanted
-        .iter()
-        .map(|name| {
-            header.iter().position(|column| {
-                column
-                    .trim_start_matches('\u{feff}')
-                    .trim()
-                    .trim_end_matches(" [UTC]")
-                    == *name
-            })
-        })
-        .collect();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line();
-        match csv.read_record(&mut record) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let fields: Vec<Option<Cow<str>>> = positions
-                    .iter()
-                    .map(|position| {
-                        position
-                            .and_then(|at| record.get(at))
-                            .filter(|value| !value.is_empty())
-                            .map(Cow::Borrowed)
-                    })
-                    .collect();
-                on_record(line, Ok(&fields))?;
-            }
-            // A CSV record may span lines: after a line too long, or a read
-            // error, the reader cannot find where the next one starts.
-            Err(error) if error.is_io_error() => {
-                let reason = match error.into_kind() {
-                    csv::ErrorKind::Io(error) => stopped_by(&error),
-                    kind => format!("reading stopped here: {kind:?}"),
-                };
-                return on_record(line, Err(reason));
-            }
-            Err(error) => on_record(line, Err(format!("bad CSV record: {error}")))?,
-        }
-    }
-}
-
-/// A reader that fails, rather than hand on more, when a line grows longer
-/// than `max` bytes.
-struct LineCap {
-    reader: Box<dyn BufRead>,
-    max: usize,
-    /// Bytes handed on since the last line end.
-    in_line: usize,
-}
-
-impl io::Read for LineCap {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let read = available.len().min(buffer.len());
-        buffer[..read].copy_from_slice(&available[..read]);
-        self.consume(read);
-        Ok(read)
-    }
-}
-
-impl BufRead for LineCap {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        let (max, in_line) = (self.max, self.in_line);
-        let available = self.reader.fill_buf()?;
-        let line_part = memchr::memchr(b'\n', available).unwrap_or(available.len());
-        if in_line + line_part > max {
-            let message = format!("a line longer than the limit of {max} bytes (--max-line-mib)");
-            return Err(io::Error::new(io::ErrorKind::InvalidData, message));
-        }
-        Ok(available)
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let Ok(available) = self.reader.fill_buf() {
-            let consumed = &available[..amount.min(available.len())];
-            self.in_line = match memchr::memrchr(b'\n', consumed) {
-                Some(at) => consumed.len() - at - 1,
-                None => self.in_line + consumed.len(),
-            };
-        }
-        self.reader.consume(amount);
     }
 }
 
