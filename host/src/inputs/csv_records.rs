@@ -1,17 +1,17 @@
-//! CSV with a header: the wanted columns of each record. Lines without a
-//! quote or a stray `\r` (nearly every line of an export) are split at their
-//! commas here; from the first line that is not that simple to the end of
-//! the file, the `csv` crate reads. Both say the same: the same fields, and
-//! the same reasons at the same lines, in the `csv` crate's words, with the
-//! places it would give (a test holds them to a reader that is the `csv`
-//! crate alone).
+//! CSV with a header: the wanted columns of each record. A line without a
+//! quote or a stray `\r` (nearly every line of an export) is split at its
+//! commas here; any other record is read by `csv_core`, the `csv` crate's
+//! parser. The rows and the reasons, at their lines, are the `csv` crate's,
+//! in its words and with the places it gives (a test holds this reader to
+//! one that is the `csv` crate alone).
 
 use std::{
     borrow::Cow,
-    io::{self, BufRead, Read},
+    io::{self, BufRead},
 };
 
 use anyhow::{anyhow, Context, Result};
+use csv_core::ReadRecordResult;
 
 use super::{
     records::{stopped_by, OnRecord},
@@ -101,82 +101,323 @@ fn recycle<T, U>(spare: Vec<T>) -> Vec<U> {
     spare.into_iter().filter_map(|_| None).collect()
 }
 
-/// Calls `on_record(line, fields)` for each record of `reader` after the
+/// The input, a line at a time, and how far its current line is read.
+struct Lines {
+    source: Box<dyn BufRead>,
+    max: usize,
+    line: Vec<u8>,
+    at: usize,
+    /// Why there is nothing after `line`, once there is not.
+    stop: Option<Stop>,
+}
+
+enum Stop {
+    End,
+    /// A line longer than the limit, on which the host's `csv` crate reader
+    /// failed too. Nothing of it is kept.
+    TooLong,
+    /// Reading failed after the bytes in `line`.
+    Failed(io::Error),
+}
+
+/// The error the `csv` crate's reader got for a line over the limit.
+fn too_long(max: usize) -> io::Error {
+    let message = format!("a line longer than the limit of {max} bytes (--max-line-mib)");
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+impl Lines {
+    /// Whether the current line is read to its end.
+    fn exhausted(&self) -> bool {
+        self.at == self.line.len()
+    }
+
+    /// Takes the next line (with its `\n`) when there is one to take.
+    ///
+    /// A line over the limit stops the reading at its first record, where the
+    /// `csv` crate alone stopped wherever its reads of the input happened to
+    /// cross the limit: at the same record, or at a later one on the same line
+    /// ended by a bare `\r` (which no export writes).
+    fn next_line(&mut self) {
+        self.line.clear();
+        self.at = 0;
+        if self.stop.is_some() {
+            return;
+        }
+        loop {
+            let available = match self.source.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    self.stop = Some(Stop::Failed(error));
+                    return;
+                }
+            };
+            if available.is_empty() {
+                self.stop = Some(Stop::End);
+                return;
+            }
+            let (part, ended) = match memchr::memchr(b'\n', available) {
+                Some(at) => (at, true),
+                None => (available.len(), false),
+            };
+            if self.line.len() + part > self.max {
+                self.line.clear();
+                self.stop = Some(Stop::TooLong);
+                return;
+            }
+            let taken = part + usize::from(ended);
+            self.line.extend_from_slice(&available[..taken]);
+            self.source.consume(taken);
+            if ended {
+                return;
+            }
+        }
+    }
+}
+
+/// A record as `csv_core` leaves it: the fields' bytes, end to end, and
+/// where each ends.
+#[derive(Default)]
+struct CoreRecord {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl CoreRecord {
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, end)| self.bytes.get(start..*end).unwrap_or_default())
+    }
+}
+
+/// Bytes and line ends consumed.
+#[derive(Default)]
+struct Consumed {
+    bytes: u64,
+    lines: u64,
+}
+
+/// Reads one record with `csv_core`, from where `lines` is (after a `\n`
+/// owed from the record before, if `pending_lf`): whether there was one, or
+/// the error that stopped it.
+fn read_with_core(
+    core: &mut csv_core::Reader,
+    lines: &mut Lines,
+    pending_lf: bool,
+    record: &mut CoreRecord,
+    consumed: &mut Consumed,
+) -> Result<bool, io::Error> {
+    let (mut written, mut ended) = (0, 0);
+    record.bytes.resize(record.bytes.len().max(1024), 0);
+    record.ends.resize(record.ends.len().max(64), 0);
+    let mut owed: &[u8] = if pending_lf { b"\n" } else { b"" };
+    loop {
+        let input: &[u8] = if !owed.is_empty() {
+            owed
+        } else {
+            if lines.exhausted() && lines.stop.is_none() {
+                lines.next_line();
+            }
+            match lines.exhausted() {
+                false => &lines.line[lines.at..],
+                // What stopped the input stops the record; at the end,
+                // `csv_core` ends the last record when given nothing.
+                true => match lines.stop.replace(Stop::End) {
+                    None | Some(Stop::End) => &[],
+                    Some(Stop::TooLong) => return Err(too_long(lines.max)),
+                    Some(Stop::Failed(error)) => return Err(error),
+                },
+            }
+        };
+        let (result, read, out, ends) = core.read_record(
+            input,
+            &mut record.bytes[written..],
+            &mut record.ends[ended..],
+        );
+        consumed.bytes += read as u64;
+        consumed.lines += memchr::memchr_iter(b'\n', &input[..read]).count() as u64;
+        match owed.is_empty() {
+            true => lines.at += read,
+            false => owed = &owed[read..],
+        }
+        written += out;
+        ended += ends;
+        match result {
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => record.bytes.resize(2 * record.bytes.len(), 0),
+            ReadRecordResult::OutputEndsFull => record.ends.resize(2 * record.ends.len(), 0),
+            ReadRecordResult::Record => {
+                record.ends.truncate(ended);
+                return Ok(true);
+            }
+            ReadRecordResult::End => return Ok(false),
+        }
+    }
+}
+
+/// Calls `on_record(line, fields)` for each record of `source` after the
 /// header; a record that is not CSV, or not as wide as the header, comes
 /// as its reason.
 pub fn read_csv(
     input: &InputFile,
-    mut source: Box<dyn BufRead>,
+    source: Box<dyn BufRead>,
     wanted: &[&str],
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mut place = Place {
-        byte: 0,
-        line: 1,
-        record: 0,
+    let mut reader = Reader {
+        input,
+        wanted,
+        header: None,
+        place: Place {
+            byte: 0,
+            line: 1,
+            record: 0,
+        },
+        spare_picked: Vec::new(),
     };
-    // A `\n` the `csv` crate would consume with the next record.
+    // A `\n` the `csv` crate would consume with the next record: it ends a
+    // `\r\n` record at the `\r`.
     let mut pending_lf = false;
-    let mut header: Option<Header> = None;
-    let mut line = Vec::new();
-    let (mut spare_fields, mut spare_picked) = (Vec::<&str>::new(), Vec::<Option<Cow<str>>>::new());
+    let mut lines = Lines {
+        source,
+        max: input.max_line,
+        line: Vec::new(),
+        at: 0,
+        stop: None,
+    };
+    let mut core = csv_core::Reader::new();
+    let mut record = CoreRecord::default();
+    let mut spare_fields = Vec::<&str>::new();
     loop {
-        let ended = match take_line(&mut source, &mut line, input.max_line) {
-            Taken::Line(ended) => ended,
-            Taken::End => return Ok(()),
-            Taken::TooLong if header.is_none() => {
-                return Err(anyhow!(LineCap::too_long(input.max_line)))
-                    .with_context(|| format!("{}:1: reading the CSV header", input.name));
-            }
-            Taken::TooLong => {
-                let reason = stopped_by(&LineCap::too_long(input.max_line));
-                return on_record(place.line, Err(reason));
-            }
-            // A `\r` may end records before the error: the `csv` crate says
-            // which.
-            Taken::Failed(error) => {
-                source = Box::new(io::BufReader::new(Failed(Some(error))));
-                break;
-            }
-        };
-        let (content, crlf) = match line.strip_suffix(b"\r\n") {
-            Some(content) => (content, true),
-            None => (line.strip_suffix(b"\n").unwrap_or(&line), false),
-        };
-        let simple = !content.is_empty() && memchr::memchr2(b'"', b'\r', content).is_none();
-        let Some(text) = simple.then(|| std::str::from_utf8(content).ok()).flatten() else {
-            break;
-        };
-        let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
-        split_at_commas(text, &mut fields);
-        match &header {
-            None => header = Some(Header::new(&fields, wanted)),
-            Some(header) => {
-                let mut picked = recycle(std::mem::take(&mut spare_picked));
-                let row = header.pick(place, fields.len(), &fields, &mut picked);
-                on_record(place.line, row.map(|()| picked.as_slice()))?;
-                spare_picked = recycle(picked);
+        if lines.exhausted() {
+            lines.next_line();
+            if lines.exhausted() && matches!(lines.stop, Some(Stop::End)) {
+                return Ok(());
             }
         }
-        spare_fields = recycle(fields);
-        let length = content.len() as u64;
-        place.byte += u64::from(pending_lf) + length + u64::from(ended);
-        place.line += u64::from(pending_lf) + u64::from(ended && !crlf);
-        place.record += 1;
-        pending_lf = crlf;
+        let mut consumed = Consumed::default();
+        // A whole line of plain fields, read here; anything else by `csv_core`.
+        let simple = (lines.at == 0 && lines.stop.is_none())
+            .then(|| simple_line(&lines.line))
+            .flatten();
+        if let Some((text, crlf)) = simple {
+            let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
+            split_at_commas(text, &mut fields);
+            consumed.bytes = u64::from(pending_lf) + text.len() as u64;
+            consumed.lines = u64::from(pending_lf);
+            if lines.line.last() == Some(&b'\n') {
+                // Up to the `\r` of a `\r\n`, whose `\n` is owed.
+                consumed.bytes += 1;
+                consumed.lines += u64::from(!crlf);
+            }
+            lines.at = lines.line.len();
+            pending_lf = crlf;
+            let taken = reader.take(Ok(fields.len()), &fields, on_record);
+            spare_fields = recycle(fields);
+            taken?;
+        } else {
+            let read = read_with_core(
+                &mut core,
+                &mut lines,
+                pending_lf,
+                &mut record,
+                &mut consumed,
+            );
+            pending_lf = false;
+            match read {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(error) if reader.header.is_none() => {
+                    return Err(anyhow!(error))
+                        .with_context(|| format!("{}:1: reading the CSV header", input.name));
+                }
+                // A CSV record may span lines: after a line too long, or a
+                // read error, nothing tells where the next one starts.
+                Err(error) => return on_record(reader.place.line, Err(stopped_by(&error))),
+            }
+            // A record ended at its `\r` owes the line's `\n`.
+            if lines.line.get(lines.at..) == Some(b"\n") {
+                lines.at = lines.line.len();
+                pending_lf = true;
+            }
+            let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
+            let mut width = Ok(record.ends.len());
+            for (index, field) in record.fields().enumerate() {
+                match std::str::from_utf8(field) {
+                    Ok(text) => fields.push(text),
+                    Err(error) => {
+                        width = Err((record.ends.len(), not_utf8(reader.place, index, &error)));
+                        break;
+                    }
+                }
+            }
+            let taken = reader.take(width, &fields, on_record);
+            spare_fields = recycle(fields);
+            taken?;
+        }
+        reader.place.byte += consumed.bytes;
+        reader.place.line += consumed.lines;
+        reader.place.record += 1;
     }
-    // The rest of the file, from the line just taken, to the `csv` crate.
-    let mut taken = Vec::with_capacity(line.len() + 1);
-    if pending_lf {
-        taken.push(b'\n');
+}
+
+/// What the records read so far leave for the next.
+struct Reader<'r> {
+    input: &'r InputFile,
+    wanted: &'r [&'r str],
+    header: Option<Header>,
+    /// Where the next record starts.
+    place: Place,
+    spare_picked: Vec<Option<Cow<'static, str>>>,
+}
+
+impl Reader<'_> {
+    /// A record read, `width` fields wide (or with a field that is not
+    /// UTF-8): the header, or a row or its reason to `on_record`.
+    fn take(
+        &mut self,
+        width: Result<usize, (usize, String)>,
+        fields: &[&str],
+        on_record: &mut OnRecord,
+    ) -> Result<()> {
+        let line = self.place.line;
+        match (&self.header, width) {
+            (None, Ok(_)) => self.header = Some(Header::new(fields, self.wanted)),
+            (None, Err((_, reason))) => {
+                return Err(anyhow!(reason))
+                    .with_context(|| format!("{}:1: reading the CSV header", self.input.name));
+            }
+            // The `csv` crate checks the width before the text.
+            (Some(header), Err((width, reason))) if width == header.fields => {
+                on_record(line, Err(format!("bad CSV record: {reason}")))?;
+            }
+            (Some(header), Ok(width) | Err((width, _))) => {
+                let mut picked = recycle(std::mem::take(&mut self.spare_picked));
+                let row = header.pick(self.place, width, fields, &mut picked);
+                let taken = on_record(line, row.map(|()| picked.as_slice()));
+                self.spare_picked = recycle(picked);
+                taken?;
+            }
+        }
+        Ok(())
     }
-    taken.extend_from_slice(&line);
-    let rest = LineCap {
-        reader: Box::new(io::Cursor::new(taken).chain(source)),
-        max: input.max_line,
-        in_line: 0,
+}
+
+/// The text of a line with no quote and no `\r` but at its end (and
+/// whether it ends in `\r\n`), if it is UTF-8 and not empty.
+fn simple_line(line: &[u8]) -> Option<(&str, bool)> {
+    let (content, crlf) = match line.strip_suffix(b"\r\n") {
+        Some(content) => (content, true),
+        None => (line.strip_suffix(b"\n").unwrap_or(line), false),
     };
-    read_csv_rest(input, rest, place, header, wanted, on_record)
+    let plain = !content.is_empty() && memchr::memchr2(b'"', b'\r', content).is_none();
+    plain
+        .then(|| std::str::from_utf8(content).ok())
+        .flatten()
+        .map(|text| (text, crlf))
 }
 
 /// `text`'s fields, cut at each comma (by `memchr`: `str::split` costs as
@@ -191,188 +432,55 @@ fn split_at_commas<'a>(text: &'a str, fields: &mut Vec<&'a str>) {
     fields.push(text.get(start..).unwrap_or_default());
 }
 
-/// What [`take_line`] took.
-enum Taken {
-    /// A line, and whether it ends in `\n` (not at the end of the input).
-    Line(bool),
-    End,
-    /// A line longer than the limit: the error the `csv` crate's reader
-    /// gets from [`LineCap`]. Only the line's start was taken.
-    TooLong,
-    /// Reading failed; what was read of the line is taken.
-    Failed(io::Error),
-}
-
-/// Takes the next line of `reader` into `line` (emptied first), with its
-/// `\n`.
-///
-/// A line over the limit stops the reading at its first record, where the
-/// `csv` crate alone stopped wherever its reads of the input happened to
-/// cross the limit: at the same record, or at a later one on the same line
-/// ended by a bare `\r` (which no export writes).
-fn take_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> Taken {
-    line.clear();
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Taken::Failed(error),
-        };
-        if available.is_empty() {
-            return match line.is_empty() {
-                true => Taken::End,
-                false => Taken::Line(false),
-            };
-        }
-        let (part, ended) = match memchr::memchr(b'\n', available) {
-            Some(at) => (at, true),
-            None => (available.len(), false),
-        };
-        if line.len() + part > max {
-            return Taken::TooLong;
-        }
-        let taken = part + usize::from(ended);
-        line.extend_from_slice(&available[..taken]);
-        reader.consume(taken);
-        if ended {
-            return Taken::Line(true);
-        }
-    }
-}
-
-/// A reader that fails once with the error its source failed with.
-struct Failed(Option<io::Error>);
-
-impl Read for Failed {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        self.0.take().map_or(Ok(0), Err)
-    }
-}
-
-/// Records from `start` on by the `csv` crate, its places offset by where
-/// it starts.
-fn read_csv_rest(
-    input: &InputFile,
-    rest: LineCap,
-    start: Place,
-    mut header: Option<Header>,
-    wanted: &[&str],
-    on_record: &mut OnRecord,
-) -> Result<()> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(rest);
-    let mut record = csv::ByteRecord::new();
-    let mut spare_picked = Vec::<Option<Cow<str>>>::new();
-    loop {
-        let at = csv.position();
-        let place = Place {
-            byte: start.byte + at.byte(),
-            line: start.line + at.line() - 1,
-            record: start.record + at.record(),
-        };
-        match csv.read_byte_record(&mut record) {
-            Ok(false) => return Ok(()),
-            Ok(true) => {
-                let mut fields = Vec::with_capacity(record.len());
-                let mut bad = None;
-                for (index, field) in record.iter().enumerate() {
-                    match std::str::from_utf8(field) {
-                        Ok(text) => fields.push(text),
-                        Err(error) => {
-                            bad = Some(not_utf8(place, index, &error));
-                            break;
-                        }
-                    }
-                }
-                match (&header, bad) {
-                    (None, Some(reason)) => {
-                        return Err(anyhow!(reason))
-                            .with_context(|| format!("{}:1: reading the CSV header", input.name));
-                    }
-                    (None, None) => header = Some(Header::new(&fields, wanted)),
-                    // The `csv` crate checks the width before the text.
-                    (Some(header), Some(reason)) if record.len() == header.fields => {
-                        on_record(place.line, Err(format!("bad CSV record: {reason}")))?;
-                    }
-                    (Some(header), _) => {
-                        let mut picked = recycle(std::mem::take(&mut spare_picked));
-                        let row = header.pick(place, record.len(), &fields, &mut picked);
-                        on_record(place.line, row.map(|()| picked.as_slice()))?;
-                        spare_picked = recycle(picked);
-                    }
-                }
-            }
-            // A CSV record may span lines: after a line too long, or a read
-            // error, the reader cannot find where the next one starts.
-            Err(error) if header.is_none() => {
-                return Err(error)
-                    .with_context(|| format!("{}:1: reading the CSV header", input.name));
-            }
-            Err(error) => {
-                let reason = match error.into_kind() {
-                    csv::ErrorKind::Io(error) => stopped_by(&error),
-                    kind => format!("reading stopped here: {kind:?}"),
-                };
-                return on_record(place.line, Err(reason));
-            }
-        }
-    }
-}
-
-/// A reader that fails, rather than hand on more, when a line grows longer
-/// than `max` bytes.
-struct LineCap {
-    reader: Box<dyn BufRead>,
-    max: usize,
-    /// Bytes handed on since the last line end.
-    in_line: usize,
-}
-
-impl LineCap {
-    fn too_long(max: usize) -> io::Error {
-        let message = format!("a line longer than the limit of {max} bytes (--max-line-mib)");
-        io::Error::new(io::ErrorKind::InvalidData, message)
-    }
-}
-
-impl io::Read for LineCap {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        let available = self.fill_buf()?;
-        let read = available.len().min(buffer.len());
-        buffer[..read].copy_from_slice(&available[..read]);
-        self.consume(read);
-        Ok(read)
-    }
-}
-
-impl BufRead for LineCap {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        let (max, in_line) = (self.max, self.in_line);
-        let available = self.reader.fill_buf()?;
-        let line_part = memchr::memchr(b'\n', available).unwrap_or(available.len());
-        if in_line + line_part > max {
-            return Err(LineCap::too_long(max));
-        }
-        Ok(available)
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let Ok(available) = self.reader.fill_buf() {
-            let consumed = &available[..amount.min(available.len())];
-            self.in_line = match memchr::memrchr(b'\n', consumed) {
-                Some(at) => consumed.len() - at - 1,
-                None => self.in_line + consumed.len(),
-            };
-        }
-        self.reader.consume(amount);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    /// The line limit as the host applied it to the `csv` crate's reader: a
+    /// reader that fails, rather than hand on more, when a line grows longer
+    /// than `max` bytes.
+    struct LineCap {
+        reader: Box<dyn BufRead>,
+        max: usize,
+        /// Bytes handed on since the last line end.
+        in_line: usize,
+    }
+
+    impl io::Read for LineCap {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let available = self.fill_buf()?;
+            let read = available.len().min(buffer.len());
+            buffer[..read].copy_from_slice(&available[..read]);
+            self.consume(read);
+            Ok(read)
+        }
+    }
+
+    impl BufRead for LineCap {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            let (max, in_line) = (self.max, self.in_line);
+            let available = self.reader.fill_buf()?;
+            let line_part = memchr::memchr(b'\n', available).unwrap_or(available.len());
+            if in_line + line_part > max {
+                let message =
+                    format!("a line longer than the limit of {max} bytes (--max-line-mib)");
+                return Err(io::Error::new(io::ErrorKind::InvalidData, message));
+            }
+            Ok(available)
+        }
+
+        fn consume(&mut self, amount: usize) {
+            if let Ok(available) = self.reader.fill_buf() {
+                let consumed = &available[..amount.min(available.len())];
+                self.in_line = match memchr::memrchr(b'\n', consumed) {
+                    Some(at) => consumed.len() - at - 1,
+                    None => self.in_line + consumed.len(),
+                };
+            }
+            self.reader.consume(amount);
+        }
+    }
 
     type Outcome = (
         Vec<(u64, Result<Vec<Option<String>>, String>)>,
@@ -483,7 +591,7 @@ mod tests {
 
     /// Random texts of the bytes that matter to CSV, read in random chunks,
     /// some ending in a read error; with small line limits, texts without a
-    /// `\r` (see [`take_line`] for why).
+    /// `\r` (see [`Lines::next_line`] for why).
     #[test]
     fn any_text_reads_as_the_csv_crate_reads_it() {
         const BYTES: &[u8] = b"ab,,,\"\"\r\n\n\n\xff\xc3\xa9 ";
