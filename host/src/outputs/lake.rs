@@ -1,4 +1,4 @@
-//! OCSF findings laid out as an Amazon Security Lake custom source.
+//! The Amazon Security Lake layout of `--security-lake`.
 
 use std::{
     collections::{btree_map::Entry, BTreeMap},
