@@ -180,50 +180,52 @@ fn bad_rows_are_named_and_skipped_and_bad_cells_counted_and_passed_on() {
     ];
     fs::write(&sessions, lines.join("\n")).unwrap();
     let indicators = dir.path().join("ti.csv");
-    fs::write(
-        &indicators,
-        "TimeGenerated,IndicatorId,ExpirationDateTime,Active,NetworkIP,ConfidenceScore\n\
-         2026-03-10T00:00:00Z,ind-1,2026-04-01T00:00:00Z,true,198.51.100.7,80\n\
-         2026-03-10T00:00:00Z,ind-2,2026-04-01T00:00:00Z,maybe,198.51.100.8,80\n\
-         2026-03-10T00:00:00Z,ind-3\n",
-    )
-    .unwrap();
+    let rows = [
+        "TimeGenerated,IndicatorId,ExpirationDateTime,Active,NetworkIP,ConfidenceScore",
+        "2026-03-10T00:00:00Z,ind-1,2026-04-01T00:00:00Z,true,198.51.100.7,80",
+        "2026-03-10T00:00:00Z,ind-2,2026-04-01T00:00:00Z,maybe,198.51.100.8,80",
+        "2026-03-10T00:00:00Z,ind-3",
+    ];
     let rule = component("ti-map-ip");
-    let output = asim_rules(&[
-        "run",
-        "--rule",
-        rule.to_str().unwrap(),
-        "--at",
-        at,
-        "--sessions",
-        sessions.to_str().unwrap(),
-        "--indicators",
-        indicators.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    for expected in [
-        "bad.jsonl:2: bad JSON",
-        "bad.jsonl:3: TimeGenerated: not a time",
-        "bad.jsonl:4: TimeGenerated: missing",
-        "bad.jsonl:6: bad JSON",
-        "ti.csv:4: bad CSV record",
-        // A cell that does not parse is no reason to drop its row.
-        "bad.jsonl: cells that do not parse, passed to the rules as unparsable: SrcIpAddr 1 (first at line 5)",
-        "ti.csv: cells that do not parse, passed to the rules as unparsable: Active 1 (first at line 3)",
-        "3 indicator rows (1 rejected",
-        "7 session rows (4 rejected",
-    ] {
-        assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+    // A Windows export's `\r\n` ends name the same lines.
+    for ends in ["\n", "\r\n"] {
+        fs::write(&indicators, rows.join(ends) + ends).unwrap();
+        let output = asim_rules(&[
+            "run",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--at",
+            at,
+            "--sessions",
+            sessions.to_str().unwrap(),
+            "--indicators",
+            indicators.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        for expected in [
+            "bad.jsonl:2: bad JSON",
+            "bad.jsonl:3: TimeGenerated: not a time",
+            "bad.jsonl:4: TimeGenerated: missing",
+            "bad.jsonl:6: bad JSON",
+            "ti.csv:4: bad CSV record: CSV error: record 3 (line: 4,",
+            // A cell that does not parse is no reason to drop its row.
+            "bad.jsonl: cells that do not parse, passed to the rules as unparsable: SrcIpAddr 1 (first at line 5)",
+            "ti.csv: cells that do not parse, passed to the rules as unparsable: Active 1 (first at line 3)",
+            "3 indicator rows (1 rejected",
+            "7 session rows (4 rejected",
+        ] {
+            assert!(stderr.contains(expected), "{expected:?} not in:\n{stderr}");
+        }
+        let alerts = json_lines(&String::from_utf8_lossy(&output.stdout));
+        let sources: Vec<_> = alerts
+            .iter()
+            .map(|a| a["CustomDetails"]["SrcIpAddr"].clone())
+            .collect();
+        // The session from "10.0.0.300" went to the listed 198.51.100.7, as the
+        // others did: Sentinel would alert on it too.
+        assert_eq!(sources, ["10.0.0.1", "10.0.0.300", "10.0.0.4"]);
     }
-    let alerts = json_lines(&String::from_utf8_lossy(&output.stdout));
-    let sources: Vec<_> = alerts
-        .iter()
-        .map(|a| a["CustomDetails"]["SrcIpAddr"].clone())
-        .collect();
-    // The session from "10.0.0.300" went to the listed 198.51.100.7, as the
-    // others did: Sentinel would alert on it too.
-    assert_eq!(sources, ["10.0.0.1", "10.0.0.300", "10.0.0.4"]);
 }
 
 #[test]

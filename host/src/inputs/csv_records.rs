@@ -1,9 +1,9 @@
 //! CSV with a header: the wanted columns of each record. A line without a
 //! quote or a stray `\r` (nearly every line of an export) is split at its
 //! commas here; any other record is read by `csv_core`, the `csv` crate's
-//! parser. The rows and the reasons, at their lines, are the `csv` crate's,
-//! in its words and with the places it gives (a test holds this reader to
-//! one that is the `csv` crate alone).
+//! parser. The rows and the reasons are the `csv` crate's, in its words, but
+//! placed at the line where each record starts (a test holds this reader to
+//! the `csv` crate alone, its places moved so).
 
 use std::{
     borrow::Cow,
@@ -18,10 +18,9 @@ use super::{
     InputFile,
 };
 
-/// Where the `csv` crate says a record starts: after the bytes it consumed
-/// for the records before. It ends a `\r\n` record at the `\r` and consumes
-/// the `\n` with the next record, so in such a file a record's place is the
-/// line before it (its `line` is what the rejects name, kept as it was).
+/// Where a record starts: its first byte, after any line ends before it.
+/// (The `csv` crate alone names the end of the record before, which in a
+/// `\r\n` file is the line before: it ends a record at its `\r`.)
 #[derive(Clone, Copy)]
 struct Place {
     byte: u64,
@@ -132,6 +131,31 @@ impl Lines {
         self.at == self.line.len()
     }
 
+    /// Passes the line ends before the next record (blank lines, and the
+    /// `\n` of a record `csv_core` ended at its `\r`), as `csv_core` would,
+    /// moving `place` past them: false at the end of the input.
+    fn skip_line_ends(&mut self, place: &mut Place) -> bool {
+        loop {
+            if self.exhausted() {
+                self.next_line();
+                if self.exhausted() {
+                    return !matches!(self.stop, Some(Stop::End));
+                }
+            }
+            let rest = &self.line[self.at..];
+            let ends = rest
+                .iter()
+                .position(|byte| !matches!(byte, b'\r' | b'\n'))
+                .unwrap_or(rest.len());
+            place.byte += ends as u64;
+            place.line += memchr::memchr_iter(b'\n', &rest[..ends]).count() as u64;
+            self.at += ends;
+            if !self.exhausted() {
+                return true;
+            }
+        }
+    }
+
     /// Takes the next line (with its `\n`) when there is one to take.
     ///
     /// A line over the limit stops the reading at its first record, where the
@@ -200,37 +224,30 @@ struct Consumed {
     lines: u64,
 }
 
-/// Reads one record with `csv_core`, from where `lines` is (after a `\n`
-/// owed from the record before, if `pending_lf`): whether there was one, or
-/// the error that stopped it.
+/// Reads one record with `csv_core`, from where `lines` is: whether there
+/// was one, or the error that stopped it.
 fn read_with_core(
     core: &mut csv_core::Reader,
     lines: &mut Lines,
-    pending_lf: bool,
     record: &mut CoreRecord,
     consumed: &mut Consumed,
 ) -> Result<bool, io::Error> {
     let (mut written, mut ended) = (0, 0);
     record.bytes.resize(record.bytes.len().max(1024), 0);
     record.ends.resize(record.ends.len().max(64), 0);
-    let mut owed: &[u8] = if pending_lf { b"\n" } else { b"" };
     loop {
-        let input: &[u8] = if !owed.is_empty() {
-            owed
-        } else {
-            if lines.exhausted() && lines.stop.is_none() {
-                lines.next_line();
-            }
-            match lines.exhausted() {
-                false => &lines.line[lines.at..],
-                // What stopped the input stops the record; at the end,
-                // `csv_core` ends the last record when given nothing.
-                true => match lines.stop.replace(Stop::End) {
-                    None | Some(Stop::End) => &[],
-                    Some(Stop::TooLong) => return Err(too_long(lines.max)),
-                    Some(Stop::Failed(error)) => return Err(error),
-                },
-            }
+        if lines.exhausted() && lines.stop.is_none() {
+            lines.next_line();
+        }
+        let input: &[u8] = match lines.exhausted() {
+            false => &lines.line[lines.at..],
+            // What stopped the input stops the record; at the end,
+            // `csv_core` ends the last record when given nothing.
+            true => match lines.stop.replace(Stop::End) {
+                None | Some(Stop::End) => &[],
+                Some(Stop::TooLong) => return Err(too_long(lines.max)),
+                Some(Stop::Failed(error)) => return Err(error),
+            },
         };
         let (result, read, out, ends) = core.read_record(
             input,
@@ -239,10 +256,7 @@ fn read_with_core(
         );
         consumed.bytes += read as u64;
         consumed.lines += memchr::memchr_iter(b'\n', &input[..read]).count() as u64;
-        match owed.is_empty() {
-            true => lines.at += read,
-            false => owed = &owed[read..],
-        }
+        lines.at += read;
         written += out;
         ended += ends;
         match result {
@@ -278,9 +292,6 @@ pub fn read_csv(
         },
         spare_picked: Vec::new(),
     };
-    // A `\n` the `csv` crate would consume with the next record: it ends a
-    // `\r\n` record at the `\r`.
-    let mut pending_lf = false;
     let mut lines = Lines {
         source,
         max: input.max_line,
@@ -293,41 +304,25 @@ pub fn read_csv(
     let mut spare_fields = Vec::<&str>::new();
     let mut commas = Vec::new();
     loop {
-        if lines.exhausted() {
-            lines.next_line();
-            if lines.exhausted() && matches!(lines.stop, Some(Stop::End)) {
-                return Ok(());
-            }
+        if !lines.skip_line_ends(&mut reader.place) {
+            return Ok(());
         }
         let mut consumed = Consumed::default();
         // A whole line of plain fields, read here; anything else by `csv_core`.
         let simple = (lines.at == 0 && lines.stop.is_none())
             .then(|| simple_line(&lines.line, &mut commas))
             .flatten();
-        if let Some((text, crlf)) = simple {
+        if let Some(text) = simple {
             let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
             split_at_commas(text, &commas, &mut fields);
-            consumed.bytes = u64::from(pending_lf) + text.len() as u64;
-            consumed.lines = u64::from(pending_lf);
-            if lines.line.last() == Some(&b'\n') {
-                // Up to the `\r` of a `\r\n`, whose `\n` is owed.
-                consumed.bytes += 1;
-                consumed.lines += u64::from(!crlf);
-            }
+            consumed.bytes = lines.line.len() as u64;
+            consumed.lines = u64::from(lines.line.last() == Some(&b'\n'));
             lines.at = lines.line.len();
-            pending_lf = crlf;
             let taken = reader.take(Ok(fields.len()), &fields, on_record);
             spare_fields = recycle(fields);
             taken?;
         } else {
-            let read = read_with_core(
-                &mut core,
-                &mut lines,
-                pending_lf,
-                &mut record,
-                &mut consumed,
-            );
-            pending_lf = false;
+            let read = read_with_core(&mut core, &mut lines, &mut record, &mut consumed);
             match read {
                 Ok(false) => return Ok(()),
                 Ok(true) => {}
@@ -338,11 +333,6 @@ pub fn read_csv(
                 // A CSV record may span lines: after a line too long, or a
                 // read error, nothing tells where the next one starts.
                 Err(error) => return on_record(reader.place.line, Err(stopped_by(&error))),
-            }
-            // A record ended at its `\r` owes the line's `\n`.
-            if lines.line.get(lines.at..) == Some(b"\n") {
-                lines.at = lines.line.len();
-                pending_lf = true;
             }
             let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
             let mut width = Ok(record.ends.len());
@@ -407,20 +397,16 @@ impl Reader<'_> {
     }
 }
 
-/// The text of a line with no quote and no `\r` but at its end (and
-/// whether it ends in `\r\n`), if it is UTF-8 and not empty; `commas`
-/// holds where its commas are.
-fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<(&'a str, bool)> {
-    let (content, crlf) = match line.strip_suffix(b"\r\n") {
-        Some(content) => (content, true),
-        None => (line.strip_suffix(b"\n").unwrap_or(line), false),
+/// The text of a line with no quote and no `\r` but at its end, if it is
+/// UTF-8 and not empty; `commas` holds where its commas are.
+fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<&'a str> {
+    let content = match line.strip_suffix(b"\n") {
+        Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
+        None => line,
     };
     commas.clear();
     let plain = !content.is_empty() && find_commas(content, commas);
-    plain
-        .then(|| std::str::from_utf8(content).ok())
-        .flatten()
-        .map(|text| (text, crlf))
+    plain.then(|| std::str::from_utf8(content).ok()).flatten()
 }
 
 /// Finds the commas of `bytes` (into `commas`), eight bytes at a time;
@@ -558,8 +544,41 @@ mod tests {
         ))
     }
 
-    /// The reader this one replaced: the `csv` crate alone.
-    fn csv_crate_alone(input: &InputFile, reader: Box<dyn BufRead>) -> Outcome {
+    /// Where a record the `csv` crate places at `position` starts in `text`:
+    /// after the line ends it leaves before it.
+    fn record_start(text: &[u8], position: &csv::Position) -> (u64, u64) {
+        let rest = text.get(position.byte() as usize..).unwrap_or_default();
+        let ends = rest
+            .iter()
+            .take_while(|byte| matches!(byte, b'\r' | b'\n'))
+            .collect::<Vec<_>>();
+        let lines = ends.iter().filter(|byte| **byte == &b'\n').count() as u64;
+        (position.line() + lines, position.byte() + ends.len() as u64)
+    }
+
+    /// The `csv` crate's words for a record at `position`, with the record's
+    /// start in `text` in place of its numbers.
+    fn moved(text: &[u8], position: &csv::Position, message: String) -> String {
+        let (line, byte) = record_start(text, position);
+        let (old_line, old_byte) = (position.line(), position.byte());
+        message
+            .replace(
+                &format!("(line: {old_line}, byte: {old_byte})"),
+                &format!("(line: {line}, byte: {byte})"),
+            )
+            .replace(
+                &format!("(line {old_line}, field"),
+                &format!("(line {line}, field"),
+            )
+            .replace(
+                &format!("byte: {old_byte}): invalid utf-8"),
+                &format!("byte: {byte}): invalid utf-8"),
+            )
+    }
+
+    /// The reader this one replaced: the `csv` crate alone, with its places
+    /// moved to where each record starts in `text`.
+    fn csv_crate_alone(input: &InputFile, text: &[u8], reader: Box<dyn BufRead>) -> Outcome {
         collect(|on_record| {
             let reader = LineCap {
                 reader,
@@ -571,13 +590,15 @@ mod tests {
                 .from_reader(reader);
             let header = csv
                 .headers()
+                .map_err(|error| anyhow!(moved(text, &csv::Position::new(), error.to_string())))
                 .with_context(|| format!("{}:1: reading the CSV header", input.name))?
                 .clone();
             let names: Vec<&str> = header.iter().collect();
             let positions = Header::new(&names, &WANTED).positions;
             let mut record = csv::StringRecord::new();
             loop {
-                let line = csv.position().line();
+                let position = csv.position().clone();
+                let (line, _) = record_start(text, &position);
                 match csv.read_record(&mut record) {
                     Ok(false) => return Ok(()),
                     Ok(true) => {
@@ -599,7 +620,10 @@ mod tests {
                         };
                         return on_record(line, Err(reason));
                     }
-                    Err(error) => on_record(line, Err(format!("bad CSV record: {error}")))?,
+                    Err(error) => {
+                        let reason = moved(text, &position, error.to_string());
+                        on_record(line, Err(format!("bad CSV record: {reason}")))?
+                    }
                 }
             }
         })
@@ -609,7 +633,7 @@ mod tests {
         let input = InputFile::by_content("t.csv").with_max_line(max);
         let new =
             collect(|on_record| read_csv(&input, reader(bytes, chunk, fails), &WANTED, on_record));
-        let old = csv_crate_alone(&input, reader(bytes, chunk, fails));
+        let old = csv_crate_alone(&input, bytes, reader(bytes, chunk, fails));
         (new, old)
     }
 
@@ -648,6 +672,27 @@ mod tests {
             (2, Ok(vec![Some("2".into()), Some("1".into()), None]))
         );
         assert_eq!(new.0.len(), 5);
+    }
+
+    #[test]
+    fn records_are_named_at_their_first_line() {
+        // `\r\n` ends, a blank line and a quoted record over two lines.
+        let text = b"a,b\r\n1,2\r\n\r\n3\r\n\"4\n\",5\r\n6,\xff\r\n7,8";
+        let (rows, error) = collect(|on_record| {
+            let input = InputFile::by_content("t.csv");
+            read_csv(&input, reader(text, 8, false), &WANTED, on_record)
+        });
+        assert_eq!(error, None);
+        let lines: Vec<u64> = rows.iter().map(|(line, _)| *line).collect();
+        assert_eq!(lines, [2, 4, 5, 7, 8]);
+        let Err(reason) = &rows[1].1 else {
+            panic!("{rows:?}")
+        };
+        assert!(reason.contains("(line: 4, byte: 12)"), "{reason}");
+        let Err(reason) = &rows[3].1 else {
+            panic!("{rows:?}")
+        };
+        assert!(reason.contains("(line 7, field: 1, byte: 23)"), "{reason}");
     }
 
     /// Random texts of the bytes that matter to CSV, read in random chunks,
