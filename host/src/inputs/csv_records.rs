@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context, Result};
 use csv_core::ReadRecordResult;
 
 use super::{
-    records::{stopped_by, OnRecord},
+    records::{line_piece, stopped_by, OnRecord},
     InputFile,
 };
 
@@ -169,29 +169,24 @@ impl Lines {
             return;
         }
         loop {
-            let available = match self.source.fill_buf() {
-                Ok(available) => available,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            let (piece, ended) = match line_piece(&mut *self.source) {
+                Ok(Some(piece)) => piece,
+                Ok(None) => {
+                    self.stop = Some(Stop::End);
+                    return;
+                }
                 Err(error) => {
                     self.stop = Some(Stop::Failed(error));
                     return;
                 }
             };
-            if available.is_empty() {
-                self.stop = Some(Stop::End);
-                return;
-            }
-            let (part, ended) = match memchr::memchr(b'\n', available) {
-                Some(at) => (at, true),
-                None => (available.len(), false),
-            };
-            if self.line.len() + part > self.max {
+            if self.line.len() + piece.len() - usize::from(ended) > self.max {
                 self.line.clear();
                 self.stop = Some(Stop::TooLong);
                 return;
             }
-            let taken = part + usize::from(ended);
-            self.line.extend_from_slice(&available[..taken]);
+            self.line.extend_from_slice(piece);
+            let taken = piece.len();
             self.source.consume(taken);
             if ended {
                 return;

@@ -91,24 +91,16 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> io::Re
     line.clear();
     let mut length = 0u64;
     loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        if available.is_empty() {
+        let Some((piece, ended)) = line_piece(reader)? else {
             return Ok(match length {
                 0 => LineRead::End,
                 _ if line.len() as u64 == length => LineRead::Whole,
                 _ => LineRead::TooLong(length),
             });
-        }
-        let (taken, ended) = match memchr::memchr(b'\n', available) {
-            Some(at) => (at + 1, true),
-            None => (available.len(), false),
         };
+        let taken = piece.len();
         let room = max.saturating_sub(line.len()).min(taken);
-        line.extend_from_slice(&available[..room]);
+        line.extend_from_slice(&piece[..room]);
         length += taken as u64;
         reader.consume(taken);
         if ended {
@@ -120,6 +112,27 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, max: usize) -> io::Re
             });
         }
     }
+}
+
+/// The buffered bytes of `reader` up to and with the next `\n` (all of them
+/// if there is none), and whether they end a line; `None` at the end.
+pub(super) fn line_piece(reader: &mut dyn BufRead) -> io::Result<Option<(&[u8], bool)>> {
+    let at_end = loop {
+        match reader.fill_buf() {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+            Ok(available) => break available.is_empty(),
+        }
+    };
+    if at_end {
+        return Ok(None);
+    }
+    // Bytes are buffered: this second call reads nothing.
+    let available = reader.fill_buf()?;
+    Ok(Some(match memchr::memchr(b'\n', available) {
+        Some(at) => (&available[..=at], true),
+        None => (available, false),
+    }))
 }
 
 /// The reason of a line longer than `max` bytes.
