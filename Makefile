@@ -15,7 +15,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
+.PHONY: build components hostile host python-rules example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
 
 build: components host
 
@@ -42,6 +42,26 @@ hostile: wasm-target
 
 host:
 	$(CARGO) build -p asim-rules
+
+# Rules written in Python (guest-rules/python-sdk): examples/NAME/app.py built
+# by componentize-py, from PyPI into a virtual environment, with the SDK.
+PY_RULES := port-scan-py
+COMPONENTIZE_PY := target/componentize-py
+PY_SDK := $(wildcard guest-rules/python-sdk/asim_rule/*.py)
+python-rules: $(PY_RULES:%=target/rules/%.wasm)
+
+$(PY_RULES:%=target/rules/%.wasm): target/rules/%.wasm: examples/%/app.py $(PY_SDK) wit/asim-rules.wit $(COMPONENTIZE_PY)/installed
+	@mkdir -p $(@D)
+	$(COMPONENTIZE_PY)/bin/componentize-py --quiet -d wit -w detection componentize \
+	  -p guest-rules/python-sdk -p $(<D) app -o $@
+	@echo "built $@"
+
+$(COMPONENTIZE_PY)/installed: guest-rules/python-sdk/requirements.txt
+	@command -v python3 >/dev/null || { echo "python-rules: python3 is required" >&2; exit 1; }
+	python3 -m venv $(COMPONENTIZE_PY)
+	$(COMPONENTIZE_PY)/bin/pip install --quiet --retries 2 --timeout 30 -r $< || { \
+	  echo "python-rules: pip could not install $$(tr '\n' ' ' < $<)from PyPI: is the registry reachable (or PIP_INDEX_URL set)?" >&2; exit 1; }
+	@touch $@
 
 # Third-party hosts (examples/python-host, examples/js-host): wasmtime from PyPI
 # in a virtual environment, jco from npm, and every rule transpiled to JS.
@@ -104,7 +124,7 @@ demo-real: build
 	grep -A4 "ti-map-ip" $(REAL_DIR)/alerts.txt | head -25; \
 	echo "... every alert: $(REAL_DIR)/alerts.txt"
 
-test: build hostile example-hosts $(PY_TOOLS)/installed lint
+test: build hostile python-rules example-hosts $(PY_TOOLS)/installed lint
 	$(CARGO) test --workspace
 	$(MAKE) fuzz-smoke
 
@@ -147,7 +167,7 @@ fuzz fuzz-smoke: build fuzz-tool
 
 # The tests that read files of ../shared/data whose licences keep them out of
 # the repository (tests/data/SOURCES.md says which): ignored by `make test`.
-test-real: build hostile
+test-real: build hostile python-rules
 	@if [ ! -d $(SHARED_DATA) ]; then \
 	  echo "test-real: SKIPPED, $(SHARED_DATA) is not there (set SHARED_DATA=...): the real-capture tests did not run"; \
 	  exit 0; \

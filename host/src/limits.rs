@@ -21,6 +21,16 @@ pub const ALERT_BYTES: usize = 64 << 10;
 pub const SNAPSHOT_BYTES: usize = 1 << 30;
 /// Data any other call may hand the host; wasmtime stops copying past it.
 pub const OUTPUT_BYTES: usize = 256 << 20;
+/// What a rule may print (WASI standard output and error, together) and the
+/// host keeps for the operator; the rest is counted and dropped.
+pub const RULE_LOG_BYTES: usize = 64 << 10;
+/// WASI resources (streams, pollables, sockets) one instance may hold: an
+/// interpreter opens a handful.
+pub const WASI_RESOURCES: usize = 1024;
+/// Core instances one rule component may create: a Rust rule is one module
+/// and wit-component's shims; componentize-py's Python, its interpreter and
+/// libraries as several.
+pub const CORE_INSTANCES: usize = 32;
 /// How often the engine's epoch advances: the granularity of the CPU budget,
 /// fine enough for it and coarse enough to cost nothing measurable.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

@@ -18,6 +18,7 @@ mod normalize;
 mod outputs;
 mod parity;
 mod port_scan;
+mod python_rules;
 mod raw_logs;
 mod replay;
 mod run;

@@ -374,13 +374,16 @@ fn usage_errors_exit_2_and_failures_exit_1_with_one_line() {
 }
 
 #[test]
-fn a_component_that_imports_anything_is_refused_naming_the_imports() {
+fn a_component_that_imports_what_the_host_does_not_give_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("wants-env.wasm");
+    // WASI 0.2 is given (without capabilities); anything else is not.
+    let path = dir.path().join("wants-http.wasm");
     let bytes = wat::parse_str(
         r#"(component
             (import "wasi:cli/environment@0.2.0" (instance
                 (export "get-arguments" (func (result (list string))))))
+            (import "wasi:http/outgoing-handler@0.2.0" (instance
+                (export "handle" (func (result u32)))))
         )"#,
     )
     .unwrap();
@@ -395,16 +398,41 @@ fn a_component_that_imports_anything_is_refused_naming_the_imports() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("imports wasi:cli/environment@0.2.0"),
+        stderr.contains(
+            "imports wasi:http/outgoing-handler@0.2.0, which asim-rules does not provide"
+        ),
         "{stderr}"
     );
-
     let inspected = success(&["inspect", path.to_str().unwrap()]);
     assert!(
-        inspected.contains("wasi:cli/environment@0.2.0"),
+        inspected
+            .contains("not read: asim-rules does not provide wasi:http/outgoing-handler@0.2.0\n"),
         "{inspected}"
     );
-    assert!(inspected.contains("not read"), "{inspected}");
+
+    // An allowed interface, but not as WASI defines it.
+    let path = dir.path().join("odd-wasi.wasm");
+    let bytes = wat::parse_str(
+        r#"(component (import "wasi:cli/environment@0.2.0" (instance
+            (export "get-arguments" (func (result u32))))))"#,
+    )
+    .unwrap();
+    fs::write(&path, bytes).unwrap();
+    let output = asim_rules(&[
+        "run",
+        "--rule",
+        path.to_str().unwrap(),
+        "--at",
+        GENERATED_AT,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "odd-wasi.wasm: its imports are not those of WASI 0.2 as asim-rules gives it"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

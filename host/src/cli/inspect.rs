@@ -8,7 +8,10 @@ use asim_rule_core::{
     RuleMetadata,
 };
 
-use crate::engine::{Budgets, RuleHost};
+use crate::{
+    engine::{wasi, Budgets, RuleHost},
+    limits,
+};
 
 /// `asim-rules inspect`'s arguments.
 #[derive(clap::Args)]
@@ -20,14 +23,36 @@ pub struct InspectArgs {
 /// Prints each component's metadata.
 pub fn run(args: InspectArgs) -> Result<()> {
     let host = RuleHost::new(Budgets::default())?;
-    let (_, description) = host.describe(&args.component)?;
+    let (component, description) = host.describe(&args.component)?;
     outln!("component          {}", args.component.display());
-    if description.imports.is_empty() {
-        print_metadata(&host.load(&args.component)?.metadata)?;
-        outln!("imports            (none)");
-    } else {
-        outln!("imports            {}", description.imports.join(", "));
-        outln!("metadata           not read: asim-rules refuses components that import anything");
+    let refused: Vec<&str> = description
+        .imports
+        .iter()
+        .map(String::as_str)
+        .filter(|import| !wasi::is_allowed(import))
+        .collect();
+    if refused.is_empty() {
+        let rule = host.load_described(&args.component, &component, &description)?;
+        print_metadata(&rule.metadata)?;
+    }
+    match (description.imports.is_empty(), refused.is_empty()) {
+        (true, _) => outln!("imports            (none)"),
+        (false, true) => {
+            outln!("imports            {}", description.imports.join(", "));
+            outln!(
+                "                   all WASI 0.2, given without capabilities: no files, \
+                 environment, stdin or network; clocks frozen at the evaluation time; random \
+                 numbers seeded per deployment; output kept in a log of {} KiB",
+                limits::RULE_LOG_BYTES >> 10
+            );
+        }
+        (false, false) => {
+            outln!("imports            {}", description.imports.join(", "));
+            outln!(
+                "metadata           not read: asim-rules does not provide {}",
+                refused.join(", ")
+            );
+        }
     }
     outln!(
         "exports            {}",

@@ -72,10 +72,11 @@ impl fmt::Display for Quarantine {
 
 impl std::error::Error for Quarantine {}
 
-/// What a store carries for the host: its resource limits and the memory the
-/// rule holds. Rules get no files, environment, clock, randomness or sockets:
-/// the linker defines nothing.
+/// What a store carries for the host: its resource limits, the memory the
+/// rule holds, and its WASI (which gives no files, environment, network, real
+/// clock or real randomness).
 pub struct Sandbox {
+    pub(super) wasi: super::wasi::RuleWasi,
     pub(super) limits: StoreLimits,
     pub(super) memory_bytes: usize,
     /// Set when the limiter refused to grow memory or a table: a trap that

@@ -12,6 +12,7 @@ pub mod bindings;
 mod budgets;
 mod convert;
 mod instance;
+pub mod wasi;
 
 use std::{
     path::{Path, PathBuf},
@@ -170,7 +171,9 @@ impl RuleHost {
                 })
                 .context("starting the epoch thread")?;
         }
-        let linker = Linker::new(&engine);
+        let mut linker = Linker::new(&engine);
+        anyhow_result(wasmtime_wasi::p2::add_to_linker_sync(&mut linker))
+            .context("defining WASI for rule components")?;
         Ok(RuleHost {
             engine,
             linker,
@@ -211,9 +214,9 @@ impl RuleHost {
         Ok((component, ComponentDescription { imports, exports }))
     }
 
-    /// Loads a rule: compiles it, refuses it when it imports anything (the
-    /// host grants no capability) or does not implement the contract, and
-    /// reads and checks its metadata.
+    /// Loads a rule: compiles it, refuses it when it imports anything but
+    /// WASI 0.2 (given without capabilities: see [`wasi`]) or does not
+    /// implement the contract, and reads and checks its metadata.
     pub fn load(&self, path: &Path) -> Result<LoadedRule> {
         self.load_bytes(path, &read_component(path)?)
     }
@@ -221,21 +224,39 @@ impl RuleHost {
     /// [`RuleHost::load`] of the component `bytes` read from `path`.
     pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<LoadedRule> {
         let (component, description) = self.describe_bytes(path, bytes)?;
-        if !description.imports.is_empty() {
+        self.load_described(path, &component, &description)
+    }
+
+    /// [`RuleHost::load`] of a component [`RuleHost::describe`] compiled.
+    pub fn load_described(
+        &self,
+        path: &Path,
+        component: &Component,
+        description: &ComponentDescription,
+    ) -> Result<LoadedRule> {
+        let refused: Vec<&str> = description
+            .imports
+            .iter()
+            .map(String::as_str)
+            .filter(|import| !wasi::is_allowed(import))
+            .collect();
+        if !refused.is_empty() {
             bail!(
                 "{}: the component imports {}, which asim-rules does not provide (rules get no \
-                 host capabilities)",
+                 host capabilities; WASI 0.2 is given without any)",
                 path.display(),
-                description.imports.join(", ")
+                refused.join(", ")
             );
         }
-        let pre = anyhow_result(
-            self.linker
-                .instantiate_pre(&component)
-                .and_then(DetectionPre::new),
-        )
-        .with_context(|| format!("{}: does not implement {RULE_INTERFACE}", path.display()))?;
-        let mut store = self.store(&self.budgets);
+        let pre = anyhow_result(self.linker.instantiate_pre(component)).with_context(|| {
+            format!(
+                "{}: its imports are not those of WASI 0.2 as asim-rules gives it",
+                path.display()
+            )
+        })?;
+        let pre = anyhow_result(DetectionPre::new(pre))
+            .with_context(|| format!("{}: does not implement {RULE_INTERFACE}", path.display()))?;
+        let mut store = self.store(&self.budgets, 0);
         let bindings = anyhow_result(pre.instantiate(&mut store))
             .with_context(|| format!("{}: instantiating", path.display()))?;
         let metadata = bindings
@@ -255,15 +276,18 @@ impl RuleHost {
         })
     }
 
-    fn store(&self, budgets: &Budgets) -> Store<Sandbox> {
+    /// A store for one instance under `budgets`, whose WASI random numbers
+    /// come from `seed`.
+    fn store(&self, budgets: &Budgets, seed: u64) -> Store<Sandbox> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(budgets.memory_bytes)
-            .instances(1)
+            .instances(limits::CORE_INSTANCES)
             .build();
         let sandbox = Sandbox {
             limits,
             memory_bytes: 0,
             refused_growth: false,
+            wasi: wasi::RuleWasi::new(seed),
         };
         let mut store = Store::new(&self.engine, sandbox);
         store.limiter(|sandbox| sandbox);
@@ -323,7 +347,7 @@ impl LoadedRule {
             memory_bytes: budgets.memory_bytes.min(host.budgets.memory_bytes),
             ..budgets.clone()
         };
-        let mut store = host.store(&budgets);
+        let mut store = host.store(&budgets, wasi::deployment_seed(name, parameters));
         let bindings = anyhow_result(self.pre.instantiate(&mut store))
             .with_context(|| format!("rule {name}: instantiating"))?;
         bindings
