@@ -12,7 +12,7 @@ use port_scan::PortScan;
 
 use crate::{
     parity::batches,
-    support::{component, generated, success},
+    support::{component, generated, json_lines, serve_until_idle, success},
 };
 
 /// Both port-scans over the generated data's last four hours (24 ticks).
@@ -77,4 +77,52 @@ fn a_python_rule_snapshots_the_same_in_every_instance_and_restores() {
         error.to_string().contains("not a state of a Python rule"),
         "{error}"
     );
+}
+
+#[test]
+fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let hour: String = std::fs::read_to_string(generated().join("sessions.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains(r#""TimeGenerated":"2026-03-11T23"#))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mut config = String::from("state = \"state\"\n");
+    let tenants = [
+        ("rust", "port-scan"),
+        ("py1", "port-scan-py"),
+        ("py2", "port-scan-py"),
+        ("py3", "port-scan-py"),
+    ];
+    for (tenant, rule) in tenants {
+        let spool = dir.path().join("spool").join(tenant);
+        std::fs::create_dir_all(&spool).unwrap();
+        std::fs::write(spool.join("0001-sessions.jsonl"), &hour).unwrap();
+        config += &format!(
+            "\n[[tenant]]\nname = \"{tenant}\"\nspool = \"spool/{tenant}\"\nalerts = \
+             \"{tenant}.jsonl\"\nfrom = \"2026-03-11T23:00:00Z\"\n[[tenant.rule]]\ncomponent = \
+             {:?}\n",
+            component(rule).to_str().unwrap()
+        );
+    }
+    let path = dir.path().join("serve.toml");
+    std::fs::write(&path, config).unwrap();
+    serve_until_idle(&path);
+    let alerts = |tenant: &str| {
+        let text = std::fs::read_to_string(dir.path().join(format!("{tenant}.jsonl"))).unwrap();
+        let mut alerts = json_lines(&text);
+        // The tenant, and the id made with it, differ; the rest must not.
+        for alert in &mut alerts {
+            let alert = alert.as_object_mut().unwrap();
+            assert_eq!(alert.remove("Tenant").unwrap(), tenant);
+            alert.remove("AlertId").unwrap();
+        }
+        alerts
+    };
+    let rust = alerts("rust");
+    assert!(rust.len() >= 3, "{rust:?}");
+    for (tenant, _) in &tenants[1..] {
+        assert_eq!(alerts(tenant), rust, "{tenant}");
+    }
 }

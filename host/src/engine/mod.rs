@@ -129,9 +129,12 @@ impl RuleHost {
         config.epoch_interruption(options.cpu_deadline);
         if let Some(slots) = options.pooled_instances {
             let mut pool = PoolingAllocationConfig::default();
-            // A rule component is one main module plus wit-component's shims.
+            // A Rust rule is one main module plus wit-component's shims; a
+            // Python rule, its interpreter's modules (a count, not memory).
+            let core_instances = u32::try_from(limits::CORE_INSTANCES).unwrap_or(u32::MAX);
             pool.total_component_instances(slots)
-                .total_core_instances(slots.saturating_mul(4))
+                .total_core_instances(slots.saturating_mul(core_instances))
+                .max_core_instances_per_component(core_instances)
                 .total_memories(slots)
                 .total_tables(slots.saturating_mul(4))
                 .max_memory_size(budgets.memory_bytes);
