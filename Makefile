@@ -45,15 +45,22 @@ host:
 
 # Rules written in Python (guest-rules/python-sdk): examples/NAME/app.py built
 # by componentize-py, from PyPI into a virtual environment, with the SDK.
+# tests/hostile-python is the containment tests' misbehaving Python rule.
 PY_RULES := port-scan-py
+HOSTILE_PY := target/hostile/hostile-python.wasm
 COMPONENTIZE_PY := target/componentize-py
 PY_SDK := $(wildcard guest-rules/python-sdk/asim_rule/*.py)
-python-rules: $(PY_RULES:%=target/rules/%.wasm)
+COMPONENTIZE := $(COMPONENTIZE_PY)/bin/componentize-py --quiet -d wit -w detection componentize -p guest-rules/python-sdk
+python-rules: $(PY_RULES:%=target/rules/%.wasm) $(HOSTILE_PY)
 
 $(PY_RULES:%=target/rules/%.wasm): target/rules/%.wasm: examples/%/app.py $(PY_SDK) wit/asim-rules.wit $(COMPONENTIZE_PY)/installed
 	@mkdir -p $(@D)
-	$(COMPONENTIZE_PY)/bin/componentize-py --quiet -d wit -w detection componentize \
-	  -p guest-rules/python-sdk -p $(<D) app -o $@
+	$(COMPONENTIZE) -p $(<D) app -o $@
+	@echo "built $@"
+
+$(HOSTILE_PY): tests/hostile-python/app.py $(PY_SDK) wit/asim-rules.wit $(COMPONENTIZE_PY)/installed
+	@mkdir -p $(@D)
+	$(COMPONENTIZE) -p $(<D) app -o $@
 	@echo "built $@"
 
 $(COMPONENTIZE_PY)/installed: guest-rules/python-sdk/requirements.txt

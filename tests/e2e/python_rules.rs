@@ -12,7 +12,7 @@ use port_scan::PortScan;
 
 use crate::{
     parity::batches,
-    support::{component, generated, json_lines, serve_until_idle, success},
+    support::{asim_rules, component, generated, json_lines, serve_until_idle, success},
 };
 
 /// Both port-scans over the generated data's last four hours (24 ticks).
@@ -124,5 +124,84 @@ fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
     assert!(rust.len() >= 3, "{rust:?}");
     for (tenant, _) in &tenants[1..] {
         assert_eq!(alerts(tenant), rust, "{tenant}");
+    }
+}
+
+/// `run` of the Rust port-scan beside the hostile Python rule in `mode`
+/// (none: the port-scan alone), at the end of the generated data: its stdout
+/// and stderr.
+fn beside_hostile(mode: Option<&str>) -> (String, String, bool) {
+    let port_scan = component("port-scan");
+    let hostile = crate::support::root().join("target/hostile/hostile-python.wasm");
+    assert!(hostile.exists(), "build it with `make python-rules`");
+    let sessions = generated().join("sessions.jsonl");
+    let parameter = format!("hostile-python.mode={}", mode.unwrap_or_default());
+    let mut args = vec![
+        "run",
+        "--rule",
+        port_scan.to_str().unwrap(),
+        "--sessions",
+        sessions.to_str().unwrap(),
+        "--at",
+        "2026-03-11T23:40:00Z",
+        "--max-call-ms",
+        "2000",
+        "--max-memory-mib",
+        "256",
+    ];
+    if mode.is_some() {
+        args.extend(["--rule", hostile.to_str().unwrap(), "--param", &parameter]);
+    }
+    let output = asim_rules(&args);
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        output.status.success(),
+    )
+}
+
+#[test]
+fn a_hostile_python_rule_gets_nothing_and_its_neighbour_is_unchanged() {
+    let (alone, _, ok) = beside_hostile(None);
+    assert!(ok && !alone.is_empty());
+    // What each attempt got, as the rule reports it.
+    for (mode, outcome) in [
+        ("files", "FileNotFoundError"),
+        ("listdir", "FileNotFoundError"),
+        ("environment", "ok: ({}, [])"),
+        ("socket", "PermissionError"),
+        // The clocks read the evaluation's time.
+        ("clock", "ok: 1773272400000000 1773272400000000000 "),
+        ("print", "ok: printed"),
+    ] {
+        let (stdout, stderr, ok) = beside_hostile(Some(mode));
+        assert!(ok, "{mode}: {stderr}");
+        let alerts = json_lines(&stdout);
+        let (hostile, neighbour): (Vec<_>, Vec<_>) = alerts
+            .into_iter()
+            .partition(|alert| alert["RuleName"] == "Hostile Python rule (tests only)");
+        let got = hostile[0]["CustomDetails"]["Outcome"].as_str().unwrap();
+        assert!(got.starts_with(outcome), "{mode}: {got}");
+        assert_eq!(neighbour, json_lines(&alone), "{mode}");
+    }
+    // Random numbers are the same in every run of a deployment.
+    let clock = |_| json_lines(&beside_hostile(Some("clock")).0);
+    assert_eq!(clock(1), clock(2));
+    // The rest are quarantined with their reason.
+    for (mode, reason) in [
+        (
+            "spin",
+            "evaluate: exceeded the CPU budget (2000 ms per call)",
+        ),
+        ("allocate", "evaluate: failed: MemoryError"),
+        ("exit", "evaluate: called exit("),
+    ] {
+        let (stdout, stderr, ok) = beside_hostile(Some(mode));
+        assert!(!ok, "{mode}: {stderr}");
+        assert!(
+            stderr.contains(&format!("rule hostile-python quarantined: {reason}")),
+            "{mode}: {stderr}"
+        );
+        assert_eq!(stdout, alone, "{mode}");
     }
 }

@@ -148,6 +148,10 @@ pub(super) fn fault(error: &wasmtime::Error, store: &Store<Sandbox>, budgets: &B
             budgets.memory_bytes >> 20
         ),
         Some(trap) => format!("trapped: {trap}"),
-        None => format!("failed: {error:#}"),
+        None => match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            // WASI's `exit` ends the instance: a fault, not a result.
+            Some(exit) => format!("called exit({})", exit.0),
+            None => format!("failed: {error:#}"),
+        },
     }
 }

@@ -91,7 +91,11 @@ impl RuleInstance {
     /// Evaluates the rule at `at`, within its alert budgets; a quarantined
     /// rule answers with its quarantine.
     pub fn evaluate(&mut self, at: Timestamp) -> Result<Vec<Alert>, Quarantine> {
-        let result = self.call("evaluate", |rule, store| rule.call_evaluate(store, at))?;
+        let result = self.call("evaluate", |rule, store| {
+            // A rule that reads WASI clocks reads the evaluation's time.
+            store.data().wasi.set_time(at);
+            rule.call_evaluate(store, at)
+        })?;
         let alerts = self.refused("evaluate", result)?;
         let budgets = &self.budgets;
         if alerts.len() > budgets.alerts_per_evaluation {
