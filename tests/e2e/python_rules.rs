@@ -12,7 +12,7 @@ use port_scan::PortScan;
 
 use crate::{
     parity::batches,
-    support::{asim_rules, component, generated, json_lines, serve_until_idle, success},
+    support::{asim_rules, component, generated, json_lines, serve_until_idle, shared, success},
 };
 
 /// Both port-scans over the generated data's last four hours (24 ticks).
@@ -43,6 +43,30 @@ fn the_python_port_scan_alerts_as_the_rust_one() {
     let rust = replay("port-scan", &["--param", "port-scan.hosts=5"]);
     let python = replay("port-scan-py", &["--param", "port-scan-py.hosts=5"]);
     assert_eq!(python, rust);
+}
+
+#[test]
+#[ignore = "reads ../shared/data: make test-real"]
+fn the_python_port_scan_alerts_as_the_rust_one_on_a_real_port_scan() {
+    // Stratosphere's capture of a port scan, as Zeek wrote it (JSON).
+    let capture = shared("zeek/stratosphere-002-portscan.conn.json");
+    let replay = |rule: &str| {
+        let rule = component(rule);
+        success(&[
+            "replay",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--sessions",
+            &capture,
+            "--from",
+            "2022-09-29T14:40:00Z",
+            "--to",
+            "2022-09-29T16:00:00Z",
+        ])
+    };
+    let rust = replay("port-scan");
+    assert!(!rust.is_empty());
+    assert_eq!(replay("port-scan-py"), rust);
 }
 
 #[test]
