@@ -155,6 +155,10 @@ fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
 /// (none: the port-scan alone), at the end of the generated data: its stdout
 /// and stderr.
 fn beside_hostile(mode: Option<&str>) -> (String, String, bool) {
+    beside_hostile_with(mode, &[])
+}
+
+fn beside_hostile_with(mode: Option<&str>, extra: &[&str]) -> (String, String, bool) {
     let port_scan = component("port-scan");
     let hostile = crate::support::root().join("target/hostile/hostile-python.wasm");
     assert!(hostile.exists(), "build it with `make python-rules`");
@@ -176,6 +180,7 @@ fn beside_hostile(mode: Option<&str>) -> (String, String, bool) {
     if mode.is_some() {
         args.extend(["--rule", hostile.to_str().unwrap(), "--param", &parameter]);
     }
+    args.extend(extra);
     let output = asim_rules(&args);
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -208,6 +213,18 @@ fn a_hostile_python_rule_gets_nothing_and_its_neighbour_is_unchanged() {
         assert!(got.starts_with(outcome), "{mode}: {got}");
         assert_eq!(neighbour, json_lines(&alone), "{mode}");
     }
+    // What it printed: counted, and with --verbose shown, up to the log's size.
+    let (_, stderr, _) = beside_hostile(Some("print"));
+    assert!(
+        stderr.contains("hostile-python printed 65536 bytes (263354 more dropped"),
+        "{stderr}"
+    );
+    let (_, stderr, _) = beside_hostile_with(Some("print"), &["--verbose"]);
+    assert!(
+        stderr.contains("hostile-python| line 2018 of what a rule printed\n"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("line 2020 of"), "{stderr}");
     // Random numbers are the same in every run of a deployment.
     let clock = |_| json_lines(&beside_hostile(Some("clock")).0);
     assert_eq!(clock(1), clock(2));

@@ -141,6 +141,9 @@ pub struct SandboxArgs {
     /// Rule components (.wasm).
     #[arg(long = "rule", value_name = "R.wasm", required = true)]
     pub rules: Vec<PathBuf>,
+    /// Show what each rule printed (a Python rule's `print`), at the end.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 impl SandboxArgs {
@@ -154,6 +157,35 @@ impl SandboxArgs {
             alert_bytes: self.max_alert_kib << 10,
             snapshot_bytes: self.max_snapshot_mib << 20,
             output_bytes: self.max_output_mib << 20,
+        }
+    }
+}
+
+/// What each rule printed (WASI standard output and error: a Python rule's
+/// `print`), after a run: its size, or with `--verbose` its lines, made safe
+/// for a terminal.
+pub fn report_rule_output(rules: &[RuleInstance], verbose: bool) {
+    for rule in rules {
+        let log = rule.log();
+        if log.text.is_empty() && log.dropped == 0 {
+            continue;
+        }
+        let name = &rule.metadata().short_name;
+        let printed = match log.dropped {
+            0 => format!("{name} printed {} bytes", log.text.len()),
+            more => format!(
+                "{name} printed {} bytes ({more} more dropped: a rule's log keeps {} KiB)",
+                log.text.len(),
+                crate::limits::RULE_LOG_BYTES >> 10
+            ),
+        };
+        if !verbose {
+            tracing::info!("{printed}: --verbose shows them");
+            continue;
+        }
+        tracing::info!("{printed}:");
+        for line in log.text.lines() {
+            tracing::info!("{name}| {}", crate::printable::printable(line));
         }
     }
 }

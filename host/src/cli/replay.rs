@@ -186,5 +186,6 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         crate::outputs::peak_memory_note(),
     );
+    super::report_rule_output(replay.rules(), args.sandbox.verbose);
     super::check_quarantines(replay.rules())
 }

@@ -156,6 +156,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         (started.elapsed() - fed).as_secs_f64(),
         crate::outputs::peak_memory_note(),
     );
+    super::report_rule_output(&rules, args.sandbox.verbose);
     super::check_quarantines(&rules)
 }
 

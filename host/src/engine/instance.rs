@@ -23,6 +23,8 @@ pub struct RuleInstance {
     /// Wall time spent in calls into the rule.
     pub(super) busy: Duration,
     pub(super) quarantine: Option<Quarantine>,
+    /// What the rule printed (WASI standard output and error).
+    pub(super) log: super::wasi::RuleLog,
 }
 
 impl RuleInstance {
@@ -37,6 +39,12 @@ impl RuleInstance {
             Some((store, _)) => store.data().memory_bytes,
             None => self.memory_bytes,
         }
+    }
+
+    /// What the rule printed so far (a Python rule's `print`), kept after a
+    /// quarantine too.
+    pub fn log(&self) -> super::wasi::RuleLogText {
+        self.log.text()
     }
 
     /// Why the rule was taken out of service, if it was.

@@ -369,6 +369,7 @@ impl LoadedRule {
             .and_then(check_metadata)
             .with_context(|| format!("rule {name}: invalid metadata after configure"))?;
         Ok(RuleInstance {
+            log: store.data().wasi.log(),
             live: Some((store, bindings)),
             metadata,
             budgets,

@@ -134,13 +134,10 @@ impl RuleWasi {
         self.clock.0.store(at, Ordering::Relaxed);
     }
 
-    /// What the rule wrote to its standard output and error so far.
-    pub fn log(&self) -> RuleLogText {
-        let text = self.log.0.lock().unwrap_or_else(PoisonError::into_inner);
-        RuleLogText {
-            text: String::from_utf8_lossy(&text.bytes).into_owned(),
-            dropped: text.dropped,
-        }
+    /// Where the rule's standard output and error go; it outlives the
+    /// instance, so a quarantined rule's last words can still be read.
+    pub fn log(&self) -> RuleLog {
+        self.log.clone()
     }
 }
 
@@ -183,7 +180,7 @@ impl HostMonotonicClock for FrozenClock {
 /// the bytes after them, dropped (writing never fails, so printing never
 /// stops a rule).
 #[derive(Clone, Default)]
-struct RuleLog(Arc<Mutex<LogBuffer>>);
+pub struct RuleLog(Arc<Mutex<LogBuffer>>);
 
 #[derive(Default)]
 struct LogBuffer {
@@ -201,6 +198,15 @@ pub struct RuleLogText {
 }
 
 impl RuleLog {
+    /// What the rule wrote so far.
+    pub fn text(&self) -> RuleLogText {
+        let log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        RuleLogText {
+            text: String::from_utf8_lossy(&log.bytes).into_owned(),
+            dropped: log.dropped,
+        }
+    }
+
     fn append(&self, bytes: &[u8]) {
         let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let kept = bytes
@@ -288,7 +294,7 @@ mod tests {
         wasi.log.append(b"a\xff\n");
         wasi.log.append(&chunk);
         wasi.log.append(&chunk);
-        let log = wasi.log();
+        let log = wasi.log().text();
         assert_eq!(
             log.text.len(),
             limits::RULE_LOG_BYTES - 3 + "a\u{fffd}\n".len()
