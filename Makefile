@@ -201,7 +201,7 @@ lint: wasm-target deny-tool
 	else echo "lint: advisories NOT checked: the RustSec database (GitHub) cannot be reached from here"; fi
 
 # The peer DuckDB is measured in the same run: installed from PyPI here.
-bench: components $(PY_TOOLS)/installed
+bench: components python-rules $(PY_TOOLS)/installed
 	$(CARGO) build --release -p asim-rules
 	$(CARGO) bench -p asim-rules --bench throughput
 

@@ -8,6 +8,7 @@
 mod normalizers;
 mod outputs;
 mod peer;
+mod python;
 mod sandbox;
 mod startup;
 mod swaps;
@@ -336,6 +337,12 @@ fn main() {
         print!("{report}");
         return;
     }
+    // `ASIM_BENCH_ONLY=python make bench`: the Python rule's table alone.
+    if only == "python" {
+        python::report(&mut report);
+        print!("{report}");
+        return;
+    }
     // `ASIM_BENCH_ONLY=peer make bench`: the table against DuckDB alone.
     if std::env::var("ASIM_BENCH_ONLY").as_deref() == Ok("peer") {
         let dir = tempfile::tempdir().unwrap();
@@ -404,6 +411,7 @@ fn main() {
         print!("{report}");
         return;
     }
+    python::report(&mut report);
 
     let dir = tempfile::tempdir().unwrap();
     let (rows, iocs) = jsonl_rows.unwrap();
