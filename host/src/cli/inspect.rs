@@ -9,7 +9,7 @@ use asim_rule_core::{
 };
 
 use crate::{
-    engine::{wasi, Budgets, RuleHost},
+    engine::{Budgets, RuleHost},
     limits,
 };
 
@@ -25,12 +25,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
     let host = RuleHost::new(Budgets::default())?;
     let (component, description) = host.describe(&args.component)?;
     outln!("component          {}", args.component.display());
-    let refused: Vec<&str> = description
-        .imports
-        .iter()
-        .map(String::as_str)
-        .filter(|import| !wasi::is_allowed(import))
-        .collect();
+    let refused = description.refused_imports();
     if refused.is_empty() {
         let rule = host.load_described(&args.component, &component, &description)?;
         print_metadata(&rule.metadata)?;

@@ -106,6 +106,17 @@ pub fn read_component(path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+impl ComponentDescription {
+    /// The imports the host does not give (all but WASI 0.2).
+    pub fn refused_imports(&self) -> Vec<&str> {
+        self.imports
+            .iter()
+            .map(String::as_str)
+            .filter(|import| !wasi::is_allowed(import))
+            .collect()
+    }
+}
+
 /// A compiled component that implements the contract, ready to instantiate.
 #[derive(Clone)]
 pub struct LoadedRule {
@@ -237,12 +248,7 @@ impl RuleHost {
         component: &Component,
         description: &ComponentDescription,
     ) -> Result<LoadedRule> {
-        let refused: Vec<&str> = description
-            .imports
-            .iter()
-            .map(String::as_str)
-            .filter(|import| !wasi::is_allowed(import))
-            .collect();
+        let refused = description.refused_imports();
         if !refused.is_empty() {
             bail!(
                 "{}: the component imports {}, which asim-rules does not provide (rules get no \
