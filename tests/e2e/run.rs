@@ -376,27 +376,31 @@ fn usage_errors_exit_2_and_failures_exit_1_with_one_line() {
 #[test]
 fn a_component_that_imports_what_the_host_does_not_give_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
+    // `run`'s stderr for the component `text`, which it must refuse.
+    let refused = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::write(&path, wat::parse_str(text).unwrap()).unwrap();
+        let args = [
+            "run",
+            "--rule",
+            path.to_str().unwrap(),
+            "--at",
+            GENERATED_AT,
+        ];
+        let output = asim_rules(&args);
+        assert_eq!(output.status.code(), Some(1));
+        (path, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
     // WASI 0.2 is given (without capabilities); anything else is not.
-    let path = dir.path().join("wants-http.wasm");
-    let bytes = wat::parse_str(
+    let (path, stderr) = refused(
+        "wants-http.wasm",
         r#"(component
             (import "wasi:cli/environment@0.2.0" (instance
                 (export "get-arguments" (func (result (list string))))))
             (import "wasi:http/outgoing-handler@0.2.0" (instance
                 (export "handle" (func (result u32)))))
         )"#,
-    )
-    .unwrap();
-    fs::write(&path, bytes).unwrap();
-    let output = asim_rules(&[
-        "run",
-        "--rule",
-        path.to_str().unwrap(),
-        "--at",
-        GENERATED_AT,
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    );
     assert!(
         stderr.contains(
             "imports wasi:http/outgoing-handler@0.2.0, which asim-rules does not provide"
@@ -409,24 +413,12 @@ fn a_component_that_imports_what_the_host_does_not_give_is_refused_naming_it() {
             .contains("not read: asim-rules does not provide wasi:http/outgoing-handler@0.2.0\n"),
         "{inspected}"
     );
-
     // An allowed interface, but not as WASI defines it.
-    let path = dir.path().join("odd-wasi.wasm");
-    let bytes = wat::parse_str(
+    let (_, stderr) = refused(
+        "odd-wasi.wasm",
         r#"(component (import "wasi:cli/environment@0.2.0" (instance
             (export "get-arguments" (func (result u32))))))"#,
-    )
-    .unwrap();
-    fs::write(&path, bytes).unwrap();
-    let output = asim_rules(&[
-        "run",
-        "--rule",
-        path.to_str().unwrap(),
-        "--at",
-        GENERATED_AT,
-    ]);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    );
     assert!(
         stderr.contains(
             "odd-wasi.wasm: its imports are not those of WASI 0.2 as asim-rules gives it"
