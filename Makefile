@@ -138,7 +138,9 @@ test: build hostile python-rules example-hosts $(PY_TOOLS)/installed lint
 # Fuzzing (docs/FUZZING.md): libFuzzer through cargo-fuzz, on the stable
 # toolchain without a sanitizer. `make fuzz` runs every target for
 # FUZZ_SECONDS each (optimised build); `make test` runs each for a few
-# seconds (a quicker unoptimised build). First, each target replays the
+# seconds (a quicker unoptimised build, without libFuzzer's comparison
+# tracing, which made compiling a component on the first input take a
+# minute). First, each target replays the
 # inputs that once broke it (tests/fuzz/TARGET/).
 FUZZ_TARGETS := session_files json_scanner indicator_files stix_pattern serve_config rule_restore rule_differential serve_checkpoint component_loader
 FUZZ_SECONDS ?= 60
@@ -151,7 +153,7 @@ fuzz-tool:
 
 fuzz: FUZZ_PROFILE := -O
 fuzz: FUZZ_BUILD := release
-fuzz-smoke: FUZZ_PROFILE := -D
+fuzz-smoke: FUZZ_PROFILE := -D --no-trace-compares
 fuzz-smoke: FUZZ_BUILD := debug
 fuzz-smoke: FUZZ_SECONDS := 3
 fuzz fuzz-smoke: build fuzz-tool
