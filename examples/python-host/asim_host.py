@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Runs asim-rules rule components from Python, with the `wasmtime` package.
 
-    python asim_host.py AT INDICATORS.jsonl SESSIONS.jsonl RULE.wasm...
+    python asim_host.py [--param RULE.NAME=VALUE]... AT INDICATORS.jsonl SESSIONS.jsonl RULE.wasm...
 
 Loads each rule component, feeds it the indicator and session rows its windows
 at AT want (ASIM / Sentinel JSON lines), evaluates it once at AT and prints the
-alerts as JSON lines, the records `asim-rules run` prints. docs/CONTRACT.md is
-the recipe this follows, step by step.
+alerts as JSON lines, the records `asim-rules run` prints. A rule written in
+Python imports WASI; it gets WASI with nothing behind it, and what it prints
+is reported on stderr. docs/CONTRACT.md is the recipe this follows, step by step.
 """
 
+import argparse
 import ipaddress
 import itertools
 import json
@@ -22,6 +24,8 @@ from wasmtime.component import Component, Linker, Record, Variant
 INTERFACE = "asim:rules/rule@0.1.0"
 CALLS = ("metadata", "configure", "ingest-sessions", "ingest-indicators", "evaluate")
 BATCH_ROWS = 65_536
+# What a rule may print and the host keep, as asim-rules keeps (host/src/limits.rs).
+RULE_LOG_BYTES = 64 << 10
 
 # Column kinds (guest-rules/core/src/schema.rs); every other column is text.
 # An address column refuses a text that is not an address; a network column
@@ -215,14 +219,48 @@ class RuleError(RuntimeError):
     """The rule refused a call (its err(message))."""
 
 
+class RuleLog:
+    """What a rule wrote to stdout and stderr: the first RULE_LOG_BYTES kept,
+    the rest counted. A write never fails, so printing cannot break a rule."""
+
+    def __init__(self):
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def write(self, data):
+        room = RULE_LOG_BYTES - len(self.kept)
+        self.kept += data[:room]
+        self.dropped += max(0, len(data) - room)
+        return len(data)
+
+
+def capability_free_wasi(log):
+    """WASI for a rule that imports it (one built by componentize-py), as
+    asim-rules gives it: no preopened directories, no environment or
+    arguments, no stdin, and no network (wasmtime's WASI grants no address
+    and no name lookup unless asked); stdout and stderr into `log`.
+    Unlike asim-rules, wasmtime-py cannot freeze the clocks at the
+    evaluation's time or seed the random numbers: a rule that reads either
+    may answer differently here (docs/CONTRACT.md)."""
+    wasi = wasmtime.WasiConfig()
+    wasi.stdout_custom = log.write
+    wasi.stderr_custom = log.write
+    return wasi
+
+
 class Rule:
     """One deployment of a rule component: its own store and instance."""
 
     def __init__(self, engine, path):
         component = Component.from_file(engine, path)
         self.store = wasmtime.Store(engine)
-        # The linker defines nothing: a rule component imports nothing.
-        instance = Linker(engine).instantiate(self.store, component)
+        self.log = RuleLog()
+        self.store.set_wasi(capability_free_wasi(self.log))
+        # WASI 0.2 is all the linker defines: a rule component imports nothing
+        # else, and a component that does is refused when instantiated.
+        linker = Linker(engine)
+        linker.add_wasip2()
+        instance = linker.instantiate(self.store, component)
         interface = instance.get_export_index(self.store, INTERFACE)
         if interface is None:
             raise SystemExit(f"{path}: does not implement {INTERFACE}")
@@ -273,17 +311,54 @@ def alert_record(metadata, at, alert):
     }
 
 
+def parameters_of(metadata, params):
+    """The (name, value) pairs of `--param RULE.NAME=VALUE` that name this
+    rule by short name or id."""
+    return [(name, value) for rule, name, value in params
+            if rule in (metadata["short-name"], metadata["id"])]
+
+
+def param(text):
+    target, equals, value = text.partition("=")
+    rule, dot, name = target.partition(".")
+    if not (equals and dot and rule and name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not RULE.NAME=VALUE")
+    return rule, name, value
+
+
+def printable(line):
+    """`line` with what would not print escaped, as Python writes it in a literal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in line)
+
+
+def report_log(rule, metadata):
+    """What the rule printed, on stderr, as `asim-rules run --verbose` shows it."""
+    log, name = rule.log, metadata["short-name"]
+    if not log.kept and not log.dropped:
+        return
+    dropped = (f" ({log.dropped} more dropped: a rule's log keeps {RULE_LOG_BYTES >> 10} KiB)"
+               if log.dropped else "")
+    print(f"{name} printed {len(log.kept)} bytes{dropped}:", file=sys.stderr)
+    for line in log.kept.decode("utf-8", "replace").splitlines():
+        print(f"{name}| {printable(line)}", file=sys.stderr)
+
+
 def main(argv):
-    if len(argv) < 4:
-        raise SystemExit(__doc__)
-    at, indicators, sessions, *paths = argv
-    at = parse_time(at)
+    parser = argparse.ArgumentParser(usage=__doc__.split("\n\n")[1].strip())
+    parser.add_argument("--param", type=param, action="append", default=[])
+    parser.add_argument("at")
+    parser.add_argument("indicators")
+    parser.add_argument("sessions")
+    parser.add_argument("rules", nargs="+")
+    args = parser.parse_args(argv)
+    at, indicators, sessions = parse_time(args.at), args.indicators, args.sessions
     engine = wasmtime.Engine()
     rules = []
-    for path in paths:
+    for path in args.rules:
         rule = Rule(engine, path)
-        rule.call("configure", [])
-        # Read after configure: a lookback may depend on a parameter.
+        # Parameters are for the rule that the metadata names; read it again
+        # after configure: a lookback may depend on a parameter.
+        rule.call("configure", parameters_of(rule.call("metadata").__dict__, args.param))
         rules.append((rule, rule.call("metadata").__dict__))
     files = {"ingest-sessions": sessions, "ingest-indicators": indicators}
     for call in ("ingest-indicators", "ingest-sessions"):
@@ -304,6 +379,7 @@ def main(argv):
         for alert in rule.call("evaluate", at):
             out.write(json.dumps(alert_record(metadata, at, alert), separators=(",", ":"),
                                  ensure_ascii=False) + "\n")
+        report_log(rule, metadata)
 
 
 if __name__ == "__main__":

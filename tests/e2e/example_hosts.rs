@@ -1,9 +1,16 @@
 //! The Python (wasmtime from PyPI) and Node (jco) example hosts print, alert
 //! for alert, what `asim-rules run` prints on the same generated inputs, and
-//! report a bad row by file and line as it does. `make example-hosts` (which
-//! `make test` runs) installs what they need.
+//! report a bad row by file and line as it does; the Python host runs rules
+//! written in Python too, with WASI as capability-free as `asim-rules`
+//! gives it. `make example-hosts` and `make python-rules` (which `make test`
+//! runs) build what they need.
 
-use std::{collections::BTreeSet, path::PathBuf, process::Command, sync::OnceLock};
+use std::{
+    collections::BTreeSet,
+    path::PathBuf,
+    process::{Command, Output},
+    sync::OnceLock,
+};
 
 use crate::support::{component, json_lines, root, success, GENERATED_AT};
 
@@ -54,20 +61,30 @@ fn inputs() -> &'static Inputs {
     })
 }
 
+/// `asim-rules run`'s alerts on [`inputs`] of the components `rules`, with
+/// `extra` arguments.
+fn run_alerts(rules: &[String], extra: &[&str]) -> Vec<serde_json::Value> {
+    let inputs = inputs();
+    let mut args = vec!["run", "--at", GENERATED_AT];
+    args.extend(["--indicators", &inputs.indicators]);
+    args.extend(["--sessions", &inputs.sessions]);
+    rules.iter().for_each(|rule| args.extend(["--rule", rule]));
+    args.extend(extra);
+    json_lines(&success(&args))
+}
+
+fn components(rules: &[&str]) -> Vec<String> {
+    rules
+        .iter()
+        .map(|rule| component(rule).to_str().unwrap().to_owned())
+        .collect()
+}
+
 /// `asim-rules run`'s alerts on [`inputs`], every rule at once.
 fn expected() -> &'static Vec<serde_json::Value> {
     static EXPECTED: OnceLock<Vec<serde_json::Value>> = OnceLock::new();
     EXPECTED.get_or_init(|| {
-        let inputs = inputs();
-        let rules: Vec<String> = RULES
-            .iter()
-            .map(|rule| component(rule).to_str().unwrap().to_owned())
-            .collect();
-        let mut args = vec!["run", "--at", GENERATED_AT];
-        args.extend(["--indicators", &inputs.indicators]);
-        args.extend(["--sessions", &inputs.sessions]);
-        rules.iter().for_each(|rule| args.extend(["--rule", rule]));
-        let alerts = json_lines(&success(&args));
+        let alerts = run_alerts(&components(&RULES), &[]);
         let alerting: BTreeSet<&str> = alerts
             .iter()
             .map(|alert| alert["RuleId"].as_str().unwrap())
@@ -92,15 +109,22 @@ fn installed(path: PathBuf) -> String {
     path.to_str().unwrap().to_owned()
 }
 
-/// Runs an example host: `program args... AT INDICATORS SESSIONS rules...`.
-fn run_host(program: &str, args: &[String], rules: &[String]) {
+/// Starts an example host: `program args... AT INDICATORS SESSIONS rules...`.
+fn start_host(program: &str, args: &[String], rules: &[String]) -> Output {
     let inputs = inputs();
-    let output = Command::new(program)
+    Command::new(program)
         .args(args)
         .args([GENERATED_AT, &inputs.indicators, &inputs.sessions])
         .args(rules)
         .output()
-        .unwrap_or_else(|error| panic!("{program} does not start: {error}"));
+        .unwrap_or_else(|error| panic!("{program} does not start: {error}"))
+}
+
+/// Runs an example host on `rules`: it reports the bad rows and cells of
+/// [`inputs`] and prints [`expected`].
+fn run_host(program: &str, args: &[String], rules: &[String]) {
+    let inputs = inputs();
+    let output = start_host(program, args, rules);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -127,15 +151,71 @@ fn run_host(program: &str, args: &[String], rules: &[String]) {
     }
 }
 
-#[test]
-fn the_python_host_alerts_as_run_does() {
+/// The Python host's interpreter and script.
+fn python_host() -> (String, String) {
     let python = installed(root().join("target/python-host/bin/python"));
     let script = root().join("examples/python-host/asim_host.py");
-    let rules: Vec<String> = RULES
+    (python, script.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn the_python_host_alerts_as_run_does() {
+    let (python, script) = python_host();
+    run_host(&python, &[script], &components(&RULES));
+}
+
+/// The Python host's alerts (and stderr) for `rules`; it must succeed.
+fn python_host_alerts(rules: &[String], params: &[&str]) -> (Vec<serde_json::Value>, String) {
+    let (python, script) = python_host();
+    let mut args = vec![script];
+    params
         .iter()
-        .map(|rule| component(rule).to_str().unwrap().to_owned())
-        .collect();
-    run_host(&python, &[script.to_str().unwrap().to_owned()], &rules);
+        .for_each(|param| args.extend(["--param".to_owned(), param.to_string()]));
+    let output = start_host(&python, &args, rules);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    (
+        json_lines(&String::from_utf8(output.stdout).unwrap()),
+        stderr,
+    )
+}
+
+#[test]
+fn the_python_host_runs_a_python_rule_as_run_does() {
+    // The Python port-scan beside the Rust one, which alerts the same.
+    let rules = components(&["port-scan-py", "port-scan"]);
+    let alerts = run_alerts(&rules, &[]);
+    let (python, rust) = alerts.split_at(alerts.len() / 2);
+    assert!(!python.is_empty());
+    assert_eq!(python, rust);
+    assert_eq!(python_host_alerts(&rules, &[]).0, alerts);
+}
+
+#[test]
+fn the_python_host_gives_a_python_rule_what_run_gives_it() {
+    let hostile = root().join("target/hostile/hostile-python.wasm");
+    assert!(hostile.exists(), "build it with `make python-rules`");
+    let rules = [
+        hostile.to_str().unwrap().to_owned(),
+        component("port-scan").to_str().unwrap().to_owned(),
+    ];
+    // No files, environment or network, and what it printed kept as `run`
+    // keeps it; the clocks are not frozen in wasmtime-py, so "clock" differs.
+    for mode in ["files", "listdir", "environment", "socket", "print"] {
+        let param = format!("hostile-python.mode={mode}");
+        let expected = run_alerts(&rules, &["--param", &param]);
+        let name = format!("hostile {mode}");
+        assert!(expected.iter().any(|alert| alert["AlertName"] == name));
+        let (alerts, stderr) = python_host_alerts(&rules, &[&param]);
+        assert_eq!(alerts, expected, "{mode}");
+        if mode == "print" {
+            assert!(
+                stderr.contains("hostile-python printed 65536 bytes (263354 more dropped")
+                    && stderr.contains("hostile-python| line 2018 of what a rule printed\n"),
+                "{stderr}"
+            );
+        }
+    }
 }
 
 #[test]
