@@ -24,6 +24,9 @@ pub const OUTPUT_BYTES: usize = 256 << 20;
 /// What a rule may print (WASI standard output and error, together) and the
 /// host keeps for the operator; the rest is counted and dropped.
 pub const RULE_LOG_BYTES: usize = 64 << 10;
+/// Lines of a rule's log that `status.json` carries (the last ones): enough
+/// to see why a rule went wrong, small enough to rewrite after every pass.
+pub const STATUS_LOG_LINES: usize = 10;
 /// WASI resources (streams, pollables, sockets) one instance may hold: an
 /// interpreter opens a handful.
 pub const WASI_RESOURCES: usize = 1024;

@@ -6,13 +6,16 @@
 use asim_rule_core::{schema::session_column, Rule};
 use asim_rules::{
     engine::{Budgets, RuleHost},
+    serve::status::{RuleState, Status},
     time,
 };
 use port_scan::PortScan;
 
 use crate::{
     parity::batches,
-    support::{asim_rules, component, generated, json_lines, serve_until_idle, shared, success},
+    support::{
+        asim_rules, component, generated, json_lines, serve_until_idle, shared, status_of, success,
+    },
 };
 
 /// Both port-scans over the generated data's last four hours (24 ticks).
@@ -103,8 +106,14 @@ fn a_python_rule_snapshots_the_same_in_every_instance_and_restores() {
     );
 }
 
-#[test]
-fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
+/// A tenant of [`serve_hour`]: its name, its rule and the TOML lines of that
+/// rule's parameters and of the tenant's budgets.
+type Tenant<'a> = (&'a str, &'a str, &'a str);
+
+/// `serve --until-idle` of `tenants`, each fed the generated data's last
+/// hour: each tenant's alerts (the tenant and the id made with it taken out),
+/// the status and what `status` prints of it.
+fn serve_hour(tenants: &[Tenant]) -> (Vec<Vec<serde_json::Value>>, Status, String) {
     let dir = tempfile::tempdir().unwrap();
     let hour: String = std::fs::read_to_string(generated().join("sessions.jsonl"))
         .unwrap()
@@ -113,42 +122,103 @@ fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
         .map(|line| format!("{line}\n"))
         .collect();
     let mut config = String::from("state = \"state\"\n");
-    let tenants = [
-        ("rust", "port-scan"),
-        ("py1", "port-scan-py"),
-        ("py2", "port-scan-py"),
-        ("py3", "port-scan-py"),
-    ];
-    for (tenant, rule) in tenants {
+    for (tenant, rule, lines) in tenants {
         let spool = dir.path().join("spool").join(tenant);
         std::fs::create_dir_all(&spool).unwrap();
         std::fs::write(spool.join("0001-sessions.jsonl"), &hour).unwrap();
+        let component = match *rule {
+            "hostile-python" => crate::support::root().join("target/hostile/hostile-python.wasm"),
+            rule => component(rule),
+        };
         config += &format!(
             "\n[[tenant]]\nname = \"{tenant}\"\nspool = \"spool/{tenant}\"\nalerts = \
              \"{tenant}.jsonl\"\nfrom = \"2026-03-11T23:00:00Z\"\n[[tenant.rule]]\ncomponent = \
-             {:?}\n",
-            component(rule).to_str().unwrap()
+             {:?}\n{lines}\n",
+            component.to_str().unwrap()
         );
     }
     let path = dir.path().join("serve.toml");
     std::fs::write(&path, config).unwrap();
     serve_until_idle(&path);
-    let alerts = |tenant: &str| {
-        let text = std::fs::read_to_string(dir.path().join(format!("{tenant}.jsonl"))).unwrap();
-        let mut alerts = json_lines(&text);
-        // The tenant, and the id made with it, differ; the rest must not.
-        for alert in &mut alerts {
-            let alert = alert.as_object_mut().unwrap();
-            assert_eq!(alert.remove("Tenant").unwrap(), tenant);
-            alert.remove("AlertId").unwrap();
-        }
-        alerts
-    };
-    let rust = alerts("rust");
-    assert!(rust.len() >= 3, "{rust:?}");
-    for (tenant, _) in &tenants[1..] {
-        assert_eq!(alerts(tenant), rust, "{tenant}");
+    let alerts = tenants
+        .iter()
+        .map(|(tenant, _, _)| {
+            let path = dir.path().join(format!("{tenant}.jsonl"));
+            let mut alerts = json_lines(&std::fs::read_to_string(path).unwrap_or_default());
+            for alert in &mut alerts {
+                let alert = alert.as_object_mut().unwrap();
+                assert_eq!(alert.remove("Tenant").unwrap(), *tenant);
+                alert.remove("AlertId").unwrap();
+            }
+            alerts
+        })
+        .collect();
+    let state = dir.path().join("state");
+    let printed = success(&["status", "--state", state.to_str().unwrap()]);
+    (alerts, status_of(dir.path()), printed)
+}
+
+#[test]
+fn python_tenants_are_served_beside_a_rust_one_with_its_alerts() {
+    let tenants = [
+        ("rust", "port-scan", ""),
+        ("py1", "port-scan-py", ""),
+        ("py2", "port-scan-py", ""),
+        ("py3", "port-scan-py", ""),
+    ];
+    let (alerts, _, _) = serve_hour(&tenants);
+    assert!(alerts[0].len() >= 3, "{alerts:?}");
+    for (tenant, got) in tenants.iter().zip(&alerts).skip(1) {
+        assert_eq!(got, &alerts[0], "{}", tenant.0);
     }
+}
+
+#[test]
+fn hostile_python_tenants_leave_their_neighbours_alerts_unchanged_in_serve() {
+    let good = [("rust", "port-scan", ""), ("python", "port-scan-py", "")];
+    let (alone, _, _) = serve_hour(&good);
+    let hostile = |mode: &str| format!("parameters = {{ mode = \"{mode}\" }}");
+    let budgets = "[tenant.budgets]\ncall_ms = 2000\nmemory_mib = 256";
+    let (noisy, spin, allocate) = (
+        hostile("print"),
+        format!("{}\n{budgets}", hostile("spin")),
+        format!("{}\n{budgets}", hostile("allocate")),
+    );
+    let mut tenants = good.to_vec();
+    tenants.extend([
+        ("noisy", "hostile-python", noisy.as_str()),
+        ("spinning", "hostile-python", spin.as_str()),
+        ("hoarding", "hostile-python", allocate.as_str()),
+    ]);
+    let (alerts, status, shown) = serve_hour(&tenants);
+    assert_eq!(alerts[..2], alone[..]);
+    let rule = |tenant: usize| &status.tenants[tenant].rules[0];
+    assert_eq!(rule(2).state, RuleState::Running);
+    // One alert per evaluation, saying what it got.
+    assert!(rule(2).evaluations > 0, "{:?}", rule(2));
+    assert_eq!(alerts[2].len() as u64, rule(2).evaluations);
+    // What the noisy rule printed: the first 64 KiB kept, the rest counted,
+    // the last lines kept shown by `status`.
+    let printed = rule(2).printed.as_ref().unwrap();
+    assert_eq!(printed.bytes, 65_536);
+    // Each evaluation prints 328 890 bytes.
+    assert_eq!(printed.dropped, rule(2).evaluations * 328_890 - 65_536);
+    assert_eq!(printed.last_lines.len(), 10);
+    assert_eq!(printed.last_lines[8], "line 2018 of what a rule printed");
+    let dropped = format!("printed 65536 bytes ({} more dropped)", printed.dropped);
+    assert!(
+        shown.contains(&dropped) && shown.contains("| line 2018 of what a rule printed\n"),
+        "{shown}"
+    );
+    for (tenant, reason) in [
+        (3, "evaluate: exceeded the CPU budget (2000 ms per call)"),
+        (4, "evaluate: failed: MemoryError"),
+    ] {
+        assert_eq!(rule(tenant).state, RuleState::Quarantined);
+        let got = rule(tenant).reason.as_deref().unwrap();
+        assert!(got.contains(reason), "{got}");
+    }
+    assert!(rule(0).printed.is_none() && rule(1).printed.is_none());
 }
 
 /// `run` of the Rust port-scan beside the hostile Python rule in `mode`

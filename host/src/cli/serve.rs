@@ -94,6 +94,20 @@ pub fn status(args: StatusArgs) -> Result<()> {
                     or_dash(&rule.last_swap),
                 );
             }
+            if let Some(printed) = &rule.printed {
+                let dropped = match printed.dropped {
+                    0 => String::new(),
+                    more => format!(" ({more} more dropped)"),
+                };
+                outln!(
+                    "{:<12}   printed {} bytes{dropped}; the last lines:",
+                    "",
+                    printed.bytes
+                );
+                for line in &printed.last_lines {
+                    outln!("{:<12}   | {line}", "");
+                }
+            }
         }
         for refused in &tenant.refused {
             outln!(

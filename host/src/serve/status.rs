@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fs, path::Path};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::histogram::Histogram;
+use crate::{engine::wasi::RuleLogText, histogram::Histogram, limits, printable::printable};
 
 /// The status file's name in the state folder.
 pub const STATUS_FILE: &str = "status.json";
@@ -109,6 +109,39 @@ pub struct RuleStatus {
     /// How long each swap held the tenant still.
     #[serde(default)]
     pub swap_pause_seconds: Histogram,
+    /// What the running build printed (a Python rule's `print`), if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printed: Option<Printed>,
+}
+
+/// A rule's log as the status file carries it: its size and its last lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Printed {
+    /// Bytes kept in the rule's log.
+    pub bytes: usize,
+    /// Bytes printed after the log was full, dropped.
+    pub dropped: u64,
+    /// The log's last lines, escaped and cut for a terminal.
+    pub last_lines: Vec<String>,
+}
+
+impl Printed {
+    /// What `log` holds, or none when the rule printed nothing.
+    pub fn of(log: &RuleLogText) -> Option<Printed> {
+        if log.text.is_empty() && log.dropped == 0 {
+            return None;
+        }
+        let lines: Vec<&str> = log.text.lines().collect();
+        let last = &lines[lines.len().saturating_sub(limits::STATUS_LOG_LINES)..];
+        Some(Printed {
+            bytes: log.text.len(),
+            dropped: log.dropped,
+            last_lines: last
+                .iter()
+                .map(|line| printable(line).into_owned())
+                .collect(),
+        })
+    }
 }
 
 /// A configured component that could not be loaded, and why.

@@ -33,7 +33,7 @@ use super::{
     components::Components,
     config::TenantConfig,
     deploy::{Builds, Deployment, RuleRecord},
-    status::{Refused, RuleState, RuleStatus, TenantStatus},
+    status::{Printed, Refused, RuleState, RuleStatus, TenantStatus},
 };
 use crate::{
     engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
@@ -444,5 +444,6 @@ fn rule_status(rule: &RuleInstance, record: &RuleRecord, schedule: &Schedule) ->
         evaluation_seconds: schedule.evaluation_times,
         swaps: record.swaps,
         swap_pause_seconds: record.swap_pauses,
+        printed: Printed::of(&rule.log()),
     }
 }
