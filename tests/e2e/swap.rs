@@ -484,3 +484,55 @@ fn an_edited_config_or_replaced_component_file_is_swapped_in() {
     let table = success(&["status", "--state", state.to_str().unwrap()]);
     assert!(table.contains("swapped"), "{table}");
 }
+
+#[test]
+fn a_rust_rule_is_swapped_for_its_python_twin_and_back_with_the_same_alerts() {
+    let files = stream();
+    let (rust, python) = (component("port-scan"), component("port-scan-py"));
+    let alone = tempfile::tempdir().unwrap();
+    let config_alone = config(alone.path(), &[(&rust, "")]);
+    deliver(alone.path(), files);
+    serve_until_idle(&config_alone);
+    let expected = alert_lines(alone.path());
+    assert!(expected.len() >= 3, "the planted scans alert");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &[(&rust, "")]);
+    let serve = spawn_serve(&config, dir.path(), false);
+    let third = files.len() / 3;
+    // After which file, the rule as named then, the build, the parameters,
+    // and how the new build gets its state: neither build reads the other's
+    // snapshot, so the window is rebuilt from the retained rows.
+    let swaps = [
+        (third, "port-scan", Some(python.as_path()), &[][..], "state rebuilt"),
+        (
+            third + 1,
+            "port-scan-py",
+            None,
+            &["hosts=25"][..],
+            "state carried over",
+        ),
+        (
+            2 * third,
+            "port-scan-py",
+            Some(rust.as_path()),
+            &[][..],
+            "state rebuilt",
+        ),
+    ];
+    for (index, file) in files.iter().enumerate() {
+        deliver(dir.path(), std::slice::from_ref(file));
+        for (_, rule, build, parameters, how) in swaps.iter().filter(|swap| swap.0 == index) {
+            wait_played(dir.path(), index + 1);
+            let outcome = swapped(dir.path(), &swap(dir.path(), rule, *build, parameters));
+            assert!(outcome.contains(how), "{rule}: {outcome}");
+        }
+    }
+    wait_played(dir.path(), files.len());
+    stop(serve);
+    serve_until_idle(&config);
+    assert!(
+        alert_lines(dir.path()) == expected,
+        "alerts differ from the Rust rule's alone"
+    );
+}
