@@ -244,6 +244,15 @@ def _refusing(call):
     return wrapped
 
 
+def _ingest_optional(rule, table, batch):
+    """Feeds `batch` to the rule's `ingest_TABLE`, which a rule that does not
+    read `table` leaves out."""
+    ingest = getattr(rule, f"ingest_{table}", None)
+    if ingest is None:
+        raise ValueError(f"this rule reads no {table}")
+    ingest(Batch(batch))
+
+
 def export(rule_class):
     """The `Rule` class componentize-py exports for `rule_class`: a rule class
     built as `rule_class()` (defaults) or `rule_class(parameters)` from
@@ -271,17 +280,11 @@ def export(rule_class):
 
         @_refusing
         def ingest_indicators(self, indicators: wit.Batch) -> None:
-            ingest = getattr(self.rule, "ingest_indicators", None)
-            if ingest is None:
-                raise ValueError("this rule reads no indicators")
-            ingest(Batch(indicators))
+            _ingest_optional(self.rule, "indicators", indicators)
 
         @_refusing
         def ingest_summaries(self, summaries: wit.Batch) -> None:
-            ingest = getattr(self.rule, "ingest_summaries", None)
-            if ingest is None:
-                raise ValueError("this rule reads no summaries")
-            ingest(Batch(summaries))
+            _ingest_optional(self.rule, "summaries", summaries)
 
         @_refusing
         def evaluate(self, at: int) -> List[wit.Alert]:
