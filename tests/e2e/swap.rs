@@ -504,7 +504,13 @@ fn a_rust_rule_is_swapped_for_its_python_twin_and_back_with_the_same_alerts() {
     // and how the new build gets its state: neither build reads the other's
     // snapshot, so the window is rebuilt from the retained rows.
     let swaps = [
-        (third, "port-scan", Some(python.as_path()), &[][..], "state rebuilt"),
+        (
+            third,
+            "port-scan",
+            Some(python.as_path()),
+            &[][..],
+            "state rebuilt",
+        ),
         (
             third + 1,
             "port-scan-py",
