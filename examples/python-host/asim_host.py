@@ -352,7 +352,11 @@ def main(argv):
     parser.add_argument("rules", nargs="+")
     args = parser.parse_args(argv)
     at, indicators, sessions = parse_time(args.at), args.indicators, args.sessions
-    engine = wasmtime.Engine()
+    config = wasmtime.Config()
+    # wasmtime's compile cache (~/.cache/wasmtime): a rule written in Python
+    # carries CPython, 18 MB that take seconds to compile, once.
+    config.cache = True
+    engine = wasmtime.Engine(config)
     rules = []
     for path in args.rules:
         rule = Rule(engine, path)
