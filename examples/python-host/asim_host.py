@@ -364,6 +364,10 @@ def main(argv):
         # after configure: a lookback may depend on a parameter.
         rule.call("configure", parameters_of(rule.call("metadata").__dict__, args.param))
         rules.append((rule, rule.call("metadata").__dict__))
+    named = {name for _, metadata in rules for name in (metadata["short-name"], metadata["id"])}
+    for rule, name, _ in args.param:
+        if rule not in named:
+            raise SystemExit(f"asim_host: --param {rule}.{name}: no rule {rule} is loaded")
     files = {"ingest-sessions": sessions, "ingest-indicators": indicators}
     for call in ("ingest-indicators", "ingest-sessions"):
         wanted = [(rule, window) for rule, metadata in rules

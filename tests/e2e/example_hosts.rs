@@ -192,6 +192,19 @@ fn the_python_host_runs_a_python_rule_as_run_does() {
 }
 
 #[test]
+fn the_python_host_refuses_a_parameter_for_a_rule_it_does_not_run() {
+    let (python, script) = python_host();
+    let args = [script, "--param".into(), "port-scan.hosts=5".into()];
+    let output = start_host(&python, &args, &components(&["port-scan-py"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("--param port-scan.hosts: no rule port-scan is loaded"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_python_host_gives_a_python_rule_what_run_gives_it() {
     let hostile = root().join("target/hostile/hostile-python.wasm");
     assert!(hostile.exists(), "build it with `make python-rules`");
