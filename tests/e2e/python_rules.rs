@@ -127,7 +127,7 @@ fn serve_hour(tenants: &[Tenant]) -> (Vec<Vec<serde_json::Value>>, Status, Strin
         std::fs::create_dir_all(&spool).unwrap();
         std::fs::write(spool.join("0001-sessions.jsonl"), &hour).unwrap();
         let component = match *rule {
-            "hostile-python" => crate::support::root().join("target/hostile/hostile-python.wasm"),
+            "hostile-python" => crate::support::hostile_python(),
             rule => component(rule),
         };
         config += &format!(
@@ -230,7 +230,7 @@ fn beside_hostile(mode: Option<&str>) -> (String, String, bool) {
 
 fn beside_hostile_with(mode: Option<&str>, extra: &[&str]) -> (String, String, bool) {
     let port_scan = component("port-scan");
-    let hostile = crate::support::root().join("target/hostile/hostile-python.wasm");
+    let hostile = crate::support::hostile_python();
     assert!(hostile.exists(), "build it with `make python-rules`");
     let sessions = generated().join("sessions.jsonl");
     let parameter = format!("hostile-python.mode={}", mode.unwrap_or_default());

@@ -37,6 +37,18 @@ pub fn hostile() -> PathBuf {
     path
 }
 
+/// The Python rule that misbehaves on purpose (`tests/hostile-python`,
+/// built by `make python-rules`, which `make test` runs).
+pub fn hostile_python() -> PathBuf {
+    let path = root().join("target/hostile/hostile-python.wasm");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `make python-rules` (or run `make test`)",
+        path.display()
+    );
+    path
+}
+
 /// A real sample copied into the repository (`tests/data`, see its SOURCES.md).
 pub fn data(path: &str) -> String {
     let path = root().join("tests/data").join(path);

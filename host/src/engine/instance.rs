@@ -47,6 +47,11 @@ impl RuleInstance {
         self.log.text()
     }
 
+    /// The size of the rule's log and its last `count` lines.
+    pub fn log_tail(&self, count: usize) -> super::wasi::RuleLogTail {
+        self.log.tail(count)
+    }
+
     /// Why the rule was taken out of service, if it was.
     pub fn quarantine(&self) -> Option<&Quarantine> {
         self.quarantine.as_ref()

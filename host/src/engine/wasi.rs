@@ -197,6 +197,17 @@ pub struct RuleLogText {
     pub dropped: u64,
 }
 
+/// A rule's log in short, as `serve`'s status shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleLogTail {
+    /// Bytes kept.
+    pub bytes: usize,
+    /// Bytes written after the log was full.
+    pub dropped: u64,
+    /// The last lines kept (invalid UTF-8 replaced).
+    pub last_lines: Vec<String>,
+}
+
 impl RuleLog {
     /// What the rule wrote so far.
     pub fn text(&self) -> RuleLogText {
@@ -204,6 +215,36 @@ impl RuleLog {
         RuleLogText {
             text: String::from_utf8_lossy(&log.bytes).into_owned(),
             dropped: log.dropped,
+        }
+    }
+
+    /// The log's size and its last `count` lines (as `str::lines` cuts
+    /// them), read in place: `serve` asks at every pass, for every rule.
+    pub fn tail(&self, count: usize) -> RuleLogTail {
+        let log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let kept = log.bytes.strip_suffix(b"\n").unwrap_or(&log.bytes);
+        let mut last_lines: Vec<String> = match log.bytes.is_empty() {
+            true => Vec::new(),
+            false => kept
+                .rsplit(|&byte| byte == b'\n')
+                .take(count)
+                .enumerate()
+                .map(|(from_end, line)| {
+                    // Only a line that a `\n` ends loses its `\r`.
+                    let ended = from_end > 0 || kept.len() < log.bytes.len();
+                    let line = match ended {
+                        true => line.strip_suffix(b"\r").unwrap_or(line),
+                        false => line,
+                    };
+                    String::from_utf8_lossy(line).into_owned()
+                })
+                .collect(),
+        };
+        last_lines.reverse();
+        RuleLogTail {
+            bytes: log.bytes.len(),
+            dropped: log.dropped,
+            last_lines,
         }
     }
 
@@ -304,6 +345,30 @@ mod tests {
             log.dropped,
             (2 * chunk.len() + 3 - limits::RULE_LOG_BYTES) as u64
         );
+    }
+
+    #[test]
+    fn the_tail_is_the_last_lines_of_the_text() {
+        for text in [
+            &b""[..],
+            b"\n",
+            b"one",
+            b"one\n",
+            b"one\r\ntwo\r",
+            b"a\n\nb\r\n\xffc\nd\ne\n",
+            b"\n\n\n",
+        ] {
+            let wasi = RuleWasi::new(1);
+            wasi.log.append(text);
+            let whole = wasi.log().text();
+            let lines: Vec<&str> = whole.text.lines().collect();
+            for count in [0, 1, 2, 10] {
+                let tail = wasi.log().tail(count);
+                let expected = &lines[lines.len().saturating_sub(count)..];
+                assert_eq!(tail.last_lines, expected, "{text:?}, {count} lines");
+                assert_eq!((tail.bytes, tail.dropped), (text.len(), 0));
+            }
+        }
     }
 
     #[test]

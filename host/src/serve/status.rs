@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fs, path::Path};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::{engine::wasi::RuleLogText, histogram::Histogram, limits, printable::printable};
+use crate::{engine::wasi::RuleLogTail, histogram::Histogram, printable::printable};
 
 /// The status file's name in the state folder.
 pub const STATUS_FILE: &str = "status.json";
@@ -127,16 +127,15 @@ pub struct Printed {
 
 impl Printed {
     /// What `log` holds, or none when the rule printed nothing.
-    pub fn of(log: &RuleLogText) -> Option<Printed> {
-        if log.text.is_empty() && log.dropped == 0 {
+    pub fn of(log: RuleLogTail) -> Option<Printed> {
+        if log.bytes == 0 && log.dropped == 0 {
             return None;
         }
-        let lines: Vec<&str> = log.text.lines().collect();
-        let last = &lines[lines.len().saturating_sub(limits::STATUS_LOG_LINES)..];
         Some(Printed {
-            bytes: log.text.len(),
+            bytes: log.bytes,
             dropped: log.dropped,
-            last_lines: last
+            last_lines: log
+                .last_lines
                 .iter()
                 .map(|line| printable(line).into_owned())
                 .collect(),

@@ -40,7 +40,7 @@ use crate::{
     feed::{Feed, Table},
     histogram::Histogram,
     inputs::stream::Reader,
-    limits::BATCH_ROWS,
+    limits::{BATCH_ROWS, STATUS_LOG_LINES},
     outputs::AlertSink,
     pipeline::Readers,
     schedule::{Replay, Schedule},
@@ -444,6 +444,6 @@ fn rule_status(rule: &RuleInstance, record: &RuleRecord, schedule: &Schedule) ->
         evaluation_seconds: schedule.evaluation_times,
         swaps: record.swaps,
         swap_pause_seconds: record.swap_pauses,
-        printed: Printed::of(&rule.log()),
+        printed: Printed::of(rule.log_tail(STATUS_LOG_LINES)),
     }
 }
