@@ -40,8 +40,11 @@ hostile: wasm-target
 	@mkdir -p target/hostile
 	target/debug/componentize target/$(WASM_TARGET)/component/hostile_rule.wasm $(HOSTILE)
 
+# The whole workspace, as `cargo test --workspace` builds it: built for
+# `-p asim-rules` alone, wasmtime's dependencies get other features (what
+# tools/componentize enables in wasmparser) and wasmtime is compiled twice.
 host:
-	$(CARGO) build -p asim-rules
+	$(CARGO) build --workspace
 
 # Rules written in Python (guest-rules/python-sdk): examples/NAME/app.py built
 # by componentize-py, from PyPI into a virtual environment, with the SDK.
