@@ -119,7 +119,7 @@ impl SessionFormat {
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             SessionFormat::Asim => &[],
-            SessionFormat::ZeekTsv | SessionFormat::ZeekJson => &zeek::COLUMNS,
+            SessionFormat::ZeekTsv | SessionFormat::ZeekJson => zeek::COLUMNS,
             SessionFormat::AwsVpc => &aws_vpc::COLUMNS,
             SessionFormat::SuricataEve => &suricata::COLUMNS,
             SessionFormat::CommonSecurityLog => common_security_log::COLUMNS,
@@ -560,6 +560,8 @@ fn time_generated(
 /// `wanted` names are looked up once per file.
 pub struct Mapped {
     positions: Vec<Option<usize>>,
+    /// By column of the normalizer's output: whether it is wanted.
+    wanted: Vec<bool>,
 }
 
 impl Mapped {
@@ -570,7 +572,16 @@ impl Mapped {
                 .iter()
                 .map(|name| columns.iter().position(|column| column == name))
                 .collect(),
+            wanted: columns
+                .iter()
+                .map(|column| wanted.contains(column))
+                .collect(),
         }
+    }
+
+    /// Whether column `column` of the normalizer's output is wanted.
+    pub fn wants(&self, column: usize) -> bool {
+        self.wanted.get(column).copied().unwrap_or(false)
     }
 
     /// The wanted values out of a record's `values` (in `columns` order).

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use anyhow::{bail, Result};
 use asim_rule_core::Timestamp;
 
-use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
+use super::{fixed, number, owned, sum, FieldIssues, Mapped, Value};
 use crate::inputs::{
     records::{self, Fields, OnRecord},
     InputFile,
@@ -40,41 +40,86 @@ const RAW: [&str; 21] = [
     "resp_l2_addr",
 ];
 
-/// The ASIM columns a conn record gives, in the order [`map`] fills them.
-pub const COLUMNS: [&str; 32] = [
-    "TimeGenerated",
-    "EventStartTime",
-    "EventEndTime",
-    "EventCount",
-    "EventType",
-    "EventProduct",
-    "EventVendor",
-    "EventSchema",
-    "EventSchemaVersion",
-    "EventResult",
-    "EventResultDetails",
-    "EventOriginalResultDetails",
-    "EventSeverity",
-    "EventOriginalUid",
-    "SrcIpAddr",
-    "SrcPortNumber",
-    "DstIpAddr",
-    "DstPortNumber",
-    "NetworkProtocol",
-    "NetworkApplicationProtocol",
-    "NetworkDirection",
-    "NetworkDuration",
-    "SrcBytes",
-    "DstBytes",
-    "NetworkBytes",
-    "SrcPackets",
-    "DstPackets",
-    "NetworkPackets",
-    "NetworkSessionId",
-    "Dvc",
-    "SrcMacAddr",
-    "DstMacAddr",
-];
+/// Where `name` is in [`RAW`], found when compiling (a name not there
+/// does not compile).
+const fn raw_at(name: &str) -> usize {
+    let mut at = 0;
+    while at < RAW.len() && !same_text(RAW[at], name) {
+        at += 1;
+    }
+    assert!(at < RAW.len(), "not a field of RAW");
+    at
+}
+
+const fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut at = 0;
+    while at < a.len() && at < b.len() && a[at] == b[at] {
+        at += 1;
+    }
+    at == a.len() && at == b.len()
+}
+
+const TS: usize = raw_at("ts");
+const UID: usize = raw_at("uid");
+const ORIG_H: usize = raw_at("id.orig_h");
+const ORIG_P: usize = raw_at("id.orig_p");
+const RESP_H: usize = raw_at("id.resp_h");
+const RESP_P: usize = raw_at("id.resp_p");
+const PROTO: usize = raw_at("proto");
+const SERVICE: usize = raw_at("service");
+const DURATION: usize = raw_at("duration");
+const ORIG_BYTES: usize = raw_at("orig_bytes");
+const RESP_BYTES: usize = raw_at("resp_bytes");
+const CONN_STATE: usize = raw_at("conn_state");
+const LOCAL_ORIG: usize = raw_at("local_orig");
+const LOCAL_RESP: usize = raw_at("local_resp");
+const ORIG_PKTS: usize = raw_at("orig_pkts");
+const RESP_PKTS: usize = raw_at("resp_pkts");
+const COMMUNITY_ID: usize = raw_at("community_id");
+const SYSTEM_NAME: usize = raw_at("_system_name");
+const WRITE_TS: usize = raw_at("_write_ts");
+const ORIG_L2_ADDR: usize = raw_at("orig_l2_addr");
+const RESP_L2_ADDR: usize = raw_at("resp_l2_addr");
+
+indexed_names! {
+    /// The ASIM columns a conn record gives.
+    enum Column,
+    pub const COLUMNS = [
+        TimeGenerated,
+        EventStartTime,
+        EventEndTime,
+        EventCount,
+        EventType,
+        EventProduct,
+        EventVendor,
+        EventSchema,
+        EventSchemaVersion,
+        EventResult,
+        EventResultDetails,
+        EventOriginalResultDetails,
+        EventSeverity,
+        EventOriginalUid,
+        SrcIpAddr,
+        SrcPortNumber,
+        DstIpAddr,
+        DstPortNumber,
+        NetworkProtocol,
+        NetworkApplicationProtocol,
+        NetworkDirection,
+        NetworkDuration,
+        SrcBytes,
+        DstBytes,
+        NetworkBytes,
+        SrcPackets,
+        DstPackets,
+        NetworkPackets,
+        NetworkSessionId,
+        Dvc,
+        SrcMacAddr,
+        DstMacAddr,
+    ]
+}
 
 /// `conn_state` → EventResult, EventResultDetails, EventOriginalResultDetails,
 /// EventSeverity, as the parser's lookup table has them.
@@ -177,7 +222,7 @@ pub fn read_tsv(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mapped = Mapped::new(&COLUMNS, wanted);
+    let mapped = Mapped::new(COLUMNS, wanted);
     let sensor = input.base_name();
     let mut header = Header::default();
     let mut positions: Option<Vec<Option<usize>>> = None;
@@ -206,7 +251,7 @@ pub fn read_tsv(
                 input.name
             );
         };
-        let values: Vec<&str> = line.split(header.separator.as_str()).collect();
+        let values = header.split(line);
         if values.len() != header.fields.len() {
             let reason = format!(
                 "{} fields where the header names {}",
@@ -252,6 +297,28 @@ impl Default for Header {
 }
 
 impl Header {
+    /// The fields of a record line: at each byte of a one-byte separator
+    /// (Zeek's tab) without a pattern search, as `str::split` cuts them.
+    fn split<'l>(&self, line: &'l str) -> Vec<&'l str> {
+        match self.separator.as_bytes() {
+            [separator] => {
+                let mut fields = Vec::with_capacity(self.fields.len());
+                let mut start = 0;
+                // Fields are short: a byte loop beats a search per field.
+                for (at, byte) in line.bytes().enumerate() {
+                    if byte == *separator {
+                        // A one-byte separator is ASCII: `at` is a boundary.
+                        fields.push(&line[start..at]);
+                        start = at + 1;
+                    }
+                }
+                fields.push(&line[start..]);
+                fields
+            }
+            _ => line.split(self.separator.as_str()).collect(),
+        }
+    }
+
     /// Takes in one `#` line (without the `#`).
     fn read(&mut self, directive: &str) {
         if let Some(separator) = directive.strip_prefix("separator ") {
@@ -300,7 +367,7 @@ pub fn read_json(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mapped = Mapped::new(&COLUMNS, wanted);
+    let mapped = Mapped::new(COLUMNS, wanted);
     let sensor = input.base_name();
     let on_raw = &mut |number: u64, raw: Result<&Fields, String>| match raw {
         Ok(raw) => deliver(number, raw, &sensor, &mapped, issues, on_record),
@@ -317,7 +384,7 @@ fn deliver(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    match map(raw, sensor, issues) {
+    match map(raw, sensor, mapped, issues) {
         Ok(mut values) => on_record(number, Ok(&mapped.pick(&mut values))),
         Err(reason) => on_record(number, Err(reason)),
     }
@@ -330,91 +397,114 @@ fn deliver(
 pub fn map<'a>(
     raw: &[Option<Cow<'a, str>>],
     sensor: &str,
+    mapped: &Mapped,
     issues: &mut FieldIssues,
 ) -> Result<Vec<Option<Cow<'a, str>>>, String> {
-    let field = |name: &str| raw_field(&RAW, raw, name);
+    let field = |at: usize| raw.get(at)?.as_deref().filter(|value| !value.is_empty());
     let start =
-        epoch_or_rfc3339(field("ts").ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
+        epoch_or_rfc3339(field(TS).ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
     // A duration that would end the connection past year 9999 is as bad as
     // one that is no number.
-    let duration = field("duration")
+    let duration = field(DURATION)
         .and_then(|text| text.parse::<f64>().ok())
         .filter(|seconds| time::after_seconds(start, *seconds).is_some());
-    if field("duration").is_some() && duration.is_none() {
+    if field(DURATION).is_some() && duration.is_none() {
         issues.count("NetworkDuration");
     }
     // Plain Zeek has no `_write_ts`: the record was written when the
     // connection ended, `ts + duration`.
-    let end = match field("_write_ts").map(epoch_or_rfc3339) {
+    let end = match field(WRITE_TS).map(epoch_or_rfc3339) {
         Some(Ok(time)) => time,
         _ => duration
             .and_then(|seconds| time::after_seconds(start, seconds))
             .unwrap_or(start),
     };
-    let state = field("conn_state").and_then(|state| {
+    let state = field(CONN_STATE).and_then(|state| {
         let found = CONN_STATES.iter().find(|(name, ..)| *name == state);
         if found.is_none() {
             issues.count("EventResult");
         }
         found
     });
-    let direction = match (flag(field("local_orig")), flag(field("local_resp"))) {
+    let direction = match (flag(field(LOCAL_ORIG)), flag(field(LOCAL_RESP))) {
         (Some(false), Some(true)) => Some("Inbound"),
         (Some(true), Some(false)) => Some("Outbound"),
         (Some(_), Some(_)) => Some("Local"),
         _ => None,
     };
-    let src = issues.address(field("id.orig_h"), "SrcIpAddr");
-    let dst = issues.address(field("id.resp_h"), "DstIpAddr");
-    let src_port = issues.whole(field("id.orig_p"), "SrcPortNumber");
-    let dst_port = issues.whole(field("id.resp_p"), "DstPortNumber");
-    let src_bytes = issues.whole(field("orig_bytes"), "SrcBytes");
-    let dst_bytes = issues.whole(field("resp_bytes"), "DstBytes");
-    let src_packets = issues.whole(field("orig_pkts"), "SrcPackets");
-    let dst_packets = issues.whole(field("resp_pkts"), "DstPackets");
-    let src_mac = issues.mac(field("orig_l2_addr"), "SrcMacAddr");
-    let dst_mac = issues.mac(field("resp_l2_addr"), "DstMacAddr");
-    let end_text = Some(Cow::Owned(time::format(end)));
-    Ok(vec![
-        end_text.clone(),
-        Some(Cow::Owned(time::format(start))),
-        end_text,
-        fixed("1"),
-        fixed("Flow"),
-        fixed("Zeek"),
-        fixed("Corelight"),
-        fixed("NetworkSession"),
-        fixed("0.2.4"),
-        state.map(|s| Cow::Borrowed(s.1)),
-        state.and_then(|s| (!s.2.is_empty()).then_some(Cow::Borrowed(s.2))),
-        state.map(|s| Cow::Borrowed(s.3)),
-        state.map(|s| Cow::Borrowed(s.4)),
-        owned(field("uid")),
-        src,
-        number(src_port),
-        dst,
-        number(dst_port),
-        field("proto").map(|proto| Cow::Owned(proto.to_ascii_uppercase())),
-        owned(field("service")),
-        direction.map(Cow::Borrowed),
-        duration.map(|seconds| Cow::Owned(((seconds * 1000.0).round() as i64).to_string())),
-        number(src_bytes),
-        number(dst_bytes),
-        number(sum(src_bytes, dst_bytes)),
-        number(src_packets),
-        number(dst_packets),
-        number(sum(src_packets, dst_packets)),
-        owned(field("community_id")),
-        Some(match field("_system_name") {
-            Some(name) => Cow::Owned(name.to_owned()),
-            None => {
-                issues.derive("Dvc from the file name");
-                Cow::Owned(sensor.to_owned())
-            }
-        }),
-        src_mac,
-        dst_mac,
-    ])
+    let src = issues.address(field(ORIG_H), "SrcIpAddr");
+    let dst = issues.address(field(RESP_H), "DstIpAddr");
+    let src_port = issues.whole(field(ORIG_P), "SrcPortNumber");
+    let dst_port = issues.whole(field(RESP_P), "DstPortNumber");
+    let src_bytes = issues.whole(field(ORIG_BYTES), "SrcBytes");
+    let dst_bytes = issues.whole(field(RESP_BYTES), "DstBytes");
+    let src_packets = issues.whole(field(ORIG_PKTS), "SrcPackets");
+    let dst_packets = issues.whole(field(RESP_PKTS), "DstPackets");
+    let src_mac = issues.mac(field(ORIG_L2_ADDR), "SrcMacAddr");
+    let dst_mac = issues.mac(field(RESP_L2_ADDR), "DstMacAddr");
+    let dvc = field(SYSTEM_NAME);
+    if dvc.is_none() {
+        issues.derive("Dvc from the file name");
+    }
+    // Every value is checked (and counted) above; only the wanted ones are
+    // written out, which is most of the cost.
+    let mut values: Vec<Value> = vec![None; COLUMNS.len()];
+    let mut put = |column: Column, value: &dyn Fn() -> Value| {
+        if mapped.wants(column.into()) {
+            values[usize::from(column)] = value();
+        }
+    };
+    put(Column::TimeGenerated, &|| {
+        Some(Cow::Owned(time::format(end)))
+    });
+    put(Column::EventStartTime, &|| {
+        Some(Cow::Owned(time::format(start)))
+    });
+    put(Column::EventEndTime, &|| {
+        Some(Cow::Owned(time::format(end)))
+    });
+    put(Column::EventCount, &|| fixed("1"));
+    put(Column::EventType, &|| fixed("Flow"));
+    put(Column::EventProduct, &|| fixed("Zeek"));
+    put(Column::EventVendor, &|| fixed("Corelight"));
+    put(Column::EventSchema, &|| fixed("NetworkSession"));
+    put(Column::EventSchemaVersion, &|| fixed("0.2.4"));
+    put(Column::EventResult, &|| state.map(|s| Cow::Borrowed(s.1)));
+    put(Column::EventResultDetails, &|| {
+        state.and_then(|s| (!s.2.is_empty()).then_some(Cow::Borrowed(s.2)))
+    });
+    put(Column::EventOriginalResultDetails, &|| {
+        state.map(|s| Cow::Borrowed(s.3))
+    });
+    put(Column::EventSeverity, &|| state.map(|s| Cow::Borrowed(s.4)));
+    put(Column::EventOriginalUid, &|| owned(field(UID)));
+    put(Column::SrcIpAddr, &|| src.clone());
+    put(Column::SrcPortNumber, &|| number(src_port));
+    put(Column::DstIpAddr, &|| dst.clone());
+    put(Column::DstPortNumber, &|| number(dst_port));
+    put(Column::NetworkProtocol, &|| {
+        field(PROTO).map(|proto| Cow::Owned(proto.to_ascii_uppercase()))
+    });
+    put(Column::NetworkApplicationProtocol, &|| {
+        owned(field(SERVICE))
+    });
+    put(Column::NetworkDirection, &|| direction.map(Cow::Borrowed));
+    put(Column::NetworkDuration, &|| {
+        duration.map(|seconds| Cow::Owned(((seconds * 1000.0).round() as i64).to_string()))
+    });
+    put(Column::SrcBytes, &|| number(src_bytes));
+    put(Column::DstBytes, &|| number(dst_bytes));
+    put(Column::NetworkBytes, &|| number(sum(src_bytes, dst_bytes)));
+    put(Column::SrcPackets, &|| number(src_packets));
+    put(Column::DstPackets, &|| number(dst_packets));
+    put(Column::NetworkPackets, &|| {
+        number(sum(src_packets, dst_packets))
+    });
+    put(Column::NetworkSessionId, &|| owned(field(COMMUNITY_ID)));
+    put(Column::Dvc, &|| owned(Some(dvc.unwrap_or(sensor))));
+    put(Column::SrcMacAddr, &|| src_mac.clone());
+    put(Column::DstMacAddr, &|| dst_mac.clone());
+    Ok(values)
 }
 
 /// `T`/`F` (TSV) or `true`/`false` (JSON).
@@ -435,9 +525,12 @@ fn epoch_or_rfc3339(text: &str) -> Result<Timestamp, String> {
         let whole: i64 = seconds
             .parse()
             .map_err(|_| format!("not a time: {text:?}"))?;
-        let micros: i64 = format!("{fraction:0<6}")[..6]
-            .parse()
-            .map_err(|_| format!("not a time: {text:?}"))?;
+        // The first six digits of the fraction, as microseconds.
+        let kept = &fraction.as_bytes()[..fraction.len().min(6)];
+        let micros = kept
+            .iter()
+            .fold(0, |micros, digit| micros * 10 + i64::from(digit - b'0'))
+            * 10_i64.pow(6 - kept.len() as u32);
         return time::from_seconds(whole, micros).ok_or_else(|| format!("out of range: {text:?}"));
     }
     time::parse(text)
@@ -448,6 +541,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fields_are_split_as_str_split_splits_them() {
+        for separator in ["\t", ",", "\u{e9}", "::"] {
+            let header = Header {
+                separator: separator.to_owned(),
+                ..Header::default()
+            };
+            for line in [
+                "",
+                "a",
+                "a\tb",
+                "\t\t",
+                "é\tü,x::y",
+                ",a,,b,",
+                "::a::::b",
+                "\u{e9}x\u{e9}",
+            ] {
+                let expected: Vec<&str> = line.split(separator).collect();
+                assert_eq!(header.split(line), expected, "{line:?} by {separator:?}");
+            }
+        }
+    }
+
+    #[test]
     fn epoch_times_keep_their_microseconds() {
         assert_eq!(
             epoch_or_rfc3339("1655071198.444458"),
@@ -455,6 +571,8 @@ mod tests {
         );
         assert_eq!(epoch_or_rfc3339("19.98"), Ok(19_980_000));
         assert_eq!(epoch_or_rfc3339("1655071198"), Ok(1_655_071_198_000_000));
+        assert_eq!(epoch_or_rfc3339("1.1234567"), Ok(1_123_456));
+        assert_eq!(epoch_or_rfc3339("1.000001"), Ok(1_000_001));
         assert_eq!(
             epoch_or_rfc3339("2022-09-29T14:40:56.755299Z"),
             Ok(1_664_462_456_755_299)
