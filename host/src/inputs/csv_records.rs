@@ -14,7 +14,7 @@ use anyhow::{anyhow, Context, Result};
 use csv_core::ReadRecordResult;
 
 use super::{
-    records::{line_piece, stopped_by, OnRecord},
+    records::{line_piece, recycle, stopped_by, OnRecord},
     InputFile,
 };
 
@@ -92,12 +92,6 @@ fn not_utf8(place: Place, field: usize, error: &std::str::Utf8Error) -> String {
         place.byte,
         error.valid_up_to()
     )
-}
-
-/// An empty vector of another element type in `spare`'s allocation: the
-/// buffers of the record before, without its borrows.
-fn recycle<T, U>(spare: Vec<T>) -> Vec<U> {
-    spare.into_iter().filter_map(|_| None).collect()
 }
 
 /// The input, a line at a time, and how far its current line is read.

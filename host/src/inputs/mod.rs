@@ -20,6 +20,7 @@ use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
 pub use file::{Format, InputFile, Progress, Rejects};
 use normalize::{FieldIssues, SessionFormat};
+use records::recycle;
 
 /// Reads `input`, converting each record's `TimeGenerated` and `columns` to
 /// typed cells, and calls `on_row(time, cells)` for every row with a time
@@ -136,13 +137,7 @@ fn read_rows(
         issues,
         &mut |line, fields| {
             records += 1;
-            // The buffer of the row before, without its borrows: collecting
-            // into the same layout reuses the allocation.
-            let mut cells: Vec<Cell> = std::mem::take(&mut spare)
-                .into_iter()
-                .map(|_| Cell::Empty)
-                .collect();
-            cells.clear();
+            let mut cells: Vec<Cell> = recycle(std::mem::take(&mut spare));
             let row = fields.and_then(|fields| {
                 let time = time_field("TimeGenerated", fields[0].as_deref())?;
                 cells.extend(
@@ -157,7 +152,7 @@ fn read_rows(
             });
             let row = row.as_ref().map(|time| (*time, cells.as_slice()));
             let delivered = deliver(input, line, row.map_err(String::as_str), rejects, on_row);
-            spare = cells.into_iter().map(|_| Cell::Empty).collect();
+            spare = recycle(cells);
             delivered
         },
     )?;

@@ -17,6 +17,13 @@ use super::{Format, InputFile};
 /// null or empty.
 pub type Fields<'a> = [Option<Cow<'a, str>>];
 
+/// An empty vector of another element type in `spare`'s allocation: the
+/// buffers of the record before, without its borrows (collecting into the
+/// same layout reuses the allocation).
+pub fn recycle<T, U>(spare: Vec<T>) -> Vec<U> {
+    spare.into_iter().filter_map(|_| None).collect()
+}
+
 /// What a reader calls for each record: line number, then fields or reason.
 pub type OnRecord<'f> = dyn FnMut(u64, Result<&Fields, String>) -> Result<()> + 'f;
 

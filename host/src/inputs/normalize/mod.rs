@@ -176,9 +176,18 @@ impl FieldIssues {
 
     /// `text` when it is an IP address; else none, counted against `column`.
     fn address(&mut self, text: Option<&str>, column: &'static str) -> Value {
+        owned(self.checked_address(text, column))
+    }
+
+    /// [`FieldIssues::address`] without a copy.
+    fn checked_address<'t>(
+        &mut self,
+        text: Option<&'t str>,
+        column: &'static str,
+    ) -> Option<&'t str> {
         let text = text?;
         if IpPrefix::parse_address(text).is_some() {
-            return Some(Cow::Owned(text.to_owned()));
+            return Some(text);
         }
         self.count(column);
         None
@@ -560,8 +569,9 @@ fn time_generated(
 /// `wanted` names are looked up once per file.
 pub struct Mapped {
     positions: Vec<Option<usize>>,
-    /// By column of the normalizer's output: whether it is wanted.
-    wanted: Vec<bool>,
+    /// By column of the normalizer's output: where its value goes among
+    /// the wanted ones (the first place, if a column is wanted twice).
+    slots: Vec<Option<usize>>,
 }
 
 impl Mapped {
@@ -572,16 +582,22 @@ impl Mapped {
                 .iter()
                 .map(|name| columns.iter().position(|column| column == name))
                 .collect(),
-            wanted: columns
+            slots: columns
                 .iter()
-                .map(|column| wanted.contains(column))
+                .map(|column| wanted.iter().position(|name| name == column))
                 .collect(),
         }
     }
 
-    /// Whether column `column` of the normalizer's output is wanted.
-    pub fn wants(&self, column: usize) -> bool {
-        self.wanted.get(column).copied().unwrap_or(false)
+    /// How many values are wanted.
+    pub fn wanted(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Where column `column` of the normalizer's output goes among the
+    /// wanted values, if it is wanted.
+    pub fn slot(&self, column: usize) -> Option<usize> {
+        self.slots.get(column).copied().flatten()
     }
 
     /// The wanted values out of a record's `values` (in `columns` order).

@@ -10,7 +10,7 @@ use asim_rule_core::Timestamp;
 
 use super::{fixed, number, owned, sum, FieldIssues, Mapped, Value};
 use crate::inputs::{
-    records::{self, Fields, OnRecord},
+    records::{self, recycle, Fields, OnRecord},
     InputFile,
 };
 use crate::time;
@@ -226,6 +226,9 @@ pub fn read_tsv(
     let sensor = input.base_name();
     let mut header = Header::default();
     let mut positions: Option<Vec<Option<usize>>> = None;
+    // Buffers kept from record to record.
+    let (mut spare_fields, mut spare_raw, mut values): (Vec<&str>, Vec<Option<&str>>, _) =
+        (Vec::new(), Vec::new(), Vec::new());
     records::for_each_line(input, reader, |number, line| {
         let line = match line {
             Ok(line) => line,
@@ -251,29 +254,38 @@ pub fn read_tsv(
                 input.name
             );
         };
-        let values = header.split(line);
-        if values.len() != header.fields.len() {
+        let mut fields = recycle(std::mem::take(&mut spare_fields));
+        header.split(line, &mut fields);
+        if fields.len() != header.fields.len() {
             let reason = format!(
                 "{} fields where the header names {}",
-                values.len(),
+                fields.len(),
                 header.fields.len()
             );
             return on_record(number, Err(reason));
         }
-        let raw: Vec<Option<Cow<str>>> = positions
-            .iter()
-            .map(|position| {
-                let value = (*position).map(|at| values[at])?;
-                if value == header.unset {
-                    None
-                } else if value == header.empty {
-                    Some(Cow::Borrowed(""))
-                } else {
-                    Some(Cow::Borrowed(value))
-                }
-            })
-            .collect();
-        deliver(number, &raw, &sensor, &mapped, issues, on_record)
+        let mut raw: Vec<Option<Cow<str>>> = recycle(std::mem::take(&mut spare_raw));
+        raw.extend(positions.iter().map(|position| {
+            let value = (*position).map(|at| fields[at])?;
+            if value == header.unset {
+                None
+            } else if value == header.empty {
+                Some(Cow::Borrowed(""))
+            } else {
+                Some(Cow::Borrowed(value))
+            }
+        }));
+        let delivered = deliver(
+            number,
+            &raw,
+            &sensor,
+            &mapped,
+            issues,
+            &mut values,
+            on_record,
+        );
+        (spare_fields, spare_raw) = (recycle(fields), recycle(raw));
+        delivered
     })
 }
 
@@ -299,10 +311,10 @@ impl Default for Header {
 impl Header {
     /// The fields of a record line: at each byte of a one-byte separator
     /// (Zeek's tab) without a pattern search, as `str::split` cuts them.
-    fn split<'l>(&self, line: &'l str) -> Vec<&'l str> {
+    fn split<'l>(&self, line: &'l str, fields: &mut Vec<&'l str>) {
+        fields.clear();
         match self.separator.as_bytes() {
             [separator] => {
-                let mut fields = Vec::with_capacity(self.fields.len());
                 let mut start = 0;
                 // Fields are short: a byte loop beats a search per field.
                 for (at, byte) in line.bytes().enumerate() {
@@ -313,9 +325,8 @@ impl Header {
                     }
                 }
                 fields.push(&line[start..]);
-                fields
             }
-            _ => line.split(self.separator.as_str()).collect(),
+            _ => fields.extend(line.split(self.separator.as_str())),
         }
     }
 
@@ -369,23 +380,35 @@ pub fn read_json(
 ) -> Result<()> {
     let mapped = Mapped::new(COLUMNS, wanted);
     let sensor = input.base_name();
+    let mut values = Vec::new();
     let on_raw = &mut |number: u64, raw: Result<&Fields, String>| match raw {
-        Ok(raw) => deliver(number, raw, &sensor, &mapped, issues, on_record),
+        Ok(raw) => deliver(
+            number,
+            raw,
+            &sensor,
+            &mapped,
+            issues,
+            &mut values,
+            on_record,
+        ),
         Err(reason) => on_record(number, Err(reason)),
     };
     records::read_from(input, reader, &RAW, on_raw)
 }
 
+/// Maps one record and hands its wanted values on; `values` is the
+/// buffer they are written into, kept from record to record.
 fn deliver(
     number: u64,
     raw: &[Option<Cow<str>>],
     sensor: &str,
     mapped: &Mapped,
     issues: &mut FieldIssues,
+    values: &mut Vec<Value>,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    match map(raw, sensor, mapped, issues) {
-        Ok(mut values) => on_record(number, Ok(&mapped.pick(&mut values))),
+    match map(raw, sensor, mapped, issues, values) {
+        Ok(()) => on_record(number, Ok(values)),
         Err(reason) => on_record(number, Err(reason)),
     }
 }
@@ -394,12 +417,13 @@ fn deliver(
 /// order), or why it cannot be a session: no readable `ts`. `Dvc` is the
 /// sensor's `_system_name` (Corelight); plain Zeek does not name its sensor,
 /// so then it is `sensor`, the log file's name, and counted as such.
-pub fn map<'a>(
-    raw: &[Option<Cow<'a, str>>],
+fn map(
+    raw: &[Option<Cow<str>>],
     sensor: &str,
     mapped: &Mapped,
     issues: &mut FieldIssues,
-) -> Result<Vec<Option<Cow<'a, str>>>, String> {
+    values: &mut Vec<Value>,
+) -> Result<(), String> {
     let field = |at: usize| raw.get(at)?.as_deref().filter(|value| !value.is_empty());
     let start =
         epoch_or_rfc3339(field(TS).ok_or("ts: missing")?).map_err(|why| format!("ts: {why}"))?;
@@ -432,8 +456,8 @@ pub fn map<'a>(
         (Some(_), Some(_)) => Some("Local"),
         _ => None,
     };
-    let src = issues.address(field(ORIG_H), "SrcIpAddr");
-    let dst = issues.address(field(RESP_H), "DstIpAddr");
+    let src = issues.checked_address(field(ORIG_H), "SrcIpAddr");
+    let dst = issues.checked_address(field(RESP_H), "DstIpAddr");
     let src_port = issues.whole(field(ORIG_P), "SrcPortNumber");
     let dst_port = issues.whole(field(RESP_P), "DstPortNumber");
     let src_bytes = issues.whole(field(ORIG_BYTES), "SrcBytes");
@@ -448,10 +472,11 @@ pub fn map<'a>(
     }
     // Every value is checked (and counted) above; only the wanted ones are
     // written out, which is most of the cost.
-    let mut values: Vec<Value> = vec![None; COLUMNS.len()];
+    values.clear();
+    values.resize(mapped.wanted(), None);
     let mut put = |column: Column, value: &dyn Fn() -> Value| {
-        if mapped.wants(column.into()) {
-            values[usize::from(column)] = value();
+        if let Some(slot) = mapped.slot(column.into()) {
+            values[slot] = value();
         }
     };
     put(Column::TimeGenerated, &|| {
@@ -478,9 +503,9 @@ pub fn map<'a>(
     });
     put(Column::EventSeverity, &|| state.map(|s| Cow::Borrowed(s.4)));
     put(Column::EventOriginalUid, &|| owned(field(UID)));
-    put(Column::SrcIpAddr, &|| src.clone());
+    put(Column::SrcIpAddr, &|| owned(src));
     put(Column::SrcPortNumber, &|| number(src_port));
-    put(Column::DstIpAddr, &|| dst.clone());
+    put(Column::DstIpAddr, &|| owned(dst));
     put(Column::DstPortNumber, &|| number(dst_port));
     put(Column::NetworkProtocol, &|| {
         field(PROTO).map(|proto| Cow::Owned(proto.to_ascii_uppercase()))
@@ -504,7 +529,7 @@ pub fn map<'a>(
     put(Column::Dvc, &|| owned(Some(dvc.unwrap_or(sensor))));
     put(Column::SrcMacAddr, &|| src_mac.clone());
     put(Column::DstMacAddr, &|| dst_mac.clone());
-    Ok(values)
+    Ok(())
 }
 
 /// `T`/`F` (TSV) or `true`/`false` (JSON).
@@ -558,7 +583,9 @@ mod tests {
                 "\u{e9}x\u{e9}",
             ] {
                 let expected: Vec<&str> = line.split(separator).collect();
-                assert_eq!(header.split(line), expected, "{line:?} by {separator:?}");
+                let mut fields = vec!["left over"];
+                header.split(line, &mut fields);
+                assert_eq!(fields, expected, "{line:?} by {separator:?}");
             }
         }
     }
