@@ -316,6 +316,15 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The TI rule's session columns, typed.
+fn ti_session_columns() -> Vec<(String, ColumnKind)> {
+    TiMapIp::metadata()
+        .session_columns
+        .iter()
+        .map(|name| (name.clone(), session_column(name).unwrap()))
+        .collect()
+}
+
 fn main() {
     let mut report = String::new();
     // `ASIM_BENCH_ONLY=swaps make bench` (or `startup`, or `rules` below):
@@ -340,6 +349,16 @@ fn main() {
     // `ASIM_BENCH_ONLY=python make bench`: the Python rule's table alone.
     if only == "python" {
         python::report(&mut report);
+        print!("{report}");
+        return;
+    }
+    // `ASIM_BENCH_ONLY=normalizers make bench`: the normalizers' table alone.
+    if only == "normalizers" {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = root().join("target/release/asim-rules");
+        let ti_path = root().join("target/rules/ti-map-ip.wasm");
+        let columns = ti_session_columns();
+        normalizers::report(&mut report, &columns, dir.path(), &binary, &ti_path);
         print!("{report}");
         return;
     }
@@ -426,11 +445,7 @@ fn main() {
     );
     let (sessions, indicators) = write_jsonl(&rows, &iocs, dir.path());
     let bytes = fs::metadata(&sessions).unwrap().len();
-    let columns: Vec<(String, ColumnKind)> = TiMapIp::metadata()
-        .session_columns
-        .iter()
-        .map(|name| (name.clone(), session_column(name).unwrap()))
-        .collect();
+    let columns = ti_session_columns();
     let input = InputFile::new(&sessions).unwrap();
     let read = (0..3)
         .map(|_| {
