@@ -25,6 +25,8 @@ const MAX_DEPTH: usize = 64;
 /// record had at that place.
 pub struct KeyScanner {
     wanted: Vec<String>,
+    /// By slot: an object value is handed over as written, not declined.
+    objects_as_written: Vec<bool>,
     /// The previous record's keys in order, each quoted, with its slot.
     previous: Vec<(Vec<u8>, Option<usize>)>,
 }
@@ -34,8 +36,20 @@ impl KeyScanner {
     pub fn new(wanted: &[&str]) -> KeyScanner {
         KeyScanner {
             wanted: wanted.iter().map(|name| (*name).to_owned()).collect(),
+            objects_as_written: vec![false; wanted.len()],
             previous: Vec::new(),
         }
+    }
+
+    /// The scanner, handing over the value of each key of `keys` that is an
+    /// object as its text as written (checked, not parsed), where the
+    /// record reader would print it again from a parsed `Value`: for a
+    /// reader that parses that object itself.
+    pub fn objects_as_written(mut self, keys: &[&str]) -> KeyScanner {
+        for (slot, name) in self.wanted.iter().enumerate() {
+            self.objects_as_written[slot] |= keys.contains(&name.as_str());
+        }
+        self
     }
 
     /// Fills `fields[i]` with the text of key `wanted[i]` of the object in
@@ -61,6 +75,11 @@ impl KeyScanner {
                 ordinal += 1;
                 scanner.colon()?;
                 match slot {
+                    Some(slot) if self.objects_as_written[slot] && scanner.peek() == Some(b'{') => {
+                        let start = scanner.at;
+                        scanner.skip_value(1)?;
+                        fields[slot] = Some(Cow::Borrowed(&text[start..scanner.at]));
+                    }
                     Some(slot) => fields[slot] = scanner.scalar()?,
                     None => scanner.skip_value(1)?,
                 }
@@ -391,6 +410,34 @@ mod tests {
         ] {
             assert_eq!(fields(text).unwrap(), by_serde(text).unwrap(), "{text}");
         }
+    }
+
+    #[test]
+    fn objects_of_the_keys_asked_for_are_handed_over_as_written() {
+        let mut keys = KeyScanner::new(&WANTED).objects_as_written(&["b"]);
+        let mut read = |text: &str| {
+            let mut fields = vec![None; WANTED.len()];
+            keys.scan(text, &mut fields)?;
+            Ok(fields.into_iter().map(|f| f.map(Cow::into_owned)).collect())
+        };
+        let text = r#"{"b": { "x" : [1, {"y": "z\""}] } ,"a":"k"}"#;
+        let expected = [
+            Some("k"),
+            Some(r#"{ "x" : [1, {"y": "z\""}] }"#),
+            None,
+            None,
+        ];
+        assert_eq!(
+            read(text),
+            Ok(expected.map(|f| f.map(str::to_owned)).to_vec())
+        );
+        // Other values of that key as the serde path gives them; objects of
+        // other keys still declined, and broken objects too.
+        let text = r#"{"a":"x","b":443,"c":true}"#;
+        assert_eq!(read(text), Ok(by_serde(text).unwrap()));
+        assert_eq!(read(r#"{"c":{"x":1}}"#), Err(Declined));
+        assert_eq!(read(r#"{"b":{"x":1,}}"#), Err(Declined));
+        assert_eq!(read(r#"{"b":{"x":1e999}}"#), Err(Declined));
     }
 
     #[test]

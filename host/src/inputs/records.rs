@@ -46,7 +46,10 @@ pub fn read_from(
     mut on_record: impl FnMut(u64, Result<&Fields, String>) -> Result<()>,
 ) -> Result<()> {
     match input.format {
-        Format::JsonLines => read_json_lines(input, reader, wanted, &mut on_record),
+        Format::JsonLines => {
+            let keys = super::json_scan::KeyScanner::new(wanted);
+            read_json_lines(input, reader, wanted, keys, &mut on_record)
+        }
         Format::Csv => super::csv_records::read_csv(input, reader, wanted, &mut on_record),
         Format::Text => anyhow::bail!("{}: not JSON lines or CSV", input.name),
     }
@@ -160,13 +163,15 @@ pub(super) fn stopped_by(error: &io::Error) -> String {
     format!("reading stopped: {error} (the rows before are kept, the rest of the file is lost)")
 }
 
-fn read_json_lines(
+/// JSON lines, each record's `wanted` keys found by `keys` (a scanner of
+/// the same keys) or, where it declines a line, by serde_json.
+pub fn read_json_lines(
     input: &InputFile,
     reader: Box<dyn BufRead>,
     wanted: &[&str],
+    mut keys: super::json_scan::KeyScanner,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let mut keys = super::json_scan::KeyScanner::new(wanted);
     let mut spare = Vec::with_capacity(wanted.len());
     for_each_line(input, reader, |number, text| {
         let text = match text {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
+    json_scan::KeyScanner,
     records::{self, Fields, OnRecord},
     InputFile,
 };
@@ -107,7 +108,22 @@ pub fn read(
             Err(reason) => on_record(number, Err(reason)),
         }
     };
-    records::read_from(input, reader, &RAW, on_raw)
+    // `flow` is an object: read as written, it is parsed once, here.
+    let keys = KeyScanner::new(&RAW).objects_as_written(&["flow"]);
+    records::read_json_lines(input, reader, &RAW, keys, on_raw)
+}
+
+/// The `flow` object of its text. The record reader hands it over as
+/// written, or (where its key scanner declined the line) parsed and printed
+/// again; either way the result is that of parsing the printed text, which
+/// differs from parsing the written one only when a key is written twice.
+fn flow(text: &str) -> Result<Flow, serde_json::Error> {
+    serde_json::from_str(text).or_else(|direct| {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => serde_json::from_str(&value.to_string()),
+            Err(_) => Err(direct),
+        }
+    })
 }
 
 /// The skip reason of an event type, from a fixed set (the counts are keyed
@@ -132,8 +148,7 @@ fn map<'a>(
     issues: &mut FieldIssues,
 ) -> Result<Vec<Option<Cow<'a, str>>>, String> {
     let field = |name: &str| raw_field(&RAW, raw, name);
-    let flow: Flow = serde_json::from_str(field("flow").ok_or("flow: missing")?)
-        .map_err(|why| format!("flow: {why}"))?;
+    let flow = flow(field("flow").ok_or("flow: missing")?).map_err(|why| format!("flow: {why}"))?;
     let end = time::parse(flow.end.as_deref().ok_or("flow.end: missing")?)
         .map_err(|why| format!("flow.end: {why}"))?;
     let start = flow.start.as_deref().map(time::parse).transpose();
@@ -190,6 +205,32 @@ fn map<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flow_is_read_as_from_the_text_the_record_reader_prints() {
+        let printed = |text: &str| {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            serde_json::from_str::<Flow>(&value.to_string()).map_err(|error| error.to_string())
+        };
+        for text in [
+            r#"{"end":"2021-06-06T15:57:37.272281+0200","bytes_toserver":10,"x":[1,{"y":null}]}"#,
+            r#"{"end":"a","end":"b","pkts_toserver":1}"#,
+            r#"{"bytes_toserver":1.5}"#,
+            r#"{"bytes_toserver":-1}"#,
+            r#"{"state":"new","reason":"timeout","state":"closed"}"#,
+        ] {
+            let read = flow(text).map_err(|error| error.to_string());
+            let printed = printed(text);
+            assert_eq!(
+                read.as_ref()
+                    .map(|flow| (&flow.end, flow.bytes_toserver, &flow.state)),
+                printed
+                    .as_ref()
+                    .map(|flow| (&flow.end, flow.bytes_toserver, &flow.state)),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn eve_is_recognised_from_its_first_record() {
