@@ -64,7 +64,7 @@ pub fn parse(text: &str) -> Result<Timestamp, String> {
 }
 
 /// The shape almost every export writes, `2026-03-14T15:00:00.123Z` (up to
-/// nine fraction digits, `Z` or `±HH:MM`), read by hand: this runs per row.
+/// nine fraction digits, `Z`, `±HH:MM` or `±HHMM`), read by hand: this runs per row.
 /// Anything else (and any value out of range) is left to chrono, which then
 /// gives the same answer or the error.
 fn parse_common(bytes: &[u8]) -> Option<Timestamp> {
@@ -99,10 +99,12 @@ fn parse_common(bytes: &[u8]) -> Option<Timestamp> {
         micros = fraction * 1_000_000 / 10i64.pow(count as u32);
         at += 1 + count;
     }
+    // `±HH:MM`, or `±HHMM` as Suricata writes it.
     let offset_minutes = match &bytes[at..] {
         b"Z" => 0,
-        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (hours, minutes) = (digits(at + 1..at + 3)?, digits(at + 4..at + 6)?);
+        [sign @ (b'+' | b'-'), zone @ ..] if matches!(zone, [_, _, b':', _, _] | [_, _, _, _]) => {
+            let minutes_at = at + zone.len() - 1;
+            let (hours, minutes) = (digits(at + 1..at + 3)?, digits(minutes_at..minutes_at + 2)?);
             if hours > 23 || minutes > 59 {
                 return None;
             }
@@ -282,7 +284,12 @@ mod tests {
                 0 => "Z".to_owned(),
                 1 => format!("+{:02}:{:02}", next(25), next(61)),
                 2 => format!("-{:02}:{:02}", next(25), next(61)),
-                _ => "+0200".to_owned(),
+                _ => format!(
+                    "{}{:02}{:02}",
+                    ["+", "-"][next(2) as usize],
+                    next(25),
+                    next(61)
+                ),
             };
             let separator = if next(5) == 0 { ' ' } else { 'T' };
             let text = format!(
@@ -294,6 +301,14 @@ mod tests {
             }
             assert_eq!(parse(&text).ok(), by_chrono, "{text}");
         }
+    }
+
+    #[test]
+    fn offsets_without_their_colon_take_the_fast_path() {
+        let text = "2021-06-06T15:57:37.272281+0200";
+        assert_eq!(parse_common(text.as_bytes()), parse_iso(text));
+        assert_eq!(parse_common(text.as_bytes()), Some(1_622_987_857_272_281));
+        assert_eq!(parse_common(b"2021-06-06T15:57:37+02x0"), None);
     }
 
     #[test]
