@@ -14,39 +14,31 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A built rule component; says how to build it when it is missing.
+/// A file the Makefile builds, at `path` under the root; says which
+/// target builds it when it is missing.
+fn built(path: &str, target: &str) -> PathBuf {
+    let path = root().join(path);
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `make {target}` (or run `make test`)",
+        path.display()
+    );
+    path
+}
+
+/// A built rule component.
 pub fn component(name: &str) -> PathBuf {
-    let path = root().join("target/rules").join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: build the components first with `make components` (or run `make test`)",
-        path.display()
-    );
-    path
+    built(&format!("target/rules/{name}.wasm"), "components")
 }
 
-/// The rule that misbehaves on purpose (`tests/hostile-rule`, built by
-/// `make hostile`, which `make test` runs).
+/// The rule that misbehaves on purpose (`tests/hostile-rule`).
 pub fn hostile() -> PathBuf {
-    let path = root().join("target/hostile/hostile-rule.wasm");
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `make hostile` (or run `make test`)",
-        path.display()
-    );
-    path
+    built("target/hostile/hostile-rule.wasm", "hostile")
 }
 
-/// The Python rule that misbehaves on purpose (`tests/hostile-python`,
-/// built by `make python-rules`, which `make test` runs).
+/// The Python rule that misbehaves on purpose (`tests/hostile-python`).
 pub fn hostile_python() -> PathBuf {
-    let path = root().join("target/hostile/hostile-python.wasm");
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `make python-rules` (or run `make test`)",
-        path.display()
-    );
-    path
+    built("target/hostile/hostile-python.wasm", "python-rules")
 }
 
 /// A real sample copied into the repository (`tests/data`, see its SOURCES.md).
