@@ -179,12 +179,14 @@ fuzz fuzz-smoke: build fuzz-tool
 
 # The tests that read files of ../shared/data whose licences keep them out of
 # the repository (tests/data/SOURCES.md says which): ignored by `make test`.
+# --workspace, as `make test` builds: `-p asim-rules` alone would compile
+# wasmtime again (see `host`).
 test-real: build hostile python-rules
 	@if [ ! -d $(SHARED_DATA) ]; then \
 	  echo "test-real: SKIPPED, $(SHARED_DATA) is not there (set SHARED_DATA=...): the real-capture tests did not run"; \
 	  exit 0; \
 	fi; \
-	ASIM_SHARED_DATA=$(abspath $(SHARED_DATA)) $(CARGO) test -p asim-rules --test e2e -- --ignored
+	ASIM_SHARED_DATA=$(abspath $(SHARED_DATA)) $(CARGO) test --workspace --test e2e -- --ignored
 
 # cargo-deny from crates.io (built once, into ~/.cargo/bin); deny.toml says
 # what it checks.
