@@ -207,7 +207,6 @@ fn the_python_host_refuses_a_parameter_for_a_rule_it_does_not_run() {
 #[test]
 fn the_python_host_gives_a_python_rule_what_run_gives_it() {
     let hostile = crate::support::hostile_python();
-    assert!(hostile.exists(), "build it with `make python-rules`");
     let rules = [
         hostile.to_str().unwrap().to_owned(),
         component("port-scan").to_str().unwrap().to_owned(),

@@ -231,7 +231,6 @@ fn beside_hostile(mode: Option<&str>) -> (String, String, bool) {
 fn beside_hostile_with(mode: Option<&str>, extra: &[&str]) -> (String, String, bool) {
     let port_scan = component("port-scan");
     let hostile = crate::support::hostile_python();
-    assert!(hostile.exists(), "build it with `make python-rules`");
     let sessions = generated().join("sessions.jsonl");
     let parameter = format!("hostile-python.mode={}", mode.unwrap_or_default());
     let mut args = vec![
