@@ -11,7 +11,7 @@ use std::{
 use anyhow::Result;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::{Format, InputFile};
+use super::{json_scan::KeyScanner, Format, InputFile};
 
 /// The raw values of the wanted columns of one record; none when absent,
 /// null or empty.
@@ -46,10 +46,7 @@ pub fn read_from(
     mut on_record: impl FnMut(u64, Result<&Fields, String>) -> Result<()>,
 ) -> Result<()> {
     match input.format {
-        Format::JsonLines => {
-            let keys = super::json_scan::KeyScanner::new(wanted);
-            read_json_lines(input, reader, wanted, keys, &mut on_record)
-        }
+        Format::JsonLines => read_json_lines(input, reader, wanted, &[], &mut on_record),
         Format::Csv => super::csv_records::read_csv(input, reader, wanted, &mut on_record),
         Format::Text => anyhow::bail!("{}: not JSON lines or CSV", input.name),
     }
@@ -163,15 +160,18 @@ pub(super) fn stopped_by(error: &io::Error) -> String {
     format!("reading stopped: {error} (the rows before are kept, the rest of the file is lost)")
 }
 
-/// JSON lines, each record's `wanted` keys found by `keys` (a scanner of
-/// the same keys) or, where it declines a line, by serde_json.
+/// JSON lines, each record's `wanted` keys found by the key scanner or,
+/// where it declines a line, by serde_json; object values of the keys
+/// `objects_as_written` are handed over as written where the scanner reads
+/// the line ([`KeyScanner::objects_as_written`]).
 pub fn read_json_lines(
     input: &InputFile,
     reader: Box<dyn BufRead>,
     wanted: &[&str],
-    mut keys: super::json_scan::KeyScanner,
+    objects_as_written: &[&str],
     on_record: &mut OnRecord,
 ) -> Result<()> {
+    let mut keys = KeyScanner::new(wanted).objects_as_written(objects_as_written);
     let mut spare = Vec::with_capacity(wanted.len());
     for_each_line(input, reader, |number, text| {
         let text = match text {
@@ -195,15 +195,10 @@ pub fn read_json_lines(
     })
 }
 
-/// `len` empty fields in the allocation of `fields`, free of its borrows:
-/// collecting into a vector of the same layout reuses the buffer, so a
-/// record's fields cost no allocation.
-pub(super) fn emptied<'b>(
-    fields: Vec<Option<Cow<'_, str>>>,
-    len: usize,
-) -> Vec<Option<Cow<'b, str>>> {
-    let mut fields: Vec<Option<Cow<'b, str>>> = fields.into_iter().map(|_| None).collect();
-    fields.clear();
+/// `len` empty fields in the allocation of `fields`, free of its borrows
+/// ([`recycle`]), so a record's fields cost no allocation.
+fn emptied<'b>(fields: Vec<Option<Cow<'_, str>>>, len: usize) -> Vec<Option<Cow<'b, str>>> {
+    let mut fields = recycle(fields);
     fields.resize(len, None);
     fields
 }

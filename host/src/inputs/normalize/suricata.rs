@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::{fixed, number, owned, raw_field, sum, FieldIssues, Mapped};
 use crate::inputs::{
-    json_scan::KeyScanner,
     records::{self, Fields, OnRecord},
     InputFile,
 };
@@ -109,8 +108,7 @@ pub fn read(
         }
     };
     // `flow` is an object: read as written, it is parsed once, here.
-    let keys = KeyScanner::new(&RAW).objects_as_written(&["flow"]);
-    records::read_json_lines(input, reader, &RAW, keys, on_raw)
+    records::read_json_lines(input, reader, &RAW, &["flow"], on_raw)
 }
 
 /// The `flow` object of its text. The record reader hands it over as
