@@ -8,7 +8,7 @@ use std::hash::BuildHasher;
 use crate::{
     ip::IpPrefix,
     schema::ColumnKind,
-    string_table::{same_bytes, StringTable},
+    string_table::{same_bytes, StringTable, CHECKED_TOGETHER},
     time::Timestamp,
 };
 
@@ -34,15 +34,27 @@ impl TextColumn {
 }
 
 /// A dictionary-coded IP column: texts as written, and their parsed values.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// The parsed values are three lists, as in the WIT contract, so that a batch
+/// crosses the component boundary by moving them: no list is rebuilt on
+/// either side.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct IpColumn {
     /// Distinct texts.
     pub dictionary: StringTable,
-    /// The address or network of each dictionary entry; none if unparsable.
-    pub parsed: Vec<Option<IpPrefix>>,
+    /// The high 64 bits of each dictionary entry's address.
+    pub addr_hi: Vec<u64>,
+    /// The low 64 bits of each dictionary entry's address.
+    pub addr_lo: Vec<u64>,
+    /// Each dictionary entry's prefix length (128 for an address), or
+    /// [`NOT_AN_ADDRESS`] when its text is empty or does not parse.
+    pub prefix_len: Vec<u8>,
     /// One index into `dictionary` per row.
     pub codes: Vec<u32>,
 }
+
+/// The prefix length of a dictionary entry that is not an address.
+pub const NOT_AN_ADDRESS: u8 = 255;
 
 impl IpColumn {
     /// The text of row `row`, as the source wrote it.
@@ -52,29 +64,121 @@ impl IpColumn {
 
     /// The parsed value of row `row`.
     pub fn address(&self, row: usize) -> Option<IpPrefix> {
-        self.parsed[self.codes[row] as usize]
+        self.parsed(self.codes[row] as usize)
+    }
+
+    /// The parsed value of dictionary entry `code`; none when it is not an
+    /// address (any prefix length over 128).
+    pub fn parsed(&self, code: usize) -> Option<IpPrefix> {
+        let len = self.prefix_len[code];
+        (len <= 128).then(|| IpPrefix::from_parts(self.addr_hi[code], self.addr_lo[code], len))
+    }
+
+    /// The parsed value of every dictionary entry, in order.
+    pub fn parsed_all(&self) -> impl Iterator<Item = Option<IpPrefix>> + '_ {
+        (0..self.prefix_len.len()).map(|code| self.parsed(code))
+    }
+
+    /// Adds the parsed value of the next dictionary entry.
+    pub fn push_parsed(&mut self, value: Option<IpPrefix>) {
+        push_parsed(
+            &mut self.addr_hi,
+            &mut self.addr_lo,
+            &mut self.prefix_len,
+            value,
+        );
     }
 
     fn check(&self, name: &str, rows: usize) -> Result<(), String> {
-        if self.parsed.len() != self.dictionary.len() {
-            return Err(format!(
-                "column {name}: {} parsed values for {} dictionary entries",
-                self.parsed.len(),
-                self.dictionary.len()
-            ));
+        let entries = self.dictionary.len();
+        for (list, len) in [
+            ("high address", self.addr_hi.len()),
+            ("low address", self.addr_lo.len()),
+            ("prefix length", self.prefix_len.len()),
+        ] {
+            if len != entries {
+                return Err(format!(
+                    "column {name}: {len} {list} values for {entries} dictionary entries"
+                ));
+            }
         }
         self.dictionary.check(name)?;
-        check_codes(name, &self.codes, self.dictionary.len(), rows)
+        check_codes(name, &self.codes, entries, rows)
+    }
+}
+
+fn push_parsed(hi: &mut Vec<u64>, lo: &mut Vec<u64>, len: &mut Vec<u8>, value: Option<IpPrefix>) {
+    hi.push(value.map_or(0, |prefix| prefix.hi()));
+    lo.push(value.map_or(0, |prefix| prefix.lo()));
+    len.push(value.map_or(NOT_AN_ADDRESS, |prefix| prefix.len));
+}
+
+/// Snapshots keep the layout they had when parsed values were one list of
+/// options, so that checkpoints taken before the change still restore.
+#[derive(Serialize)]
+struct IpColumnOut<'a> {
+    dictionary: &'a StringTable,
+    parsed: ParsedOut<'a>,
+    codes: &'a [u32],
+}
+
+struct ParsedOut<'a>(&'a IpColumn);
+
+impl Serialize for ParsedOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.parsed_all())
+    }
+}
+
+#[derive(Deserialize)]
+struct IpColumnIn {
+    dictionary: StringTable,
+    parsed: Vec<Option<IpPrefix>>,
+    codes: Vec<u32>,
+}
+
+impl Serialize for IpColumn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        IpColumnOut {
+            dictionary: &self.dictionary,
+            parsed: ParsedOut(self),
+            codes: &self.codes,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpColumn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = IpColumnIn::deserialize(deserializer)?;
+        let mut column = IpColumn {
+            dictionary: stored.dictionary,
+            codes: stored.codes,
+            ..IpColumn::default()
+        };
+        stored
+            .parsed
+            .into_iter()
+            .for_each(|value| column.push_parsed(value));
+        Ok(column)
     }
 }
 
 fn check_codes(name: &str, codes: &[u32], dictionary: usize, rows: usize) -> Result<(), String> {
     check_len(name, codes.len(), rows)?;
-    match codes.iter().copied().max() {
-        Some(max) if max as usize >= dictionary => Err(format!(
+    // In fixed-size chunks, unrolled: see `StringTable::check`.
+    let max = |codes: &[u32]| codes.iter().fold(0, |max: u32, &code| max.max(code));
+    let mut chunks = codes.chunks_exact(CHECKED_TOGETHER);
+    let max = chunks
+        .by_ref()
+        .fold(0, |highest, chunk| highest.max(max(chunk)))
+        .max(max(chunks.remainder()));
+    if codes.is_empty() || (max as usize) < dictionary {
+        Ok(())
+    } else {
+        Err(format!(
             "column {name}: code {max} outside its dictionary of {dictionary}"
-        )),
-        _ => Ok(()),
+        ))
     }
 }
 
@@ -250,7 +354,9 @@ enum ColumnBuilder {
     Ip {
         network: bool,
         interner: Interner,
-        parsed: Vec<Option<IpPrefix>>,
+        addr_hi: Vec<u64>,
+        addr_lo: Vec<u64>,
+        prefix_len: Vec<u8>,
         codes: Vec<u32>,
     },
     Integer(Vec<Option<i64>>),
@@ -280,7 +386,9 @@ impl BatchBuilder {
                     ColumnKind::IpAddress | ColumnKind::IpNetwork => ColumnBuilder::Ip {
                         network: *kind == ColumnKind::IpNetwork,
                         interner: Interner::default(),
-                        parsed: Vec::new(),
+                        addr_hi: Vec::new(),
+                        addr_lo: Vec::new(),
+                        prefix_len: Vec::new(),
                         codes: Vec::new(),
                     },
                     ColumnKind::Integer => ColumnBuilder::Integer(Vec::new()),
@@ -398,7 +506,9 @@ fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
         ColumnBuilder::Ip {
             network,
             interner,
-            parsed,
+            addr_hi,
+            addr_lo,
+            prefix_len,
             ..
         } => {
             let (hash, found) = interner.find(text);
@@ -412,7 +522,7 @@ fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
                 text if *network => IpPrefix::parse_network(text),
                 text => IpPrefix::parse_address(text),
             };
-            parsed.push(value);
+            push_parsed(addr_hi, addr_lo, prefix_len, value);
             Ok(interner.insert(hash, text))
         }
         _ if text.is_empty() => Ok(0),
@@ -446,12 +556,16 @@ fn take_values(column: &mut ColumnBuilder) -> ColumnValues {
         }),
         ColumnBuilder::Ip {
             interner,
-            parsed,
+            addr_hi,
+            addr_lo,
+            prefix_len,
             codes,
             ..
         } => ColumnValues::Ip(IpColumn {
             dictionary: interner.take_dictionary(),
-            parsed: take(parsed),
+            addr_hi: take(addr_hi),
+            addr_lo: take(addr_lo),
+            prefix_len: take(prefix_len),
             codes: take(codes),
         }),
         ColumnBuilder::Integer(values) => ColumnValues::Integer(take(values)),
@@ -486,7 +600,7 @@ mod tests {
         assert_eq!(dvc.codes, [0, 1, 0]);
         let src = batch.take_ip("SrcIpAddr").unwrap();
         assert_eq!(src.dictionary.len(), 1);
-        assert_eq!(src.parsed.len(), 1);
+        assert_eq!(src.prefix_len, [128]);
     }
 
     #[test]
@@ -569,6 +683,56 @@ mod tests {
         }
         let table = StringTable::of(["", "fw1", "é"]);
         assert_eq!(table.iter().collect::<Vec<_>>(), ["", "fw1", "é"]);
+    }
+
+    #[test]
+    fn ip_columns_keep_the_snapshot_layout_of_one_list_of_options() {
+        #[derive(Serialize)]
+        struct Before {
+            dictionary: StringTable,
+            parsed: Vec<Option<IpPrefix>>,
+            codes: Vec<u32>,
+        }
+        let mut builder = BatchBuilder::new(&[("NetworkIP", ColumnKind::IpNetwork)]);
+        for text in ["198.51.100.0/24", "", "not an address", "2001:db8::1", ""] {
+            builder.push_row(0, &[Cell::Text(text)]).unwrap();
+        }
+        let column = builder.finish().take_ip("NetworkIP").unwrap();
+        let before = Before {
+            dictionary: column.dictionary.clone(),
+            parsed: column.parsed_all().collect(),
+            codes: column.codes.clone(),
+        };
+        let bytes = postcard::to_allocvec(&column).unwrap();
+        assert_eq!(bytes, postcard::to_allocvec(&before).unwrap());
+        assert_eq!(postcard::from_bytes::<IpColumn>(&bytes).unwrap(), column);
+    }
+
+    #[test]
+    fn ip_address_lists_of_another_length_or_prefix_are_refused_or_match_nothing() {
+        let column = |prefix_len: Vec<u8>| Batch {
+            time_generated: vec![0],
+            columns: vec![Column {
+                name: "SrcIpAddr".into(),
+                values: ColumnValues::Ip(IpColumn {
+                    dictionary: StringTable::of(["10.0.0.1"]),
+                    addr_hi: vec![0],
+                    addr_lo: vec![u64::MAX],
+                    prefix_len,
+                    codes: vec![0],
+                }),
+            }],
+        };
+        let error = column(vec![]).take_ip("SrcIpAddr").unwrap_err();
+        assert!(error.contains("0 prefix length values for 1"), "{error}");
+        let odd = column(vec![200]).take_ip("SrcIpAddr").unwrap();
+        assert_eq!(odd.address(0), None);
+        // Host bits a sender left set are cleared.
+        let network = column(vec![120]).take_ip("SrcIpAddr").unwrap();
+        assert_eq!(
+            network.address(0),
+            Some(IpPrefix::new(0xffff_ffff_ffff_ff00, 120))
+        );
     }
 
     #[test]

@@ -61,6 +61,28 @@ impl StringTable {
     /// Refuses offsets that would slice outside `strings`, backwards, or
     /// inside a UTF-8 character: a hostile host must not make a rule panic.
     pub(crate) fn check(&self, name: &str) -> Result<(), String> {
+        let bytes = self.strings.as_bytes();
+        // Offsets are checked in fixed-size chunks whose loop the compiler
+        // unrolls: in a component every loop back-edge carries the CPU
+        // budget's epoch check, and each batch brings tens of thousands.
+        let mut previous = 0;
+        let in_order = |chunk: &[u32], previous: &mut u32| {
+            chunk.iter().fold(true, |ok, &end| {
+                let boundary = match bytes.get(end as usize) {
+                    Some(&byte) => !is_continuation(byte),
+                    None => end as usize == bytes.len(),
+                };
+                let ok = ok & (end >= *previous) & boundary;
+                *previous = end;
+                ok
+            })
+        };
+        let mut chunks = self.ends.chunks_exact(CHECKED_TOGETHER);
+        let ok = chunks.all(|chunk| in_order(chunk, &mut previous))
+            && in_order(chunks.remainder(), &mut previous);
+        if ok {
+            return Ok(());
+        }
         let mut start = 0;
         for &end in &self.ends {
             let end = end as usize;
@@ -73,6 +95,14 @@ impl StringTable {
         }
         Ok(())
     }
+}
+
+/// How many offsets or codes one unrolled step checks.
+pub(crate) const CHECKED_TOGETHER: usize = 16;
+
+/// Whether `byte` continues a UTF-8 character rather than starting one.
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xc0 == 0x80
 }
 
 /// Whether `a` and `b` are equal, compared in overlapping words rather than

@@ -1,5 +1,5 @@
 //! WIT values to core values and back. Vectors are moved, never copied row by
-//! row, except the small per-dictionary IP list.
+//! row.
 
 use asim_rule_core as core;
 
@@ -26,7 +26,9 @@ fn column(column: wit::Column) -> core::Column {
                 strings: ip.strings,
                 ends: ip.ends,
             },
-            parsed: addresses(&ip.addr_hi, &ip.addr_lo, &ip.prefix_len),
+            addr_hi: ip.addr_hi,
+            addr_lo: ip.addr_lo,
+            prefix_len: ip.prefix_len,
             codes: ip.codes,
         }),
         wit::ColumnValues::Integer(values) => core::ColumnValues::Integer(values),
@@ -38,15 +40,6 @@ fn column(column: wit::Column) -> core::Column {
         name: column.name,
         values,
     }
-}
-
-/// The parsed addresses of an IP column; a prefix length over 128 is none.
-fn addresses(hi: &[u64], lo: &[u64], prefix_len: &[u8]) -> Vec<Option<core::IpPrefix>> {
-    hi.iter()
-        .zip(lo)
-        .zip(prefix_len)
-        .map(|((&hi, &lo), &len)| (len <= 128).then(|| core::IpPrefix::from_parts(hi, lo, len)))
-        .collect()
 }
 
 pub fn alert(alert: core::Alert) -> wit::Alert {

@@ -106,14 +106,17 @@ impl SessionWindow {
                 }
                 let src_code = chunk.src.codes[row] as usize;
                 let dst_code = chunk.dst.codes[row] as usize;
-                let src = chunk.src.dictionary.get(src_code);
                 // Source wins when both sides match (spec §3).
                 let (side, indicator) = match (src_hits[src_code], dst_hits[dst_code]) {
-                    _ if src.is_empty() => continue,
                     (Some(hit), _) => (Side::Source, hit),
                     (None, Some(hit)) => (Side::Destination, hit),
                     (None, None) => continue,
                 };
+                // Read only for the few rows that matched: most do not.
+                let src = chunk.src.dictionary.get(src_code);
+                if src.is_empty() {
+                    continue;
+                }
                 let key = (
                     src,
                     chunk.dst.dictionary.get(dst_code),
@@ -157,8 +160,7 @@ fn lookup_all<'a>(
     lookup: &dyn Fn(u128) -> Option<Live<'a>>,
 ) -> Vec<Option<Live<'a>>> {
     column
-        .parsed
-        .iter()
+        .parsed_all()
         .map(|parsed| parsed.and_then(|prefix| lookup(prefix.addr)))
         .collect()
 }

@@ -266,7 +266,7 @@ fn an_unparsable_first_ip_matches_nothing_and_does_not_fall_through() {
         if let (true, ColumnValues::Ip(ip)) = (column.name == "NetworkIP", &mut column.values) {
             // The text stays; its parsed value is what a host reports for
             // text it could not parse.
-            ip.parsed[0] = None;
+            ip.prefix_len[0] = asim_rule_core::batch::NOT_AN_ADDRESS;
         }
     }
     let mut rule = TiMapIp::default();

@@ -1,13 +1,10 @@
-//! Core values to WIT values and back (host side). Vectors move; only the
-//! per-dictionary IP lists are rebuilt.
+//! Core values to WIT values and back (host side). Vectors move; no row is
+//! copied.
 
 use anyhow::{bail, Result};
 use asim_rule_core as core;
 
 use super::bindings::exports::asim::rules::rule as wit;
-
-/// The prefix length that marks a text that is not an address.
-const NOT_AN_ADDRESS: u8 = 255;
 
 pub fn batch(batch: core::Batch) -> wit::Batch {
     wit::Batch {
@@ -26,13 +23,9 @@ fn column(column: core::Column) -> wit::Column {
         core::ColumnValues::Ip(ip) => wit::ColumnValues::Ip(wit::IpColumn {
             strings: ip.dictionary.strings,
             ends: ip.dictionary.ends,
-            addr_hi: ip.parsed.iter().map(|p| p.map_or(0, |p| p.hi())).collect(),
-            addr_lo: ip.parsed.iter().map(|p| p.map_or(0, |p| p.lo())).collect(),
-            prefix_len: ip
-                .parsed
-                .iter()
-                .map(|p| p.map_or(NOT_AN_ADDRESS, |p| p.len))
-                .collect(),
+            addr_hi: ip.addr_hi,
+            addr_lo: ip.addr_lo,
+            prefix_len: ip.prefix_len,
             codes: ip.codes,
         }),
         core::ColumnValues::Integer(values) => wit::ColumnValues::Integer(values),
