@@ -18,7 +18,7 @@ pub const FIELDS: [&str; 3] = ["DvcAction", "NetworkDirection", "NetworkProtocol
 /// Kusto's summarising bin.
 pub const TEN_MINUTES: i64 = 10 * MINUTE;
 
-#[derive(Default, Debug, Serialize, Deserialize)]
+#[derive(Default, Debug, PartialEq, Serialize, Deserialize)]
 struct Bin {
     total: u64,
     /// Rows per value id.
@@ -31,6 +31,51 @@ enum Slot {
     Empty,
     OverCap,
     Value(u32),
+}
+
+/// The counts of one run of rows in one bin, not yet added to it.
+struct Pending {
+    bin: Option<Timestamp>,
+    total: u64,
+    /// Rows per value id.
+    counts: Vec<u64>,
+    /// Which ids the run counted (a weight may be zero).
+    seen: Vec<bool>,
+    touched: Vec<u32>,
+}
+
+impl Pending {
+    fn add(&mut self, id: u32, weight: u64) {
+        let slot = id as usize;
+        if !self.seen[slot] {
+            self.seen[slot] = true;
+            self.touched.push(id);
+        }
+        self.counts[slot] += weight;
+    }
+
+    /// Adds the run to its bin and starts an empty one.
+    fn flush_into(&mut self, bins: &mut BTreeMap<Timestamp, Bin>) {
+        let Some(start) = self.bin.take() else {
+            return;
+        };
+        let bin = bins.entry(start).or_default();
+        bin.total += std::mem::take(&mut self.total);
+        // In id order, a new bin's map is built in one pass, not by inserts.
+        self.touched.sort_unstable();
+        let (counts, seen) = (&mut self.counts, &mut self.seen);
+        let take = |id: u32| {
+            seen[id as usize] = false;
+            (id, std::mem::take(&mut counts[id as usize]))
+        };
+        if bin.values.is_empty() {
+            bin.values = self.touched.drain(..).map(take).collect();
+        } else {
+            for (id, count) in self.touched.drain(..).map(take) {
+                *bin.values.entry(id).or_default() += count;
+            }
+        }
+    }
 }
 
 /// Counts of the window, and the values they are about.
@@ -75,6 +120,15 @@ impl Counts {
                     .collect()
             })
             .collect();
+        // Rows come mostly in time order: a run of rows in one bin is summed
+        // in `pending` and reaches the bin's maps once, not once per row.
+        let mut pending = Pending {
+            bin: None,
+            total: 0,
+            counts: vec![0; self.values.len()],
+            seen: vec![false; self.values.len()],
+            touched: Vec::new(),
+        };
         let mut too_old = 0;
         for (row, &time) in times.iter().enumerate() {
             let Some(weight) = weight(row) else { continue };
@@ -82,19 +136,21 @@ impl Counts {
                 too_old += 1;
                 continue;
             }
-            let bin = self
-                .bins
-                .entry(time.div_euclid(TEN_MINUTES) * TEN_MINUTES)
-                .or_default();
-            bin.total += weight;
+            let bin = time.div_euclid(TEN_MINUTES) * TEN_MINUTES;
+            if pending.bin != Some(bin) {
+                pending.flush_into(&mut self.bins);
+                pending.bin = Some(bin);
+            }
+            pending.total += weight;
             for (field, column) in fields.iter().enumerate() {
                 match slots[field][column.codes[row] as usize] {
-                    Slot::Value(id) => *bin.values.entry(id).or_default() += weight,
+                    Slot::Value(id) => pending.add(id, weight),
                     Slot::OverCap => self.over_cap[field] += weight,
                     Slot::Empty => {}
                 }
             }
         }
+        pending.flush_into(&mut self.bins);
         too_old
     }
 
@@ -127,16 +183,31 @@ impl Counts {
         points: usize,
     ) {
         let end = start + bin * points as i64;
-        series.entry(None).or_insert_with(|| vec![0.0; points]);
+        let key = |id: usize| {
+            let (field, value) = &self.values[id];
+            Some((*field, value.clone()))
+        };
+        // Each series is taken out of the set once, filled bin by bin in the
+        // same order of additions as before, and put back: a lookup and a
+        // key per value, not per value and bin.
+        let mut total = series.remove(&None).unwrap_or_else(|| vec![0.0; points]);
+        let mut taken: Vec<Option<Vec<f64>>> = vec![None; self.values.len()];
         for (&bin_start, counts) in self.bins.range(start.max(from)..end) {
             let k = ((bin_start - start) / bin) as usize;
-            if let Some(total) = series.get_mut(&None) {
-                total[k] += counts.total as f64;
-            }
+            total[k] += counts.total as f64;
             for (&id, &count) in &counts.values {
-                let (field, value) = &self.values[id as usize];
-                let key = Some((*field, value.clone()));
-                series.entry(key).or_insert_with(|| vec![0.0; points])[k] += count as f64;
+                let values = taken[id as usize].get_or_insert_with(|| {
+                    series
+                        .remove(&key(id as usize))
+                        .unwrap_or_else(|| vec![0.0; points])
+                });
+                values[k] += count as f64;
+            }
+        }
+        series.insert(None, total);
+        for (id, values) in taken.into_iter().enumerate() {
+            if let Some(values) = values {
+                series.insert(key(id), values);
             }
         }
     }
@@ -221,6 +292,104 @@ mod tests {
             bins: BTreeMap::from([(0, bin)]),
             values,
             ..Counts::default()
+        }
+    }
+
+    /// The row-by-row counting that runs of rows replaced: the reference.
+    fn ingest_row_by_row(
+        counts: &mut Counts,
+        times: &[Timestamp],
+        fields: &[TextColumn; 3],
+        oldest: Timestamp,
+        weight: impl Fn(usize) -> Option<u64>,
+    ) {
+        for (row, &time) in times.iter().enumerate() {
+            let Some(weight) = weight(row) else { continue };
+            if time < oldest {
+                continue;
+            }
+            let bin = counts
+                .bins
+                .entry(time.div_euclid(TEN_MINUTES) * TEN_MINUTES)
+                .or_default();
+            bin.total += weight;
+            for (field, column) in fields.iter().enumerate() {
+                let value = column.text(row);
+                match counts.index[field].get(value) {
+                    Some(&id) => *bin.values.entry(id).or_default() += weight,
+                    None if !value.is_empty() => counts.over_cap[field] += weight,
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// The per-bin series filling that taking each series out once replaced.
+    fn add_series_per_bin(counts: &Counts, series: &mut SeriesSet, start: Timestamp, bin: i64) {
+        let points = 14;
+        let end = start + bin * points as i64;
+        series.entry(None).or_insert_with(|| vec![0.0; points]);
+        for (&bin_start, bin_counts) in counts.bins.range(start..end) {
+            let k = ((bin_start - start) / bin) as usize;
+            series.get_mut(&None).unwrap()[k] += bin_counts.total as f64;
+            for (&id, &count) in &bin_counts.values {
+                let (field, value) = &counts.values[id as usize];
+                let key = Some((*field, value.clone()));
+                series.entry(key).or_insert_with(|| vec![0.0; points])[k] += count as f64;
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_rows_count_as_row_by_row_counting_did() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let day = 144 * TEN_MINUTES;
+        let (mut runs, mut reference) = (Counts::default(), Counts::default());
+        for batch in 0..20 {
+            let rows = next(3_000) as usize;
+            let values = ["", "a", "b", "c", "d", "e", "f", "g"];
+            let fields: [TextColumn; 3] = std::array::from_fn(|_| TextColumn {
+                dictionary: asim_rule_core::StringTable::of(values),
+                codes: (0..rows)
+                    .map(|_| next(values.len() as u64) as u32)
+                    .collect(),
+            });
+            // Mostly in order, with rows out of order and some too old.
+            let times: Vec<Timestamp> = (0..rows)
+                .map(|row| match next(10) {
+                    0 => next(20) as i64 * day + next(day as u64) as i64,
+                    _ => batch * day + (row as i64 * day) / rows as i64,
+                })
+                .collect();
+            let weights: Vec<Option<u64>> = (0..rows)
+                .map(|_| [None, Some(0), Some(1), Some(7)][next(4) as usize])
+                .collect();
+            let oldest = (batch - 3) * day;
+            runs.ingest(&times, &fields, oldest, 5, |row| weights[row]);
+            // The reference names values through the index that `ingest`
+            // just grew: the ids it gave are the ones under test.
+            reference.values = runs.values.clone();
+            reference.rebuild_index();
+            ingest_row_by_row(&mut reference, &times, &fields, oldest, |row| weights[row]);
+        }
+        assert_eq!(runs.bins, reference.bins);
+        assert_eq!(runs.over_cap, reference.over_cap);
+        for bin in [TEN_MINUTES, day] {
+            let (mut taken, mut per_bin) = (SeriesSet::new(), SeriesSet::new());
+            // A series already holding points, as a summary table leaves it.
+            for set in [&mut taken, &mut per_bin] {
+                set.insert(Some((0, "a".into())), vec![0.5; 14]);
+            }
+            runs.add_series(&mut taken, 6 * day, i64::MIN, bin, 14);
+            add_series_per_bin(&reference, &mut per_bin, 6 * day, bin);
+            assert_eq!(taken, per_bin);
+            assert!(taken.len() > 3, "{taken:?}");
         }
     }
 
