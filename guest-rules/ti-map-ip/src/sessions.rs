@@ -90,14 +90,14 @@ impl SessionWindow {
         &'a self,
         from: Timestamp,
         to: Timestamp,
-        lookup: &dyn Fn(u128) -> Option<Live<'a>>,
+        lookup: &impl Fn(u128) -> Option<Live<'a>>,
     ) -> Vec<Match<'a>> {
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
         let mut groups: HashMap<Key<'a>, (Timestamp, Timestamp, Side, Live<'a>)> = HashMap::new();
         for chunk in self.chunks.iter().filter(|chunk| chunk.latest >= from) {
-            let src_hits = lookup_all(&chunk.src, lookup);
-            let dst_hits = lookup_all(&chunk.dst, lookup);
-            if src_hits.iter().chain(&dst_hits).all(Option::is_none) {
+            let src_hits = Hits::of(&chunk.src, lookup);
+            let dst_hits = Hits::of(&chunk.dst, lookup);
+            if src_hits.is_empty() && dst_hits.is_empty() {
                 continue;
             }
             for (row, &time) in chunk.time.iter().enumerate() {
@@ -107,7 +107,7 @@ impl SessionWindow {
                 let src_code = chunk.src.codes[row] as usize;
                 let dst_code = chunk.dst.codes[row] as usize;
                 // Source wins when both sides match (spec §3).
-                let (side, indicator) = match (src_hits[src_code], dst_hits[dst_code]) {
+                let (side, indicator) = match (src_hits.get(src_code), dst_hits.get(dst_code)) {
                     (Some(hit), _) => (Side::Source, hit),
                     (None, Some(hit)) => (Side::Destination, hit),
                     (None, None) => continue,
@@ -154,13 +154,43 @@ impl SessionWindow {
     }
 }
 
-/// The indicator chosen for each dictionary entry of an IP column.
-fn lookup_all<'a>(
-    column: &IpColumn,
-    lookup: &dyn Fn(u128) -> Option<Live<'a>>,
-) -> Vec<Option<Live<'a>>> {
-    column
-        .parsed_all()
-        .map(|parsed| parsed.and_then(|prefix| lookup(prefix.addr)))
-        .collect()
+/// The indicators chosen for the dictionary entries of an IP column: one bit
+/// per entry, tested per row, and the few that matched. A list of options,
+/// one per entry, was tens of bytes per entry written at every evaluation
+/// and read at random per row.
+struct Hits<'a> {
+    matched: Vec<u64>,
+    /// (entry, indicator), in entry order.
+    found: Vec<(u32, Live<'a>)>,
+}
+
+impl<'a> Hits<'a> {
+    fn of(column: &IpColumn, lookup: &impl Fn(u128) -> Option<Live<'a>>) -> Hits<'a> {
+        let mut hits = Hits {
+            matched: vec![0; column.dictionary.len().div_ceil(64)],
+            found: Vec::new(),
+        };
+        for (code, parsed) in column.parsed_all().enumerate() {
+            if let Some(live) = parsed.and_then(|prefix| lookup(prefix.addr)) {
+                hits.matched[code / 64] |= 1 << (code % 64);
+                hits.found.push((code as u32, live));
+            }
+        }
+        hits
+    }
+
+    fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    fn get(&self, code: usize) -> Option<Live<'a>> {
+        if self.matched[code / 64] & (1 << (code % 64)) == 0 {
+            return None;
+        }
+        let at = self
+            .found
+            .binary_search_by_key(&(code as u32), |&(entry, _)| entry)
+            .ok()?;
+        Some(self.found[at].1)
+    }
 }
