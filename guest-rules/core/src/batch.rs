@@ -27,7 +27,10 @@ impl TextColumn {
         self.dictionary.get(self.codes[row] as usize)
     }
 
-    fn check(&self, name: &str, rows: usize) -> Result<(), String> {
+    /// Refuses a column that is not one code per row of `rows`, each inside
+    /// the dictionary, or whose dictionary slices badly: a batch is checked
+    /// when taken, and a restored snapshot must be too.
+    pub fn check(&self, name: &str, rows: usize) -> Result<(), String> {
         self.dictionary.check(name)?;
         check_codes(name, &self.codes, self.dictionary.len(), rows)
     }
@@ -89,7 +92,8 @@ impl IpColumn {
         );
     }
 
-    fn check(&self, name: &str, rows: usize) -> Result<(), String> {
+    /// [`TextColumn::check`], and one parsed value per dictionary entry.
+    pub fn check(&self, name: &str, rows: usize) -> Result<(), String> {
         let entries = self.dictionary.len();
         for (list, len) in [
             ("high address", self.addr_hi.len()),

@@ -294,6 +294,24 @@ fn a_restored_snapshot_gives_the_same_alerts() {
     assert!(restored.stats().contains(&("values-held".into(), 3)));
 }
 
+#[test]
+fn a_corrupted_snapshot_is_refused_or_evaluates_without_panicking() {
+    let mut rule = NetworkSessionAnomaly::configure(&[]).unwrap();
+    rule.ingest_sessions(batch(&days(&[3, 1, 2]))).unwrap();
+    let snapshot = rule.snapshot();
+    for at in 0..snapshot.len() {
+        for change in [1u8, 0x80, 0xff] {
+            let mut bytes = snapshot.clone();
+            bytes[at] ^= change;
+            let mut restored = NetworkSessionAnomaly::configure(&[]).unwrap();
+            if restored.restore(&bytes).is_ok() {
+                let _ = restored.evaluate(T);
+                let _ = restored.ingest_sessions(batch(&[(T + HOUR, "Allow", "In", "UDP")]));
+            }
+        }
+    }
+}
+
 /// Rows summarised per (bin of `minutes`, action, direction, protocol), as
 /// Sentinel's summary tables hold them.
 fn summaries(rows: &[(Timestamp, &str, &str, &str)], minutes: i64) -> Batch {

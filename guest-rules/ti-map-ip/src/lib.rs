@@ -180,7 +180,12 @@ impl Rule for TiMapIp {
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.state = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
+        let state: State = state::decode(RULE_ID, STATE_FORMAT, bytes)?;
+        state
+            .sessions
+            .check()
+            .map_err(|error| format!("corrupt snapshot: {error}"))?;
+        self.state = state;
         self.live = None;
         Ok(())
     }

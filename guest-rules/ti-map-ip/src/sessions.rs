@@ -78,6 +78,21 @@ impl SessionWindow {
         self.chunks.retain(|chunk| chunk.latest >= oldest);
     }
 
+    /// Refuses restored sessions that do not hold together (a snapshot is
+    /// untrusted bytes): each column one value per row, codes inside their
+    /// dictionaries, dictionaries that slice well.
+    pub fn check(&self) -> Result<(), String> {
+        for chunk in &self.chunks {
+            let rows = chunk.time.len();
+            chunk.src.check(COLUMNS[0], rows)?;
+            chunk.dst.check(COLUMNS[1], rows)?;
+            chunk.dvc.check(COLUMNS[2], rows)?;
+            chunk.product.check(COLUMNS[3], rows)?;
+            chunk.vendor.check(COLUMNS[4], rows)?;
+        }
+        Ok(())
+    }
+
     /// Session rows held.
     pub fn len(&self) -> usize {
         self.chunks.iter().map(|chunk| chunk.time.len()).sum()

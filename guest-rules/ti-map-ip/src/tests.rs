@@ -590,6 +590,31 @@ fn a_restored_snapshot_gives_the_same_alerts() {
 }
 
 #[test]
+fn a_corrupted_snapshot_is_refused_or_evaluates_without_panicking() {
+    let mut rule = TiMapIp::default();
+    rule.ingest_indicators(indicator_batch(&[indicator("a", BAD)]))
+        .unwrap();
+    rule.ingest_sessions(session_batch(&[
+        session(T - MINUTE, INSIDE, BAD),
+        session(T - 2 * MINUTE, BAD, "2001:db8::5"),
+    ]))
+    .unwrap();
+    let snapshot = rule.snapshot();
+    // Every byte changed in turn, to a neighbour and to extremes: lengths,
+    // codes and offsets among them.
+    for at in 0..snapshot.len() {
+        for change in [1u8, 0x80, 0xff] {
+            let mut bytes = snapshot.clone();
+            bytes[at] ^= change;
+            let mut restored = TiMapIp::default();
+            if restored.restore(&bytes).is_ok() {
+                let _ = restored.evaluate(T);
+            }
+        }
+    }
+}
+
+#[test]
 fn parameters_are_refused_by_name() {
     let error = TiMapIp::configure(&[("threshold".into(), "3".into())])
         .err()
