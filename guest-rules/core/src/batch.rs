@@ -84,12 +84,10 @@ impl IpColumn {
 
     /// Adds the parsed value of the next dictionary entry.
     pub fn push_parsed(&mut self, value: Option<IpPrefix>) {
-        push_parsed(
-            &mut self.addr_hi,
-            &mut self.addr_lo,
-            &mut self.prefix_len,
-            value,
-        );
+        self.addr_hi.push(value.map_or(0, |prefix| prefix.hi()));
+        self.addr_lo.push(value.map_or(0, |prefix| prefix.lo()));
+        self.prefix_len
+            .push(value.map_or(NOT_AN_ADDRESS, |prefix| prefix.len));
     }
 
     /// [`TextColumn::check`], and one parsed value per dictionary entry.
@@ -109,12 +107,6 @@ impl IpColumn {
         self.dictionary.check(name)?;
         check_codes(name, &self.codes, entries, rows)
     }
-}
-
-fn push_parsed(hi: &mut Vec<u64>, lo: &mut Vec<u64>, len: &mut Vec<u8>, value: Option<IpPrefix>) {
-    hi.push(value.map_or(0, |prefix| prefix.hi()));
-    lo.push(value.map_or(0, |prefix| prefix.lo()));
-    len.push(value.map_or(NOT_AN_ADDRESS, |prefix| prefix.len));
 }
 
 /// Snapshots keep the layout they had when parsed values were one list of
@@ -358,10 +350,8 @@ enum ColumnBuilder {
     Ip {
         network: bool,
         interner: Interner,
-        addr_hi: Vec<u64>,
-        addr_lo: Vec<u64>,
-        prefix_len: Vec<u8>,
-        codes: Vec<u32>,
+        /// Parsed values and codes so far; the dictionary is the interner's.
+        column: IpColumn,
     },
     Integer(Vec<Option<i64>>),
     Real(Vec<Option<f64>>),
@@ -390,10 +380,7 @@ impl BatchBuilder {
                     ColumnKind::IpAddress | ColumnKind::IpNetwork => ColumnBuilder::Ip {
                         network: *kind == ColumnKind::IpNetwork,
                         interner: Interner::default(),
-                        addr_hi: Vec::new(),
-                        addr_lo: Vec::new(),
-                        prefix_len: Vec::new(),
-                        codes: Vec::new(),
+                        column: IpColumn::default(),
                     },
                     ColumnKind::Integer => ColumnBuilder::Integer(Vec::new()),
                     ColumnKind::Real => ColumnBuilder::Real(Vec::new()),
@@ -510,10 +497,7 @@ fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
         ColumnBuilder::Ip {
             network,
             interner,
-            addr_hi,
-            addr_lo,
-            prefix_len,
-            ..
+            column,
         } => {
             let (hash, found) = interner.find(text);
             if let Some(code) = found {
@@ -526,7 +510,7 @@ fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
                 text if *network => IpPrefix::parse_network(text),
                 text => IpPrefix::parse_address(text),
             };
-            push_parsed(addr_hi, addr_lo, prefix_len, value);
+            column.push_parsed(value);
             Ok(interner.insert(hash, text))
         }
         _ if text.is_empty() => Ok(0),
@@ -536,9 +520,8 @@ fn stage(column: &mut ColumnBuilder, cell: Cell) -> Result<u32, String> {
 
 fn commit(column: &mut ColumnBuilder, cell: Cell, code: u32) {
     match (column, cell) {
-        (ColumnBuilder::Text(_, codes), _) | (ColumnBuilder::Ip { codes, .. }, _) => {
-            codes.push(code)
-        }
+        (ColumnBuilder::Text(_, codes), _) => codes.push(code),
+        (ColumnBuilder::Ip { column, .. }, _) => column.codes.push(code),
         (ColumnBuilder::Integer(values), Cell::Integer(value)) => values.push(Some(value)),
         (ColumnBuilder::Real(values), Cell::Real(value)) => values.push(Some(value)),
         (ColumnBuilder::Real(values), Cell::Integer(value)) => values.push(Some(value as f64)),
@@ -559,18 +542,10 @@ fn take_values(column: &mut ColumnBuilder) -> ColumnValues {
             codes: take(codes),
         }),
         ColumnBuilder::Ip {
-            interner,
-            addr_hi,
-            addr_lo,
-            prefix_len,
-            codes,
-            ..
+            interner, column, ..
         } => ColumnValues::Ip(IpColumn {
             dictionary: interner.take_dictionary(),
-            addr_hi: take(addr_hi),
-            addr_lo: take(addr_lo),
-            prefix_len: take(prefix_len),
-            codes: take(codes),
+            ..take(column)
         }),
         ColumnBuilder::Integer(values) => ColumnValues::Integer(take(values)),
         ColumnBuilder::Real(values) => ColumnValues::Real(take(values)),
