@@ -10,6 +10,8 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod engine;
 pub mod feed;
 pub mod generate;

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Status(args) => cli::serve::status(args),
         Command::Swap(args) => cli::swap::run(args),
+        #[cfg(feature = "cluster")]
+        Command::Publish(args) => cli::publish::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

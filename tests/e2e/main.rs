@@ -6,6 +6,7 @@
 
 mod asim_values;
 mod closed_output;
+mod cluster;
 mod containment;
 mod example_hosts;
 mod golden;

@@ -15,6 +15,8 @@ macro_rules! outln {
 pub mod generate;
 pub mod inspect;
 pub mod normalize;
+#[cfg(feature = "cluster")]
+pub mod publish;
 pub mod replay;
 pub mod run;
 pub mod serve;
@@ -109,6 +111,9 @@ pub enum Command {
     Status(serve::StatusArgs),
     /// Asks a running `serve` to swap a tenant's rule for another build or parameters.
     Swap(swap::SwapArgs),
+    /// Sends session, indicator or summary files to a NATS JetStream cluster as batches.
+    #[cfg(feature = "cluster")]
+    Publish(publish::PublishArgs),
 }
 
 /// Options every command that runs rules shares.
