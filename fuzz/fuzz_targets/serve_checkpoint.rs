@@ -81,7 +81,7 @@ fn layout() -> Layout {
         ),
     )
     .unwrap();
-    serve::run(&config, true, None).expect("serve on the generated spool");
+    serve::run(&config, &serve::Io::Files, true, None).expect("serve on the generated spool");
     fs::write(spool.join("0003-sessions.jsonl"), late.join("\n")).unwrap();
     let state = root.join("state");
     let pristine = root.join("pristine");
@@ -260,10 +260,10 @@ fuzz_target!(|data: &[u8]| {
         fs::copy(layout.state.join("alerts.jsonl"), &alerts).unwrap();
         let checkpoint = layout.state.join("t/checkpoint.json");
         fs::write(&checkpoint, &bytes).unwrap();
-        match serve::run(&layout.config, true, None) {
+        match serve::run(&layout.config, &serve::Io::Files, true, None) {
             Ok(()) => {
                 // What it wrote, it must read again.
-                if let Err(error) = serve::run(&layout.config, true, None) {
+                if let Err(error) = serve::run(&layout.config, &serve::Io::Files, true, None) {
                     panic!("a checkpoint serve wrote is refused: {error:#}");
                 }
             }

@@ -19,7 +19,9 @@ fn main() -> ExitCode {
         Command::Status(args) => cli::serve::status(args),
         Command::Swap(args) => cli::swap::run(args),
         #[cfg(feature = "cluster")]
-        Command::Publish(args) => cli::publish::run(args),
+        Command::Publish(args) => cli::cluster::publish(args),
+        #[cfg(feature = "cluster")]
+        Command::Alerts(args) => cli::cluster::alerts(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

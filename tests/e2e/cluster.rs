@@ -15,7 +15,9 @@ use asim_rules::{
     pipeline::Readers,
 };
 
-use crate::support::{asim_rules, generated, root};
+use crate::support::{
+    asim_rules, component, generated, late_session, root, six_hour_spool, success,
+};
 
 /// A single JetStream node on a free loopback port, stopped when dropped.
 struct NatsServer {
@@ -251,5 +253,197 @@ fn publish_refuses_what_it_cannot_send_with_a_reason() {
     if let Ok(mut stream) = stream {
         let info = connection.runtime.block_on(stream.info()).unwrap();
         assert_eq!(info.state.messages, 0);
+    }
+}
+
+/// The generated data in six-hour chunks, published in time order as a
+/// spool would be played: each chunk's indicators to the global subject,
+/// its sessions to every tenant of `tenants`; then one session far later,
+/// which moves the watermarks past the data. Chunks before `from_chunk` are
+/// skipped, as are those from `to_chunk` on.
+fn publish_chunks(url: &str, tenants: &[&str], chunks: std::ops::Range<usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = six_hour_spool(generated(), "2026-03-01T00:00:00Z");
+    files.insert(
+        "9999-sessions.jsonl".into(),
+        late_session("2026-03-12T08:00:00Z"),
+    );
+    let names: Vec<&String> = files.keys().collect();
+    let mut numbers: Vec<&str> = names.iter().map(|name| &name[..4]).collect();
+    numbers.dedup();
+    for number in &numbers[chunks] {
+        for (name, text) in files
+            .range(number.to_string()..)
+            .take_while(|(name, _)| name.starts_with(number))
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let path = path.to_str().unwrap();
+            if name.contains("indicators") {
+                publish(url, &["--global", "--indicators", path]);
+            } else {
+                for tenant in tenants {
+                    publish(url, &["--tenant", tenant, "--sessions", path]);
+                }
+            }
+        }
+    }
+}
+
+/// How many chunk numbers `publish_chunks` can publish.
+fn chunk_count() -> usize {
+    let files = six_hour_spool(generated(), "2026-03-01T00:00:00Z");
+    let mut numbers: Vec<String> = files.keys().map(|name| name[..4].to_owned()).collect();
+    numbers.dedup();
+    numbers.len() + 1
+}
+
+/// A cluster config: `tenants`, each with both Sentinel rules, evaluated from
+/// 2026-03-10T18:00 with 7 h of lateness (as the spool tests of `serve`).
+fn cluster_config(dir: &Path, tenants: &[&str]) -> std::path::PathBuf {
+    let mut text = String::from("state = \"state\"\n");
+    for tenant in tenants {
+        text += &format!(
+            "[[tenant]]\nname = \"{tenant}\"\nfrom = \"2026-03-10T18:00:00Z\"\nlateness = \"7h\"\n"
+        );
+        for rule in ["ti-map-ip", "network-session-anomaly"] {
+            text += &format!(
+                "[[tenant.rule]]\ncomponent = {:?}\n",
+                component(rule).to_str().unwrap()
+            );
+        }
+    }
+    let path = dir.join("serve.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn serve_nats_until_idle(url: &str, config: &Path) -> String {
+    let output = asim_rules(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--nats",
+        url,
+        "--until-idle",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// A tenant's alerts from the alert stream, without its name, each `AlertId`
+/// checked distinct and left out, sorted.
+fn alerts_of(url: &str, tenant: &str) -> Vec<String> {
+    let text = success(&["alerts", "--nats", url, "--tenant", tenant]);
+    let mut ids = std::collections::BTreeSet::new();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let (line, id) = line
+                .split_once(",\"AlertId\":")
+                .expect("an alert has an id");
+            assert!(ids.insert(id.to_owned()), "alert {id} stored twice");
+            format!("{line}}}").replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\"")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// `replay` of both rules over the generated data, as tenant T, sorted.
+fn replayed() -> Vec<String> {
+    let data = generated();
+    let rules = [component("ti-map-ip"), component("network-session-anomaly")];
+    let replayed = success(&[
+        "replay",
+        "--rule",
+        rules[0].to_str().unwrap(),
+        "--rule",
+        rules[1].to_str().unwrap(),
+        "--sessions",
+        data.join("sessions.jsonl").to_str().unwrap(),
+        "--indicators",
+        data.join("indicators.jsonl").to_str().unwrap(),
+        "--from",
+        "2026-03-10T18:00:00Z",
+        "--to",
+        "2026-03-12T01:00:00Z",
+        "--tenant",
+        "T",
+    ]);
+    let mut expected: Vec<String> = replayed.lines().map(str::to_owned).collect();
+    expected.sort();
+    assert!(expected.len() > 5, "the planted incidents alert");
+    expected
+}
+
+#[test]
+fn serve_on_the_streams_alerts_as_replay_does_once_for_each_tenant_across_a_restart() {
+    let server = NatsServer::start();
+    let url = server.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = ["acme", "beta"];
+    let config = cluster_config(dir.path(), &tenants);
+    // Half the data, played; then the rest, played by a new process that
+    // resumes from the checkpoint.
+    let half = chunk_count() / 2;
+    publish_chunks(url, &tenants, 0..half);
+    serve_nats_until_idle(url, &config);
+    publish_chunks(url, &tenants, half..chunk_count());
+    serve_nats_until_idle(url, &config);
+    let expected = replayed();
+    for tenant in tenants {
+        same_alerts(&alerts_of(url, tenant), &expected, tenant);
+    }
+    // Played again from scratch (its state gone): every alert is published
+    // again and JetStream drops each as a duplicate.
+    std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+    serve_nats_until_idle(url, &config);
+    same_alerts(&alerts_of(url, "acme"), &expected, "acme played again");
+}
+
+/// Fails with the counts and the first alert that differs, not two long lists.
+fn same_alerts(actual: &[String], expected: &[String], what: &str) {
+    if actual != expected {
+        let missing = expected.iter().find(|line| !actual.contains(line));
+        let extra = actual.iter().find(|line| !expected.contains(line));
+        panic!(
+            "{what}: {} alerts where replay has {}; first missing: {missing:?}; first extra: {extra:?}",
+            actual.len(),
+            expected.len()
+        );
+    }
+}
+
+#[test]
+fn serve_refuses_a_cluster_config_that_names_files_and_a_tenant_that_is_no_subject() {
+    let server = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let rule = component("ti-map-ip");
+    let rule = rule.to_str().unwrap();
+    for (tenant, expected) in [
+        (
+            "name = \"acme\"\nspool = \"spool\"",
+            "no spool or alerts file",
+        ),
+        ("name = \"a.b\"", "cannot be a NATS subject token"),
+    ] {
+        let config = dir.path().join("serve.toml");
+        let text = format!(
+            "state = \"state\"\n[[tenant]]\n{tenant}\n[[tenant.rule]]\ncomponent = {rule:?}\n"
+        );
+        std::fs::write(&config, text).unwrap();
+        let output = asim_rules(&[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--nats",
+            &server.url,
+            "--until-idle",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{tenant}");
+        assert!(stderr.contains(expected), "{tenant}: {stderr}");
     }
 }

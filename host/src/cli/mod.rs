@@ -12,11 +12,11 @@ macro_rules! outln {
     };
 }
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod generate;
 pub mod inspect;
 pub mod normalize;
-#[cfg(feature = "cluster")]
-pub mod publish;
 pub mod replay;
 pub mod run;
 pub mod serve;
@@ -113,7 +113,10 @@ pub enum Command {
     Swap(swap::SwapArgs),
     /// Sends session, indicator or summary files to a NATS JetStream cluster as batches.
     #[cfg(feature = "cluster")]
-    Publish(publish::PublishArgs),
+    Publish(cluster::PublishArgs),
+    /// Prints a tenant's alerts from a NATS JetStream cluster, one record a line.
+    #[cfg(feature = "cluster")]
+    Alerts(cluster::AlertsArgs),
 }
 
 /// Options every command that runs rules shares.

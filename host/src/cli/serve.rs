@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::serve::status::{RuleState, Status};
+use crate::serve::{
+    status::{RuleState, Status},
+    Io,
+};
 
 /// `asim-rules serve`'s arguments.
 #[derive(clap::Args)]
@@ -20,6 +23,12 @@ pub struct ServeArgs {
     /// /healthz; without ADDR, on loopback (127.0.0.1:9464).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = crate::limits::METRICS_ADDRESS)]
     pub metrics: Option<std::net::SocketAddr>,
+    /// The cluster mode: batches come from this NATS server's JetStream
+    /// (nats://HOST:PORT; `asim-rules publish` sends them) and alerts go to
+    /// it; the config's tenants name no spool or alert file.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }
 
 /// `asim-rules status`'s arguments.
@@ -35,7 +44,14 @@ pub struct StatusArgs {
 
 /// Runs the tenants of the configuration.
 pub fn run(args: ServeArgs) -> Result<()> {
-    crate::serve::run(&args.config, args.until_idle, args.metrics)
+    #[cfg(feature = "cluster")]
+    let io = match &args.nats {
+        Some(url) => Io::Cluster(std::sync::Arc::new(crate::cluster::Connection::open(url)?)),
+        None => Io::Files,
+    };
+    #[cfg(not(feature = "cluster"))]
+    let io = Io::Files;
+    crate::serve::run(&args.config, &io, args.until_idle, args.metrics)
 }
 
 /// Prints each tenant's rules: state, rows, evaluations, alerts, memory and

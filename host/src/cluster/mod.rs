@@ -1,10 +1,13 @@
 //! The cluster mode on NATS JetStream (docs/CLUSTER.md): tenants' rows
-//! arrive as batches on streams, `publish` sends files there.
+//! arrive as batches on streams (`publish` sends files there), `serve
+//! --nats` plays them and publishes alerts.
 //!
 //! Subjects: `asim.<tenant>.sessions`, `asim.<tenant>.indicators` and
 //! `asim.<tenant>.summaries` in the stream [`INPUT_STREAM`], and
-//! `asim.global.indicators` for the indicators every tenant reads.
+//! `asim.global.indicators` for the indicators every tenant reads; alerts on
+//! `asim.<tenant>.alerts` in [`ALERT_STREAM`].
 
+pub mod alerts;
 pub mod publish;
 pub mod wire;
 
@@ -19,9 +22,13 @@ use crate::feed::Table;
 pub const INPUT_STREAM: &str = "ASIM_INPUT";
 /// The name the indicators of every tenant are published under.
 pub const GLOBAL: &str = "global";
+/// The stream of every tenant's alerts.
+pub const ALERT_STREAM: &str = "ASIM_ALERTS";
 /// How long JetStream remembers a message id to drop a second publish of it:
-/// a `publish` repeated within it (after a failure half-way) sends nothing twice.
-pub const INPUT_DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
+/// a `publish` repeated within it (after a failure half-way) sends nothing
+/// twice, and an evaluation repeated after a restart or a takeover within
+/// it publishes no alert twice.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Whose rows a subject carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +54,16 @@ impl Owner {
             Owner::Tenant(name) => name,
             Owner::Global => GLOBAL,
         }
+    }
+
+    /// The subject of its alerts.
+    pub fn alert_subject(&self) -> String {
+        format!("asim.{}.alerts", self.token())
+    }
+
+    /// The subjects of all its rows.
+    pub fn all_subjects(&self) -> String {
+        format!("asim.{}.*", self.token())
     }
 
     /// The subject of `table`'s rows.
@@ -123,12 +140,30 @@ impl Connection {
                 .iter()
                 .map(|table| format!("asim.*.{table}"))
                 .collect(),
-            duplicate_window: INPUT_DUPLICATE_WINDOW,
+            duplicate_window: DUPLICATE_WINDOW,
+            // Tenants read their messages by sequence.
+            allow_direct: true,
             ..Default::default()
         };
+        self.stream(config)
+    }
+
+    /// The alert stream, created when it is not there yet.
+    pub fn alert_stream(&self) -> Result<stream::Stream> {
+        self.stream(stream::Config {
+            name: ALERT_STREAM.to_owned(),
+            subjects: vec!["asim.*.alerts".to_owned()],
+            duplicate_window: DUPLICATE_WINDOW,
+            allow_direct: true,
+            ..Default::default()
+        })
+    }
+
+    fn stream(&self, config: stream::Config) -> Result<stream::Stream> {
+        let name = config.name.clone();
         self.runtime
             .block_on(self.jetstream.get_or_create_stream(config))
-            .with_context(|| format!("cannot open or create the JetStream stream {INPUT_STREAM}"))
+            .with_context(|| format!("cannot open or create the JetStream stream {name}"))
     }
 }
 

@@ -157,6 +157,15 @@ enum Destination {
     Lines(Box<dyn Write>),
     Parquet(Box<ParquetFile>),
     SecurityLake(SecurityLake),
+    Messages(Box<dyn AlertMessages>),
+}
+
+/// A message per alert (the cluster mode's alert stream).
+pub trait AlertMessages {
+    /// Sends one record, JSON, as a message with the alert's id.
+    fn send(&mut self, id: &str, record: Vec<u8>) -> Result<()>;
+    /// Returns once every message sent is stored.
+    fn flush(&mut self) -> Result<()>;
 }
 
 /// Writes alerts to stdout, a file of lines, a Parquet file or a lake.
@@ -251,11 +260,26 @@ impl AlertSink {
         })
     }
 
-    /// Writes out what is buffered (lines; a Parquet file is written whole at
-    /// [`AlertSink::finish`]).
+    /// Alerts as messages, one per alert with its id, each evaluation's
+    /// stored before the next begins.
+    pub fn messages(messages: Box<dyn AlertMessages>, format: AlertFormat) -> Result<AlertSink> {
+        if format == AlertFormat::Table {
+            bail!("alert messages are jsonl, ocsf or sentinel records, not a table");
+        }
+        Ok(AlertSink {
+            destination: Destination::Messages(messages),
+            format,
+            flush_each: true,
+            written: 0,
+        })
+    }
+
+    /// Writes out what is buffered (lines, messages; a Parquet file is
+    /// written whole at [`AlertSink::finish`]).
     pub fn flush(&mut self) -> Result<()> {
         match &mut self.destination {
             Destination::Lines(out) => out.flush().context("writing alerts"),
+            Destination::Messages(messages) => messages.flush(),
             Destination::Parquet(_) | Destination::SecurityLake(_) => Ok(()),
         }
     }
@@ -274,44 +298,48 @@ impl AlertSink {
 
     fn write_one(&mut self, evaluation: &Evaluation, alert: &Alert) -> Result<()> {
         let objects = match self.destination {
-            Destination::Lines(_) => Objects::Nested,
+            Destination::Lines(_) | Destination::Messages(_) => Objects::Nested,
             Destination::Parquet(_) | Destination::SecurityLake(_) => Objects::Text,
         };
-        let id = || alert_id(evaluation, alert);
+        // Plain JSON lines of `run` and `replay` carry no id.
+        let id = (self.flush_each || self.format != AlertFormat::Jsonl)
+            .then(|| alert_id(evaluation, alert));
         match self.format {
             AlertFormat::Jsonl => {
                 let record = AlertRecord {
                     evaluation,
                     alert,
-                    id: self.flush_each.then(id),
+                    id: id.clone(),
                     objects,
                 };
-                self.put(&record)
+                self.put(&record, id.as_deref())
             }
             AlertFormat::Ocsf => {
-                let id = id();
+                let id = id.unwrap_or_default();
                 let finding = ocsf::Finding::new(evaluation, alert, id.clone(), objects);
                 match &mut self.destination {
                     Destination::SecurityLake(lake) => lake.push(&finding, evaluation.at, &id),
-                    _ => self.put(&finding),
+                    _ => self.put(&finding, Some(&id)),
                 }
             }
             AlertFormat::Sentinel => {
-                let id = id();
+                let id = id.unwrap_or_default();
                 let row = sentinel::SecurityAlert::new(evaluation, alert, &id);
-                self.put(&row)
+                self.put(&row, Some(&id))
             }
             AlertFormat::Table => match &mut self.destination {
                 Destination::Lines(out) => table::write_table_row(out, evaluation, alert),
-                Destination::Parquet(_) | Destination::SecurityLake(_) => {
+                Destination::Parquet(_)
+                | Destination::SecurityLake(_)
+                | Destination::Messages(_) => {
                     bail!("a table is for a terminal: write Parquet as jsonl, ocsf or sentinel")
                 }
             },
         }
     }
 
-    /// One record to a file of lines or a Parquet file.
-    fn put<T: Serialize>(&mut self, record: &T) -> Result<()> {
+    /// One record to a file of lines, a Parquet file or a message (with `id`).
+    fn put<T: Serialize>(&mut self, record: &T, id: Option<&str>) -> Result<()> {
         match &mut self.destination {
             Destination::Lines(out) => {
                 serde_json::to_writer(&mut *out, record)?;
@@ -319,6 +347,10 @@ impl AlertSink {
                 Ok(())
             }
             Destination::Parquet(file) => file.push(record),
+            Destination::Messages(messages) => {
+                let id = id.context("an alert message without an id")?;
+                messages.send(id, serde_json::to_vec(record)?)
+            }
             // Made for OCSF findings alone, which go to it directly.
             Destination::SecurityLake(_) => bail!("a Security Lake holds OCSF findings only"),
         }
@@ -328,6 +360,7 @@ impl AlertSink {
     pub fn finish(self) -> Result<()> {
         match self.destination {
             Destination::Lines(mut out) => out.flush().context("writing alerts"),
+            Destination::Messages(mut messages) => messages.flush(),
             Destination::Parquet(file) => file.finish(),
             Destination::SecurityLake(lake) => lake.finish(),
         }

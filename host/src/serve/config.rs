@@ -34,9 +34,13 @@ pub struct TenantConfig {
     pub name: String,
     /// Where batch files appear: files named `*indicators*` hold indicators,
     /// `*summaries*` summaries, any other session rows (ASIM or raw logs).
-    pub spool: PathBuf,
-    /// Alerts, appended one per line.
-    pub alerts: PathBuf,
+    /// Not given in the cluster mode, where batches come from the stream.
+    #[serde(default)]
+    pub spool: Option<PathBuf>,
+    /// Alerts, appended one per line; in the cluster mode, not given: they
+    /// go to the alert stream.
+    #[serde(default)]
+    pub alerts: Option<PathBuf>,
     /// The alerts' shape: `jsonl` (with `AlertId`), `ocsf` or `sentinel`.
     #[serde(default = "default_alert_format")]
     pub alert_format: AlertFormat,
@@ -141,16 +145,18 @@ impl BudgetConfig {
 }
 
 impl Config {
-    /// Reads and checks `path`, resolving its relative paths.
-    pub fn read(path: &Path) -> Result<Config> {
+    /// Reads and checks `path`, resolving its relative paths; in the
+    /// cluster mode when `cluster`.
+    pub fn read(path: &Path, cluster: bool) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read", path.display()))?;
-        Config::parse(path, &text)
+        Config::parse(path, &text, cluster)
     }
 
     /// Checks `text`, the config read from `path` (which relative paths are
-    /// resolved against).
-    pub fn parse(path: &Path, text: &str) -> Result<Config> {
+    /// resolved against): with `cluster`, tenants name no spool or alert
+    /// file and their names are NATS subject tokens; without, they name both.
+    pub fn parse(path: &Path, text: &str, cluster: bool) -> Result<Config> {
         let mut config: Config = toml::from_str(text)
             .with_context(|| format!("{}: not a serve config", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -184,8 +190,25 @@ impl Config {
             if tenant.rules.is_empty() {
                 bail!("{}: tenant {} has no rule", path.display(), tenant.name);
             }
-            resolve(&mut tenant.spool);
-            resolve(&mut tenant.alerts);
+            let files = [tenant.spool.as_mut(), tenant.alerts.as_mut()];
+            match (cluster, files) {
+                (false, [Some(spool), Some(alerts)]) => {
+                    resolve(spool);
+                    resolve(alerts);
+                }
+                (false, _) => bail!(
+                    "{}: tenant {} needs a spool and an alerts file",
+                    path.display(),
+                    tenant.name
+                ),
+                (true, [None, None]) => {}
+                (true, _) => bail!(
+                    "{}: tenant {}: in the cluster mode batches come from the stream and alerts go to it: \
+                     no spool or alerts file",
+                    path.display(),
+                    tenant.name
+                ),
+            }
             for rule in &mut tenant.rules {
                 resolve(&mut rule.component);
             }

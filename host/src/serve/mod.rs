@@ -26,11 +26,27 @@ use config::Config;
 use status::Status;
 use tenant::Tenant;
 
+/// Where the tenants' batches come from and their alerts go.
+#[derive(Clone)]
+pub enum Io {
+    /// Each tenant's spool folder and alert file, as the config names them.
+    Files,
+    /// The cluster's streams (`serve --nats`).
+    #[cfg(feature = "cluster")]
+    Cluster(std::sync::Arc<crate::cluster::Connection>),
+}
+
+impl Io {
+    fn is_cluster(&self) -> bool {
+        !matches!(self, Io::Files)
+    }
+}
+
 /// Runs the configuration at `path`: until stopped, or, with `until_idle`,
-/// until every spool has been played; with `metrics`, Prometheus metrics are
-/// served at that address.
-pub fn run(path: &Path, until_idle: bool, metrics: Option<SocketAddr>) -> Result<()> {
-    let config = Config::read(path)?;
+/// until every spool (every tenant's messages) has been played; with
+/// `metrics`, Prometheus metrics are served at that address.
+pub fn run(path: &Path, io: &Io, until_idle: bool, metrics: Option<SocketAddr>) -> Result<()> {
+    let config = Config::read(path, io.is_cluster())?;
     let exporter = metrics.map(metrics::Exporter::start).transpose()?;
     fs::create_dir_all(&config.state)
         .with_context(|| format!("{}: cannot create", config.state.display()))?;
@@ -62,12 +78,12 @@ pub fn run(path: &Path, until_idle: bool, metrics: Option<SocketAddr>) -> Result
         .tenants
         .iter()
         .map(|tenant| {
-            Tenant::start(tenant, &config.state, &host, &mut components)
+            Tenant::start(tenant, &config.state, io, &host, &mut components)
                 .with_context(|| format!("tenant {}", printable(&tenant.name)))
         })
         .collect::<Result<Vec<_>>>()?;
     write_status(&config.state, &tenants, exporter.as_ref())?;
-    let mut watch = Watch::new(path, &config);
+    let mut watch = Watch::new(path, &config, io.is_cluster());
     loop {
         if let Some(changed) = watch.changed() {
             match changed {
@@ -105,6 +121,7 @@ pub fn run(path: &Path, until_idle: bool, metrics: Option<SocketAddr>) -> Result
 /// Watches the configuration file and the component files it names.
 struct Watch {
     config: PathBuf,
+    cluster: bool,
     files: Vec<PathBuf>,
     seen: Vec<Option<(SystemTime, u64)>>,
     taken: Vec<Option<(SystemTime, u64)>>,
@@ -112,11 +129,12 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(config: &Path, read: &Config) -> Watch {
+    fn new(config: &Path, read: &Config, cluster: bool) -> Watch {
         let files = watched(config, read);
         let seen = stat(&files);
         Watch {
             config: config.to_owned(),
+            cluster,
             files,
             taken: seen.clone(),
             seen,
@@ -136,7 +154,7 @@ impl Watch {
             return None;
         }
         self.taken = self.seen.clone();
-        let config = Config::read(&self.config);
+        let config = Config::read(&self.config, self.cluster);
         if let Ok(config) = &config {
             self.files = watched(&self.config, config);
             self.seen = stat(&self.files);

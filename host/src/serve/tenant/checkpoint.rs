@@ -273,9 +273,11 @@ impl Tenant {
         }
         self.checkpoint.records.clone_from(&self.records);
         self.sink.flush()?;
-        self.checkpoint.alert_bytes = fs::metadata(&self.alerts_path)
-            .with_context(|| format!("{}: cannot read", self.alerts_path.display()))?
-            .len();
+        if let Some(alerts) = &self.alerts_path {
+            self.checkpoint.alert_bytes = fs::metadata(alerts)
+                .with_context(|| format!("{}: cannot read", alerts.display()))?
+                .len();
+        }
         self.checkpoint.generation = generation;
         self.checkpoint.lateness = Some(self.lateness);
         self.checkpoint.write(&path(&self.dir))?;

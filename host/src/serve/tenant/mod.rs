@@ -18,6 +18,7 @@
 //! rollback point until the new build has passed its probation.
 
 mod checkpoint;
+mod source;
 mod spool;
 mod swap;
 
@@ -34,6 +35,7 @@ use super::{
     config::TenantConfig,
     deploy::{Builds, Deployment, RuleRecord},
     status::{Printed, Refused, RuleState, RuleStatus, TenantStatus},
+    Io,
 };
 use crate::{
     engine::{Budgets, LoadedRule, RuleHost, RuleInstance},
@@ -47,6 +49,7 @@ use crate::{
     time,
 };
 use checkpoint::Checkpoint;
+use source::Source;
 
 /// A tenant's rules: waiting for the first rows (when `from` is not known
 /// yet, no tick can be placed), then running on the tenant's clock.
@@ -90,11 +93,13 @@ pub struct Tenant {
     pub name: String,
     config: TenantConfig,
     state_dir: PathBuf,
-    spool: PathBuf,
+    io: Io,
+    source: Source,
     dir: PathBuf,
     /// The builds the tenant's rules run, kept in its state folder.
     builds: Builds,
-    alerts_path: PathBuf,
+    /// The alert file; none in the cluster mode.
+    alerts_path: Option<PathBuf>,
     lateness: i64,
     max_ahead: i64,
     rules: Rules,
@@ -122,6 +127,7 @@ impl Tenant {
     pub fn start(
         config: &TenantConfig,
         state_dir: &Path,
+        io: &Io,
         host: &RuleHost,
         components: &mut Components,
     ) -> Result<Tenant> {
@@ -211,7 +217,34 @@ impl Tenant {
             .map(|&table| Readers::default().of(table))
             .collect();
 
-        let sink = AlertSink::append(&config.alerts, checkpoint.alert_bytes, config.alert_format)?;
+        let (source, sink) = match io {
+            Io::Files => {
+                // The config was checked: without the cluster, both are there.
+                let spool = config.spool.clone().context("no spool")?;
+                let alerts = config.alerts.as_deref().context("no alerts file")?;
+                let sink = AlertSink::append(alerts, checkpoint.alert_bytes, config.alert_format)?;
+                (Source::Spool(spool), sink)
+            }
+            #[cfg(feature = "cluster")]
+            Io::Cluster(connection) => {
+                use crate::cluster::{alerts::AlertPublisher, Owner};
+                let owner = Owner::tenant(tenant)?;
+                let seen = checkpoint
+                    .files_played
+                    .iter()
+                    .chain(&checkpoint.files_waiting);
+                let stream = source::stream::StreamSource::new(
+                    std::sync::Arc::clone(connection),
+                    connection.input_stream()?,
+                    &owner,
+                    seen,
+                );
+                connection.alert_stream()?;
+                let publisher = AlertPublisher::new(std::sync::Arc::clone(connection), &owner);
+                let sink = AlertSink::messages(Box::new(publisher), config.alert_format)?;
+                (Source::Stream(Box::new(stream)), sink)
+            }
+        };
         let lateness = time::parse_duration(&config.lateness)
             .map_err(|why| anyhow::anyhow!("tenant {tenant}: lateness: {why}"))?;
         let max_ahead = time::parse_duration(&config.max_ahead)
@@ -220,7 +253,8 @@ impl Tenant {
             name: tenant.clone(),
             config: config.clone(),
             state_dir: state_dir.to_owned(),
-            spool: config.spool.clone(),
+            io: io.clone(),
+            source,
             dir,
             builds,
             alerts_path: config.alerts.clone(),
@@ -301,24 +335,11 @@ impl Tenant {
         if self.swap_next(host, components)? {
             return Ok(true);
         }
-        let mut names: Vec<String> = match fs::read_dir(&self.spool) {
-            Ok(entries) => entries
-                .filter_map(|entry| entry.ok())
-                .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                // Writers write `.name` or `name.tmp` and rename when done.
-                .filter(|name| !name.starts_with('.') && !name.ends_with(".tmp"))
-                .filter(|name| {
-                    !self.checkpoint.files_played.contains(name)
-                        && !self.checkpoint.files_waiting.contains(name)
-                })
-                .collect(),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(error) => {
-                return Err(error).with_context(|| format!("{}: cannot list", self.spool.display()))
-            }
+        let checkpoint = &self.checkpoint;
+        let seen = |name: &str| {
+            checkpoint.files_played.contains(name) || checkpoint.files_waiting.contains(name)
         };
-        names.sort();
+        let names = self.source.new_names(&seen)?;
         for name in &names {
             self.read_file(name)?;
             self.play_to_watermark()?;
@@ -345,7 +366,13 @@ impl Tenant {
     /// Starts the tenant again from its checkpoint.
     fn reload(&mut self, host: &RuleHost, components: &mut Components) -> Result<()> {
         let config = self.config.clone();
-        *self = Tenant::start(&config, &self.state_dir.clone(), host, components)?;
+        *self = Tenant::start(
+            &config,
+            &self.state_dir.clone(),
+            &self.io.clone(),
+            host,
+            components,
+        )?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use asim_rule_core::Timestamp;
 use super::{Rules, Tenant};
 use crate::{
     feed::Table,
-    inputs::{reorder::ReorderBuffer, stream::OwnedCell, InputFile, Rejects},
+    inputs::{reorder::ReorderBuffer, stream::OwnedCell, Rejects},
     limits::BATCH_ROWS,
     printable::printable,
     schedule::Replay,
@@ -90,9 +90,7 @@ impl Tenant {
     /// Reads a spool file's rows into the reorder buffer; rows at or before
     /// the watermark of a re-read file were played before the restart.
     pub(super) fn read_file(&mut self, name: &str) -> Result<()> {
-        let table = table_of(name);
-        let path = self.spool.join(name);
-        let input = InputFile::by_content(path.to_str().unwrap_or(name));
+        let table = self.source.table_of(name);
         let file: Arc<str> = name.into();
         let reread = self.checkpoint.files_waiting.contains(name);
         let watermark = self.checkpoint.watermark;
@@ -100,8 +98,9 @@ impl Tenant {
         let mut rejects = Rejects::default();
         let (mut rows, mut too_far_ahead) = (Vec::new(), 0u64);
         let reader = Arc::clone(&self.readers[table.index()]);
-        let read = reader(
-            &input,
+        let read = self.source.read(
+            name,
+            &reader,
             &self.columns[table.index()],
             &mut rejects,
             &mut |time, cells| {

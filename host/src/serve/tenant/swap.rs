@@ -12,14 +12,12 @@ use asim_rule_core::{RuleMetadata, Timestamp};
 
 use super::{
     checkpoint::{self, Checkpoint, ROLLBACK_DIR},
-    component,
-    spool::table_of,
-    Tenant,
+    component, Tenant,
 };
 use crate::{
     engine::{RuleHost, RuleInstance},
     feed::{Feed, Table, Window},
-    inputs::{InputFile, Rejects},
+    inputs::Rejects,
     limits::BATCH_ROWS,
     schedule::first_tick_after,
     serve::{
@@ -281,7 +279,7 @@ impl Tenant {
     /// Feeds `rule` (to replace rule `index`) the rows of the retained spool
     /// files its next evaluation reads, up to the watermark (later rows come
     /// as usual); the rows fed.
-    fn rebuild(&self, index: usize, rule: &mut RuleInstance) -> Result<u64> {
+    fn rebuild(&mut self, index: usize, rule: &mut RuleInstance) -> Result<u64> {
         let watermark = self.checkpoint.watermark.context("no rows were played")?;
         let next = self
             .next_tick(index, rule.metadata().frequency)
@@ -300,18 +298,19 @@ impl Tenant {
             let mut feed = Feed::new(table, rules, |_, _| Some(window), BATCH_ROWS);
             let columns = feed.columns().to_vec();
             let reader = Arc::clone(&self.readers[table.index()]);
-            let names = self
+            let names: Vec<String> = self
                 .checkpoint
                 .files_played
                 .iter()
-                .chain(&self.checkpoint.files_waiting);
+                .chain(&self.checkpoint.files_waiting)
+                .filter(|name| self.source.table_of(name) == table)
+                .cloned()
+                .collect();
             let mut rows = 0;
-            for name in names.filter(|name| table_of(name) == table) {
-                let path = self.spool.join(name);
-                anyhow::ensure!(path.exists(), "spool file {name} is gone");
-                let input = InputFile::by_content(path.to_str().unwrap_or(name));
-                rows += reader(
-                    &input,
+            for name in &names {
+                rows += self.source.read(
+                    name,
+                    &reader,
                     &columns,
                     &mut Rejects::default(),
                     &mut |time, cells| feed.push(rules, time, cells),

@@ -1,10 +1,12 @@
-//! `asim-rules publish`: files into a NATS JetStream cluster, as batches.
+//! The cluster mode's commands: `asim-rules publish` (files into NATS
+//! JetStream, as batches) and `asim-rules alerts` (a tenant's alerts read back).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::{
     cli::IndicatorArgs,
     cluster::{
+        alerts::write_alerts,
         publish::{publish_file, Published},
         Connection, Owner,
     },
@@ -52,7 +54,7 @@ pub struct PublishArgs {
 }
 
 /// Sends every file's rows to its table's subject.
-pub fn run(args: PublishArgs) -> Result<()> {
+pub fn publish(args: PublishArgs) -> Result<()> {
     let owner = match &args.tenant {
         Some(name) => Owner::tenant(name)?,
         None => Owner::Global,
@@ -110,5 +112,27 @@ pub fn run(args: PublishArgs) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// `asim-rules alerts`' arguments.
+#[derive(clap::Args)]
+pub struct AlertsArgs {
+    /// The NATS server (nats://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub nats: String,
+    /// The tenant whose alerts are read.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: String,
+}
+
+/// Prints the tenant's alerts stored so far, one record a line.
+pub fn alerts(args: AlertsArgs) -> Result<()> {
+    let owner = Owner::tenant(&args.tenant)?;
+    let connection = Connection::open(&args.nats)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = write_alerts(&connection, &owner, &mut out)?;
+    std::io::Write::flush(&mut out).context("writing alerts")?;
+    tracing::info!("{written} alerts of tenant {}", args.tenant);
     Ok(())
 }
