@@ -66,6 +66,18 @@ pub const MESSAGE_CHARS: usize = 1000;
 pub const TENANT_NAME_BYTES: usize = 128;
 /// How often spools are looked at, in milliseconds.
 pub const POLL_MS: u64 = 1000;
+
+/// How long a tenant's lease lasts in the cluster mode unless renewed: a
+/// killed instance's tenants are taken over within it.
+pub const LEASE_TIME: Duration = Duration::from_secs(4);
+
+/// How often an instance renews its leases (well within [`LEASE_TIME`]).
+pub const RENEW_EVERY: Duration = Duration::from_secs(1);
+
+/// How often a tenant's moving checkpoint is stored in the cluster: what a
+/// takeover may have to play again, against an object written per tenant
+/// per period.
+pub const STORE_EVERY: Duration = Duration::from_secs(2);
 /// How late a row may come and still be seen by its evaluations.
 pub const LATENESS: &str = "5m";
 /// How far a row may lie beyond the later of the host's clock and the latest

@@ -8,7 +8,9 @@
 //! `asim.<tenant>.alerts` in [`ALERT_STREAM`].
 
 pub mod alerts;
+pub mod lease;
 pub mod publish;
+pub mod state;
 pub mod wire;
 
 use std::time::Duration;

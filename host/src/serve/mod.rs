@@ -3,6 +3,8 @@
 //! budgets. One engine (pooling allocator) holds every tenant's instances; a
 //! rule that breaks a budget is quarantined for its tenant alone.
 
+#[cfg(feature = "cluster")]
+mod cluster;
 mod components;
 pub mod config;
 pub mod deploy;
@@ -43,16 +45,27 @@ impl Io {
 }
 
 /// Runs the configuration at `path`: until stopped, or, with `until_idle`,
-/// until every spool (every tenant's messages) has been played; with
-/// `metrics`, Prometheus metrics are served at that address.
+/// until every spool (in the cluster mode, every message) has been played;
+/// with `metrics`, Prometheus metrics are served at that address.
 pub fn run(path: &Path, io: &Io, until_idle: bool, metrics: Option<SocketAddr>) -> Result<()> {
     let config = Config::read(path, io.is_cluster())?;
     let exporter = metrics.map(metrics::Exporter::start).transpose()?;
     fs::create_dir_all(&config.state)
         .with_context(|| format!("{}: cannot create", config.state.display()))?;
+    let host = rule_host(&config)?;
+    match io {
+        Io::Files => run_spools(path, &config, &host, until_idle, exporter.as_ref()),
+        #[cfg(feature = "cluster")]
+        Io::Cluster(connection) => {
+            cluster::run(&config, connection, &host, until_idle, exporter.as_ref())
+        }
+    }
+}
+
+/// One engine for every tenant's rules, its memory cap the largest tenant
+/// budget (each instance gets its own tenant's).
+fn rule_host(config: &Config) -> Result<RuleHost> {
     let rules: usize = config.tenants.iter().map(|tenant| tenant.rules.len()).sum();
-    // The host's memory cap is the largest tenant budget; each instance gets
-    // its own tenant's.
     let memory_bytes = config
         .tenants
         .iter()
@@ -66,24 +79,34 @@ pub fn run(path: &Path, io: &Io, until_idle: bool, metrics: Option<SocketAddr>) 
         pooled_instances: Some(u32::try_from(rules + 2).unwrap_or(u32::MAX)),
         ..EngineOptions::default()
     };
-    let host = RuleHost::with_options(
+    RuleHost::with_options(
         Budgets {
             memory_bytes,
             ..Budgets::default()
         },
         &options,
-    )?;
+    )
+}
+
+/// Plays every tenant's spool as files arrive.
+fn run_spools(
+    path: &Path,
+    config: &Config,
+    host: &RuleHost,
+    until_idle: bool,
+    exporter: Option<&metrics::Exporter>,
+) -> Result<()> {
     let mut components = components::Components::default();
     let mut tenants = config
         .tenants
         .iter()
         .map(|tenant| {
-            Tenant::start(tenant, &config.state, io, &host, &mut components)
+            Tenant::start(tenant, &config.state, &Io::Files, host, &mut components)
                 .with_context(|| format!("tenant {}", printable(&tenant.name)))
         })
         .collect::<Result<Vec<_>>>()?;
-    write_status(&config.state, &tenants, exporter.as_ref())?;
-    let mut watch = Watch::new(path, &config, io.is_cluster());
+    write_status(&config.state, &tenants, exporter)?;
+    let mut watch = Watch::new(path, config);
     loop {
         if let Some(changed) = watch.changed() {
             match changed {
@@ -97,10 +120,10 @@ pub fn run(path: &Path, io: &Io, until_idle: bool, metrics: Option<SocketAddr>) 
         let mut played = false;
         for tenant in &mut tenants {
             played |= tenant
-                .poll(&host, &mut components)
+                .poll(host, &mut components)
                 .with_context(|| format!("tenant {}", tenant.name))?;
         }
-        write_status(&config.state, &tenants, exporter.as_ref())?;
+        write_status(&config.state, &tenants, exporter)?;
         let compiling = tenants.iter().any(Tenant::swap_compiling);
         if until_idle && !played && !compiling {
             tracing::info!(
@@ -121,7 +144,6 @@ pub fn run(path: &Path, io: &Io, until_idle: bool, metrics: Option<SocketAddr>) 
 /// Watches the configuration file and the component files it names.
 struct Watch {
     config: PathBuf,
-    cluster: bool,
     files: Vec<PathBuf>,
     seen: Vec<Option<(SystemTime, u64)>>,
     taken: Vec<Option<(SystemTime, u64)>>,
@@ -129,12 +151,11 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(config: &Path, read: &Config, cluster: bool) -> Watch {
+    fn new(config: &Path, read: &Config) -> Watch {
         let files = watched(config, read);
         let seen = stat(&files);
         Watch {
             config: config.to_owned(),
-            cluster,
             files,
             taken: seen.clone(),
             seen,
@@ -154,7 +175,7 @@ impl Watch {
             return None;
         }
         self.taken = self.seen.clone();
-        let config = Config::read(&self.config, self.cluster);
+        let config = Config::read(&self.config, false);
         if let Ok(config) = &config {
             self.files = watched(&self.config, config);
             self.seen = stat(&self.files);
@@ -212,13 +233,13 @@ fn reconfigure(tenants: &mut [Tenant], config: &Config) {
 }
 
 /// Rewrites the status file and hands the status to the metrics endpoint.
-fn write_status(
+fn write_status<'a>(
     state: &Path,
-    tenants: &[Tenant],
+    tenants: impl IntoIterator<Item = &'a Tenant>,
     exporter: Option<&metrics::Exporter>,
 ) -> Result<()> {
     let status = Status {
-        tenants: tenants.iter().map(Tenant::status).collect(),
+        tenants: tenants.into_iter().map(Tenant::status).collect(),
     };
     status.write(state)?;
     if let Some(exporter) = exporter {

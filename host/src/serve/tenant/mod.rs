@@ -319,6 +319,12 @@ impl Tenant {
         Ok(())
     }
 
+    /// The generation of its latest checkpoint (0: none written yet).
+    #[cfg(feature = "cluster")]
+    pub fn generation(&self) -> u64 {
+        self.checkpoint.generation
+    }
+
     /// Whether a swap waits for its build to compile beside the tenants.
     pub fn swap_compiling(&self) -> bool {
         self.swap_compiling

@@ -105,8 +105,9 @@ pub(super) mod stream {
         feed::Table,
     };
 
-    /// Messages taken per poll, so one busy tenant lets the others run.
-    const PER_POLL: usize = 64;
+    /// Messages taken per poll, so one busy tenant lets the others run (and
+    /// its instance renew its leases).
+    const PER_POLL: usize = 16;
 
     /// A tenant's view of the input stream.
     pub struct StreamSource {

@@ -1,0 +1,330 @@
+//! `serve --nats`: one instance of a cluster. Every instance reads the same
+//! config; each runs the tenants whose leases it holds, at most its share
+//! (the tenants divided by the live instances, rounded up), taking free
+//! ones and giving up extras as instances come and go. A tenant's state
+//! lives in the cluster (`crate::cluster::state`): taking a tenant restores
+//! its latest checkpoint into a scratch folder of this instance and plays
+//! its messages from there; its checkpoint is stored back under the lease's
+//! epoch every [`STORE_EVERY`] while it moves, and when the tenant is given
+//! up. A takeover plays again what came after the stored checkpoint: the
+//! alerts it publishes again carry the same ids, which the alert stream drops. An instance that lost
+//! a lease (it stalled past the lease time) is fenced: its next store is
+//! refused, and it drops the tenant without writing anything more.
+
+use std::{
+    fs,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, Result};
+
+use super::{components::Components, config::Config, metrics, tenant::Tenant, write_status, Io};
+use crate::{
+    cluster::{
+        lease::{Held, Leases},
+        state::{Pointer, States},
+        Connection,
+    },
+    engine::RuleHost,
+    limits::{LEASE_TIME, RENEW_EVERY, STORE_EVERY},
+    printable::printable,
+};
+
+/// A tenant this instance runs.
+struct Running {
+    tenant: Tenant,
+    held: Held,
+    /// Whether its lease was lost: it is dropped after the round.
+    lost: bool,
+    /// The revision of the tenant's state pointer this instance last wrote.
+    pointer_revision: u64,
+    /// The checkpoint stored last: its generation and object, and when.
+    stored: (u64, Option<String>),
+    stored_at: Instant,
+}
+
+/// The instance's view of the cluster.
+struct Instance<'a> {
+    connection: &'a Arc<Connection>,
+    config: &'a Config,
+    host: &'a RuleHost,
+    leases: Leases,
+    states: States,
+    /// This instance's folder of tenant state folders.
+    scratch: PathBuf,
+    components: Components,
+    running: Vec<Running>,
+}
+
+/// Runs this instance's share of the config's tenants until stopped, or,
+/// with `until_idle`, until every tenant is held and nothing is left to play
+/// here. On the way out its checkpoints are stored and its leases given up.
+pub(super) fn run(
+    config: &Config,
+    connection: &Arc<Connection>,
+    host: &RuleHost,
+    until_idle: bool,
+    exporter: Option<&metrics::Exporter>,
+) -> Result<()> {
+    let id = instance_id();
+    let scratch = config.state.join(format!("instance-{id}"));
+    fs::create_dir_all(&scratch)
+        .with_context(|| format!("{}: cannot create", scratch.display()))?;
+    let mut instance = Instance {
+        connection,
+        config,
+        host,
+        leases: Leases::open(connection, &id, LEASE_TIME)?,
+        states: States::open(connection)?,
+        scratch,
+        components: Components::default(),
+        running: Vec::new(),
+    };
+    tracing::info!("instance {id} joins the cluster");
+    let result = instance.serve(until_idle, exporter);
+    instance.leave();
+    result
+}
+
+impl Instance<'_> {
+    fn serve(&mut self, until_idle: bool, exporter: Option<&metrics::Exporter>) -> Result<()> {
+        let mut renewed = Instant::now();
+        self.leases.heartbeat(self.connection)?;
+        loop {
+            if renewed.elapsed() >= RENEW_EVERY {
+                self.renew()?;
+                renewed = Instant::now();
+            }
+            let share = self.share()?;
+            let took = self.take_up_to(share)?;
+            let mut played = false;
+            for index in 0..self.running.len() {
+                played |= self.play(index)?;
+                if renewed.elapsed() >= RENEW_EVERY {
+                    self.renew()?;
+                    renewed = Instant::now();
+                }
+            }
+            self.running.retain(|running| !running.lost);
+            while self.running.len() > share {
+                self.give_up_last()?;
+            }
+            write_status(
+                &self.scratch,
+                self.running.iter().map(|running| &running.tenant),
+                exporter,
+            )?;
+            if until_idle && !played && !took && self.all_held()? {
+                tracing::info!(
+                    "{} tenants idle here{}",
+                    self.running.len(),
+                    crate::outputs::peak_memory_note()
+                );
+                return Ok(());
+            }
+            if !played {
+                std::thread::sleep(Duration::from_millis(self.config.poll_ms.min(250)));
+            }
+        }
+    }
+
+    /// Heartbeat, and every lease renewed; a tenant whose lease was lost is
+    /// marked, and dropped after the round.
+    fn renew(&mut self) -> Result<()> {
+        self.leases.heartbeat(self.connection)?;
+        for running in &mut self.running {
+            let name = running.tenant.name.clone();
+            if !running.lost
+                && !self
+                    .leases
+                    .renew(self.connection, &name, &mut running.held)?
+            {
+                tracing::warn!(tenant = %name, "tenant {name}: its lease was lost (this instance stalled past {LEASE_TIME:?}); dropped here");
+                running.lost = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// This instance's share of the tenants.
+    fn share(&self) -> Result<usize> {
+        let live = self.leases.live_instances(self.connection)?;
+        Ok(self.config.tenants.len().div_ceil(live))
+    }
+
+    /// Takes free tenants until this instance runs `share`; whether it took any.
+    fn take_up_to(&mut self, share: usize) -> Result<bool> {
+        let mut took = false;
+        for entry in &self.config.tenants {
+            if self.running.len() >= share {
+                break;
+            }
+            if self
+                .running
+                .iter()
+                .any(|running| running.tenant.name == entry.name)
+            {
+                continue;
+            }
+            if let Some(running) = self.take(entry)? {
+                tracing::info!(tenant = %entry.name, "tenant {} taken with epoch {}", entry.name, running.held.epoch);
+                self.running.push(running);
+                took = true;
+            }
+        }
+        Ok(took)
+    }
+
+    /// Takes `entry`'s tenant if its lease is free: the lease with the next
+    /// epoch, the pointer raised to it (fencing the previous holder out), its
+    /// latest checkpoint restored.
+    fn take(&mut self, entry: &super::config::TenantConfig) -> Result<Option<Running>> {
+        let name = &entry.name;
+        let (pointer, revision) = self.states.pointer(self.connection, name)?;
+        let epoch = pointer.epoch + 1;
+        let Some(held) = self.leases.acquire(self.connection, name, epoch)? else {
+            return Ok(None);
+        };
+        let raised = Pointer {
+            epoch,
+            object: pointer.object.clone(),
+        };
+        let Some(pointer_revision) =
+            self.states
+                .swap_pointer(self.connection, name, &raised, revision)?
+        else {
+            // Another instance moved between the read and the lease.
+            self.leases.release(self.connection, name, &held);
+            return Ok(None);
+        };
+        let dir = self.scratch.join(name);
+        match &pointer.object {
+            Some(object) => self.states.download(self.connection, object, &dir)?,
+            None => {
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+        let io = Io::Cluster(Arc::clone(self.connection));
+        let tenant = Tenant::start(entry, &self.scratch, &io, self.host, &mut self.components)
+            .with_context(|| format!("tenant {}", printable(name)))?;
+        Ok(Some(Running {
+            stored: (tenant.generation(), pointer.object),
+            stored_at: Instant::now(),
+            tenant,
+            held,
+            lost: false,
+            pointer_revision,
+        }))
+    }
+
+    /// Plays running tenant `index`'s new messages, and stores its
+    /// checkpoint if it moved and the last was stored [`STORE_EVERY`] ago;
+    /// whether there was anything to play.
+    fn play(&mut self, index: usize) -> Result<bool> {
+        let running = &mut self.running[index];
+        if running.lost {
+            return Ok(false);
+        }
+        let played = running
+            .tenant
+            .poll(self.host, &mut self.components)
+            .with_context(|| format!("tenant {}", running.tenant.name))?;
+        if running.stored_at.elapsed() >= STORE_EVERY {
+            self.store(index)?;
+        }
+        Ok(played)
+    }
+
+    /// Stores running tenant `index`'s checkpoint if it moved since it was
+    /// stored last; a refused pointer (another holder) drops the tenant.
+    fn store(&mut self, index: usize) -> Result<()> {
+        let running = &mut self.running[index];
+        let generation = running.tenant.generation();
+        if generation == running.stored.0 || running.lost {
+            return Ok(());
+        }
+        let name = running.tenant.name.clone();
+        let object = format!("{name}.{}.{generation}", running.held.epoch);
+        self.states
+            .upload(self.connection, &self.scratch.join(&name), &object)?;
+        let pointer = Pointer {
+            epoch: running.held.epoch,
+            object: Some(object.clone()),
+        };
+        match self.states.swap_pointer(
+            self.connection,
+            &name,
+            &pointer,
+            running.pointer_revision,
+        )? {
+            Some(revision) => {
+                running.pointer_revision = revision;
+                if let Some(old) = running.stored.1.replace(object) {
+                    self.states.delete(self.connection, &old);
+                }
+                running.stored.0 = generation;
+                running.stored_at = Instant::now();
+            }
+            None => {
+                tracing::warn!(tenant = %name, "tenant {name}: another instance holds it now; dropped here");
+                self.states.delete(self.connection, &object);
+                running.lost = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the last running tenant's checkpoint and gives its lease up.
+    fn give_up_last(&mut self) -> Result<()> {
+        let index = self.running.len() - 1;
+        self.store(index)?;
+        if let Some(running) = self.running.pop() {
+            let name = &running.tenant.name;
+            if !running.lost {
+                self.leases.release(self.connection, name, &running.held);
+                tracing::info!(tenant = %name, "tenant {name} given up for another instance");
+            }
+            let _ = fs::remove_dir_all(self.scratch.join(name));
+        }
+        Ok(())
+    }
+
+    /// Whether every tenant of the config is held by some instance.
+    fn all_held(&self) -> Result<bool> {
+        for entry in &self.config.tenants {
+            let here = self
+                .running
+                .iter()
+                .any(|running| running.tenant.name == entry.name);
+            if !here && !self.leases.is_held(self.connection, &entry.name)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Stores every checkpoint, gives every lease up, says goodbye.
+    fn leave(&mut self) {
+        while !self.running.is_empty() {
+            if let Err(error) = self.give_up_last() {
+                let message = format!("{error:#}");
+                tracing::warn!("{}", printable(&message));
+                // The lease is left to expire.
+                self.running.pop();
+            }
+        }
+        self.leases.leave(self.connection);
+        let _ = fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// A name for this instance, unique among those alive: the process and the
+/// moment it started.
+fn instance_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!("{:x}-{}", nanos, std::process::id())
+}
