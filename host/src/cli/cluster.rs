@@ -18,9 +18,12 @@ use crate::{
 /// `asim-rules publish`'s arguments.
 #[derive(clap::Args)]
 pub struct PublishArgs {
-    /// The NATS server (nats://HOST:PORT).
+    /// The NATS server (nats://HOST:PORT; comma-separated, a cluster's).
     #[arg(long, value_name = "URL")]
     pub nats: String,
+    /// Servers that keep a copy of the streams this creates (3 in production).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
     /// The tenant whose rows these are.
     #[arg(
         long,
@@ -75,7 +78,7 @@ pub fn publish(args: PublishArgs) -> Result<()> {
     if tables.iter().all(|(_, files)| files.is_empty()) {
         bail!("nothing to publish: give --sessions, --indicators or --summaries files");
     }
-    let connection = Connection::open(&args.nats)?;
+    let connection = Connection::open(&args.nats, args.replicas.into())?;
     connection.input_stream()?;
     let readers = Readers {
         indicators: args.indicators.list_options(),
@@ -118,7 +121,7 @@ pub fn publish(args: PublishArgs) -> Result<()> {
 /// `asim-rules alerts`' arguments.
 #[derive(clap::Args)]
 pub struct AlertsArgs {
-    /// The NATS server (nats://HOST:PORT).
+    /// The NATS server (nats://HOST:PORT; comma-separated, a cluster's).
     #[arg(long, value_name = "URL")]
     pub nats: String,
     /// The tenant whose alerts are read.
@@ -129,7 +132,7 @@ pub struct AlertsArgs {
 /// Prints the tenant's alerts stored so far, one record a line.
 pub fn alerts(args: AlertsArgs) -> Result<()> {
     let owner = Owner::tenant(&args.tenant)?;
-    let connection = Connection::open(&args.nats)?;
+    let connection = Connection::open(&args.nats, 1)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = write_alerts(&connection, &owner, &mut out)?;
     std::io::Write::flush(&mut out).context("writing alerts")?;

@@ -29,6 +29,11 @@ pub struct ServeArgs {
     #[cfg(feature = "cluster")]
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// With --nats: servers that keep a copy of each stream and bucket this
+    /// instance creates (3 in production, on a cluster of 3 or more).
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "nats", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: u8,
 }
 
 /// `asim-rules status`'s arguments.
@@ -46,7 +51,10 @@ pub struct StatusArgs {
 pub fn run(args: ServeArgs) -> Result<()> {
     #[cfg(feature = "cluster")]
     let io = match &args.nats {
-        Some(url) => Io::Cluster(std::sync::Arc::new(crate::cluster::Connection::open(url)?)),
+        Some(url) => {
+            let connection = crate::cluster::Connection::open(url, args.replicas.into())?;
+            Io::Cluster(std::sync::Arc::new(connection))
+        }
         None => Io::Files,
     };
     #[cfg(not(feature = "cluster"))]

@@ -6,9 +6,13 @@
 use std::{io::Write, sync::Arc};
 
 use anyhow::{Context, Result};
-use async_nats::jetstream::{context::PublishAckFuture, message::PublishMessage};
+use async_nats::jetstream::{
+    context::{GetStreamErrorKind, PublishAckFuture},
+    message::PublishMessage,
+    ErrorCode,
+};
 
-use super::{Connection, Owner};
+use super::{Connection, Owner, ALERT_STREAM};
 use crate::outputs::AlertMessages;
 
 /// One tenant's alerts, on their way to the alert stream.
@@ -66,9 +70,22 @@ impl AlertMessages for AlertPublisher {
 /// Writes `owner`'s alerts stored so far to `out`, a line each, in the
 /// order they were stored; how many.
 pub fn write_alerts(connection: &Connection, owner: &Owner, out: &mut dyn Write) -> Result<u64> {
-    let stream = connection.alert_stream()?;
-    let subject = owner.alert_subject();
     let runtime = &connection.runtime;
+    // Only read: the stream is created (with its replicas) by `serve`.
+    let stream = match runtime.block_on(connection.jetstream.get_stream(ALERT_STREAM)) {
+        Ok(stream) => stream,
+        Err(error) => match error.kind() {
+            GetStreamErrorKind::JetStream(error)
+                if error.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+            {
+                return Ok(0);
+            }
+            _ => {
+                return Err(error).with_context(|| format!("cannot open the stream {ALERT_STREAM}"))
+            }
+        },
+    };
+    let subject = owner.alert_subject();
     let mut written = 0;
     let mut next = 1;
     loop {

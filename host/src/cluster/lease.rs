@@ -52,6 +52,7 @@ impl Leases {
                     bucket: name.to_owned(),
                     history: 1,
                     max_age: ttl,
+                    num_replicas: connection.replicas,
                     ..Default::default()
                 }))
                 .with_context(|| format!("cannot open the key-value bucket {name}"))

@@ -98,6 +98,9 @@ fn check_token(name: &str) -> Result<()> {
 
 /// A connection to a NATS server, and the runtime its client runs on.
 pub struct Connection {
+    /// How many servers keep a copy of each stream and bucket this
+    /// connection creates (1 on a single server, 3 in production).
+    pub replicas: usize,
     /// Drives the client: callers block on its futures.
     pub runtime: tokio::runtime::Runtime,
     /// The core NATS client.
@@ -107,8 +110,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `url` (`nats://host:port`).
-    pub fn open(url: &str) -> Result<Connection> {
+    /// Connects to `urls` (`nats://host:port`, comma-separated for a
+    /// cluster's servers); streams and buckets it creates get `replicas`.
+    pub fn open(urls: &str, replicas: usize) -> Result<Connection> {
+        let servers = urls
+            .split(',')
+            .map(|url| url.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{urls}: not a NATS server address"))?;
         // One worker keeps the connection served while the caller reads files.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -120,14 +129,15 @@ impl Connection {
                 async_nats::ConnectOptions::new()
                     .connection_timeout(Duration::from_secs(5))
                     .max_reconnects(Some(3))
-                    .connect(url),
+                    .connect(servers.as_slice()),
             )
-            .with_context(|| format!("{url}: cannot connect to NATS"))?;
+            .with_context(|| format!("{urls}: cannot connect to NATS"))?;
         let jetstream = {
             let _inside = runtime.enter();
             jetstream::new(client.clone())
         };
         Ok(Connection {
+            replicas,
             runtime,
             client,
             jetstream,
@@ -145,6 +155,7 @@ impl Connection {
             duplicate_window: DUPLICATE_WINDOW,
             // Tenants read their messages by sequence.
             allow_direct: true,
+            num_replicas: self.replicas,
             ..Default::default()
         };
         self.stream(config)
@@ -157,6 +168,7 @@ impl Connection {
             subjects: vec!["asim.*.alerts".to_owned()],
             duplicate_window: DUPLICATE_WINDOW,
             allow_direct: true,
+            num_replicas: self.replicas,
             ..Default::default()
         })
     }

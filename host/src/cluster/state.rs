@@ -60,12 +60,14 @@ impl States {
             .block_on(jetstream.create_key_value(kv::Config {
                 bucket: POINTER_BUCKET.to_owned(),
                 history: 1,
+                num_replicas: connection.replicas,
                 ..Default::default()
             }))
             .with_context(|| format!("cannot open the key-value bucket {POINTER_BUCKET}"))?;
         let objects = runtime
             .block_on(jetstream.create_object_store(object_store::Config {
                 bucket: OBJECT_BUCKET.to_owned(),
+                num_replicas: connection.replicas,
                 ..Default::default()
             }))
             .with_context(|| format!("cannot open the object store {OBJECT_BUCKET}"))?;

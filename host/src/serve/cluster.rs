@@ -25,7 +25,7 @@ use crate::{
     cluster::{
         lease::{Held, Leases},
         state::{Pointer, States},
-        Connection,
+        Connection, Owner,
     },
     engine::RuleHost,
     limits::{LEASE_TIME, RENEW_EVERY, STORE_EVERY},
@@ -68,6 +68,10 @@ pub(super) fn run(
     until_idle: bool,
     exporter: Option<&metrics::Exporter>,
 ) -> Result<()> {
+    for tenant in &config.tenants {
+        Owner::tenant(&tenant.name)
+            .with_context(|| format!("tenant {}", printable(&tenant.name)))?;
+    }
     let id = instance_id();
     let scratch = config.state.join(format!("instance-{id}"));
     fs::create_dir_all(&scratch)
@@ -89,44 +93,78 @@ pub(super) fn run(
 }
 
 impl Instance<'_> {
+    /// Plays rounds. An error in a round ends a run `until_idle`; a
+    /// long-running instance says it, lets its tenants go (their state is
+    /// in the cluster, so whoever takes them replays from there) and goes on.
     fn serve(&mut self, until_idle: bool, exporter: Option<&metrics::Exporter>) -> Result<()> {
         let mut renewed = Instant::now();
         self.leases.heartbeat(self.connection)?;
         loop {
-            if renewed.elapsed() >= RENEW_EVERY {
-                self.renew()?;
-                renewed = Instant::now();
-            }
-            let share = self.share()?;
-            let took = self.take_up_to(share)?;
-            let mut played = false;
-            for index in 0..self.running.len() {
-                played |= self.play(index)?;
-                if renewed.elapsed() >= RENEW_EVERY {
-                    self.renew()?;
-                    renewed = Instant::now();
+            match self.round(&mut renewed, until_idle, exporter) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(error) if until_idle => return Err(error),
+                Err(error) => {
+                    let message =
+                        format!("{error:#}; this instance lets its tenants go and goes on");
+                    tracing::warn!("{}", printable(&message));
+                    self.let_go();
+                    std::thread::sleep(RENEW_EVERY);
                 }
             }
-            self.running.retain(|running| !running.lost);
-            while self.running.len() > share {
-                self.give_up_last()?;
+        }
+    }
+
+    /// Renews, takes and gives up tenants, plays each once; whether it is
+    /// done (`until_idle`, every tenant held, nothing played or taken).
+    fn round(
+        &mut self,
+        renewed: &mut Instant,
+        until_idle: bool,
+        exporter: Option<&metrics::Exporter>,
+    ) -> Result<bool> {
+        if renewed.elapsed() >= RENEW_EVERY {
+            self.renew()?;
+            *renewed = Instant::now();
+        }
+        let share = self.share()?;
+        let took = self.take_up_to(share)?;
+        let mut played = false;
+        for index in 0..self.running.len() {
+            played |= self.play(index)?;
+            if renewed.elapsed() >= RENEW_EVERY {
+                self.renew()?;
+                *renewed = Instant::now();
             }
-            write_status(
-                &self.scratch,
-                self.running.iter().map(|running| &running.tenant),
-                exporter,
-            )?;
-            if until_idle && !played && !took && self.all_held()? {
-                tracing::info!(
-                    "{} tenants idle here{}",
-                    self.running.len(),
-                    crate::outputs::peak_memory_note()
-                );
-                return Ok(());
+        }
+        self.running.retain(|running| !running.lost);
+        while self.running.len() > share {
+            self.give_up_last()?;
+        }
+        let tenants = self.running.iter().map(|running| &running.tenant);
+        write_status(&self.scratch, tenants, exporter)?;
+        if until_idle && !played && !took && self.all_held()? {
+            tracing::info!(
+                "{} tenants idle here{}",
+                self.running.len(),
+                crate::outputs::peak_memory_note()
+            );
+            return Ok(true);
+        }
+        if !played {
+            std::thread::sleep(Duration::from_millis(self.config.poll_ms.min(250)));
+        }
+        Ok(false)
+    }
+
+    /// Drops every tenant without storing anything, its lease given up.
+    fn let_go(&mut self) {
+        for running in self.running.drain(..) {
+            let name = &running.tenant.name;
+            if !running.lost {
+                self.leases.release(self.connection, name, &running.held);
             }
-            if !played {
-                std::thread::sleep(Duration::from_millis(self.config.poll_ms.min(250)));
-            }
+            let _ = fs::remove_dir_all(self.scratch.join(name));
         }
     }
 
