@@ -15,7 +15,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host python-rules example-hosts demo demo-real test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
+.PHONY: build components hostile host python-rules example-hosts demo demo-real demo-cluster test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
 
 build: components host
 
@@ -114,6 +114,12 @@ demo: build
 	  --from 2026-03-11T23:50:00Z --to $(DEMO_TO) --alert-format ocsf --out $(DEMO_DIR)/port-scan.ocsf.jsonl
 	@echo "The last port-scan alert as an OCSF Detection Finding (--alert-format ocsf; docs/OUTPUTS.md):"
 	@tail -n 1 $(DEMO_DIR)/port-scan.ocsf.jsonl | python3 -m json.tool
+
+# The cluster mode on one machine (docs/CLUSTER.md): 3 JetStream nodes
+# (nats-server from PyPI), 3 `serve --nats` instances, generated tenants, one
+# instance killed half-way; each tenant's alerts read back.
+demo-cluster: build $(PY_TOOLS)/installed
+	bash tools/demo-cluster.sh
 
 # Both rules on real Zeek captures and real blocklists from the team's shared
 # data (docs/NORMALIZERS.md); says so and stops when that data is not there.
