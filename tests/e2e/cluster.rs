@@ -435,6 +435,16 @@ fn serve_on_the_streams_alerts_as_replay_does_once_for_each_tenant_across_a_rest
     publish_chunks(url, &tenants, 0..half);
     serve_nats_until_idle(url, &config);
     publish_chunks(url, &tenants, half..chunk_count());
+    // The status says how far each tenant is behind.
+    let status = cluster_status(url);
+    let beta = &status["tenants"][1];
+    assert_eq!(beta["tenant"], "beta");
+    assert!(beta["behind"].as_u64().unwrap() > 10, "{status}");
+    assert_eq!(
+        beta["holder"],
+        serde_json::Value::Null,
+        "given up at the end of the run"
+    );
     // The new process restores the state the first one stored.
     let said = serve_nats_until_idle(url, &config);
     assert!(said.contains("tenant acme taken with epoch 2"), "{said}");
@@ -442,6 +452,16 @@ fn serve_on_the_streams_alerts_as_replay_does_once_for_each_tenant_across_a_rest
     for tenant in tenants {
         same_alerts(&alerts_of(url, tenant), &expected, tenant);
     }
+    let status = cluster_status(url);
+    let beta = &status["tenants"][1];
+    assert_eq!(beta["behind"], 0, "{status}");
+    assert_eq!(beta["epoch"], 2, "{status}");
+    assert_eq!(beta["watermark"], "2026-03-12T01:00:00Z", "{status}");
+    let table = success(&["status", "--nats", url]);
+    assert!(
+        table.contains("beta") && table.contains("2026-03-12T01:00:00Z"),
+        "{table}"
+    );
     // Played again from scratch (its state pointer gone): every alert is
     // published again and JetStream drops each as a duplicate.
     let connection = Connection::open(url, 1).unwrap();
@@ -453,6 +473,11 @@ fn serve_on_the_streams_alerts_as_replay_does_once_for_each_tenant_across_a_rest
     let said = serve_nats_until_idle(url, &config);
     assert!(said.contains("tenant acme taken with epoch 1"), "{said}");
     same_alerts(&alerts_of(url, "acme"), &expected, "acme played again");
+}
+
+/// `status --nats --json`.
+fn cluster_status(url: &str) -> serde_json::Value {
+    serde_json::from_str(&success(&["status", "--nats", url, "--json"])).unwrap()
 }
 
 /// Fails with the counts and the first alert that differs, not two long lists.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::serve::{
     status::{RuleState, Status},
@@ -40,9 +40,15 @@ pub struct ServeArgs {
 #[derive(clap::Args)]
 pub struct StatusArgs {
     /// The state directory `serve` writes.
-    #[arg(long, value_name = "DIR")]
-    pub state: PathBuf,
-    /// Print the status file as it is (JSON).
+    #[arg(long, value_name = "DIR", required_unless_present = "nats")]
+    pub state: Option<PathBuf>,
+    /// A cluster's status instead (nats://HOST:PORT; comma-separated, a
+    /// cluster's): live instances, and per tenant its holder, epoch, position,
+    /// messages behind and watermark.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "URL", conflicts_with = "state")]
+    pub nats: Option<String>,
+    /// Print the status as JSON (the status file as it is).
     #[arg(long)]
     pub json: bool,
 }
@@ -65,7 +71,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
 /// Prints each tenant's rules: state, rows, evaluations, alerts, memory and
 /// time used against the budgets.
 pub fn status(args: StatusArgs) -> Result<()> {
-    let (text, status) = Status::read(&args.state)?;
+    #[cfg(feature = "cluster")]
+    if let Some(url) = &args.nats {
+        return cluster_status(url, args.json);
+    }
+    let state = args.state.context("--state is required")?;
+    let (text, status) = Status::read(&state)?;
     if args.json {
         outln!("{}", text.trim_end_matches('\n'));
         return Ok(());
@@ -144,5 +155,42 @@ pub fn status(args: StatusArgs) -> Result<()> {
         }
     }
 
+    Ok(())
+}
+
+/// Prints what the cluster at `url` says of its instances and tenants.
+#[cfg(feature = "cluster")]
+fn cluster_status(url: &str, json: bool) -> Result<()> {
+    let connection = crate::cluster::Connection::open(url, 1)?;
+    let status = crate::cluster::status::read(&connection)?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    outln!(
+        "{} live instances: {}",
+        status.instances.len(),
+        status.instances.join(", ")
+    );
+    outln!(
+        "{:<16} {:<28} {:>6} {:>10} {:>8}  WATERMARK",
+        "TENANT",
+        "HOLDER",
+        "EPOCH",
+        "POSITION",
+        "BEHIND"
+    );
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    for tenant in &status.tenants {
+        outln!(
+            "{:<16} {:<28} {:>6} {:>10} {:>8}  {}",
+            tenant.tenant,
+            or_dash(tenant.holder.clone()),
+            tenant.epoch,
+            or_dash(tenant.position.map(|position| position.to_string())),
+            tenant.behind,
+            or_dash(tenant.watermark.clone()),
+        );
+    }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod lease;
 pub mod publish;
 pub mod state;
+pub mod status;
 pub mod wire;
 
 use std::time::Duration;

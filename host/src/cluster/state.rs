@@ -33,6 +33,12 @@ pub struct Pointer {
     pub epoch: u64,
     /// The latest checkpoint's object; none before the first.
     pub object: Option<String>,
+    /// The last message that checkpoint played or holds waiting.
+    #[serde(default)]
+    pub position: Option<u64>,
+    /// That checkpoint's watermark.
+    #[serde(default)]
+    pub watermark: Option<asim_rule_core::Timestamp>,
 }
 
 /// A tenant's state folder, packed.

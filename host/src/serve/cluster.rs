@@ -227,7 +227,7 @@ impl Instance<'_> {
         };
         let raised = Pointer {
             epoch,
-            object: pointer.object.clone(),
+            ..pointer.clone()
         };
         let Some(pointer_revision) =
             self.states
@@ -287,9 +287,12 @@ impl Instance<'_> {
         let object = format!("{name}.{}.{generation}", running.held.epoch);
         self.states
             .upload(self.connection, &self.scratch.join(&name), &object)?;
+        let (position, watermark) = running.tenant.position();
         let pointer = Pointer {
             epoch: running.held.epoch,
             object: Some(object.clone()),
+            position,
+            watermark,
         };
         match self.states.swap_pointer(
             self.connection,

@@ -325,6 +325,23 @@ impl Tenant {
         self.checkpoint.generation
     }
 
+    /// The last message its checkpoint names (played, or with rows waiting),
+    /// and its watermark: where the cluster's status says it stands.
+    #[cfg(feature = "cluster")]
+    pub fn position(&self) -> (Option<u64>, Option<Timestamp>) {
+        let names = &self.checkpoint;
+        let last = names
+            .files_played
+            .last()
+            .into_iter()
+            .chain(names.files_waiting.last())
+            .max();
+        (
+            last.and_then(|name| source::stream::sequence_of(name)),
+            self.checkpoint.watermark,
+        )
+    }
+
     /// Whether a swap waits for its build to compile beside the tenants.
     pub fn swap_compiling(&self) -> bool {
         self.swap_compiling

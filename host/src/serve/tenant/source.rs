@@ -229,7 +229,7 @@ pub(super) mod stream {
     }
 
     /// The sequence a message's name starts with.
-    fn sequence_of(name: &str) -> Option<u64> {
+    pub fn sequence_of(name: &str) -> Option<u64> {
         name.split_once('-')?.0.parse().ok()
     }
 }
