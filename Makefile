@@ -15,7 +15,7 @@ DEMO_DIR := demo-data
 DEMO_FROM := 2026-03-11T00:00:00Z
 DEMO_TO := 2026-03-12T00:00:00Z
 
-.PHONY: build components hostile host python-rules example-hosts demo demo-real demo-cluster test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
+.PHONY: build components hostile host python-rules example-hosts demo demo-real demo-cluster bench-cluster test test-real lint bench clean wasm-target fuzz fuzz-smoke fuzz-tool deny-tool
 
 build: components host
 
@@ -217,6 +217,12 @@ lint: wasm-target deny-tool
 bench: components python-rules $(PY_TOOLS)/installed
 	$(CARGO) build --release -p asim-rules
 	$(CARGO) bench -p asim-rules --bench throughput
+	bash tools/bench-cluster.sh
+
+# The cluster mode against serve on spools, one JetStream node (docs/BENCHMARKS.md).
+bench-cluster: components $(PY_TOOLS)/installed
+	$(CARGO) build --release -p asim-rules
+	bash tools/bench-cluster.sh
 
 # DuckDB (the bench's peer, the tests' second Parquet reader) and the OCSF
 # schema, from PyPI.
