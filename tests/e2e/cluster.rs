@@ -16,7 +16,7 @@ use asim_rules::{
 };
 
 use crate::support::{
-    asim_rules, component, generated, late_session, root, six_hour_spool, success,
+    asim_rules, component, generated, late_session, root, six_hour_spool, success, versioned,
 };
 
 /// A single JetStream node on a free loopback port, stopped when dropped.
@@ -769,4 +769,88 @@ fn on_three_jetstream_nodes_the_stream_leader_killed_mid_run_changes_no_alert() 
         instances.iter_mut().all(Instance::is_running),
         "an instance exited"
     );
+}
+
+#[test]
+fn a_swap_through_the_key_value_store_applies_from_the_watermark_it_was_asked_at() {
+    let server = NatsServer::start();
+    let url = server.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let config = cluster_config(dir.path(), &["acme"]);
+    let next = versioned(
+        &component("ti-map-ip"),
+        "1.2.2",
+        "1.2.9",
+        &dir.path().join("ti-next.wasm"),
+    );
+    let mut instance = Instance::start(url, &config, "1");
+    let half = chunk_count() / 2;
+    publish_chunks(url, &["acme"], 0..half);
+    // Everything published is played and stored: the swap's watermark is known.
+    let started = Instant::now();
+    let watermark = loop {
+        let status = cluster_status(url);
+        let acme = &status["tenants"][0];
+        if acme["behind"] == 0 && acme["position"].is_u64() {
+            break acme["watermark"].as_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let next = next.to_str().unwrap();
+    let args = [
+        "swap",
+        "--nats",
+        url,
+        "--tenant",
+        "acme",
+        "--rule",
+        "ti-map-ip",
+        "--component",
+        next,
+    ];
+    let said = success(&args);
+    assert!(said.contains("1.2.9"), "{said}");
+    // A request for a rule the tenant does not run is answered, refused.
+    let output = asim_rules(&[
+        "swap", "--nats", url, "--tenant", "acme", "--rule", "nope", "--wait", "30",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("not applied"), "{stderr}");
+    publish_chunks(url, &["acme"], half..chunk_count());
+
+    let expected = replayed();
+    let started = Instant::now();
+    while alerts_of(url, "acme").len() < expected.len()
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let alerts = alerts_of(url, "acme");
+    let mut swapped = 0;
+    for alert in &alerts {
+        let record: serde_json::Value = serde_json::from_str(alert).unwrap();
+        if record["RuleName"]
+            .as_str()
+            .unwrap()
+            .starts_with("TI map IP")
+        {
+            let after = record["EvaluatedAt"].as_str().unwrap() > watermark.as_str();
+            let version = if after { "1.2.9" } else { "1.2.2" };
+            assert_eq!(
+                record["RuleVersion"], version,
+                "{alert} (swapped at {watermark})"
+            );
+            swapped += usize::from(after);
+        }
+    }
+    assert!(swapped > 0, "alerts of the new build after {watermark}");
+    let same_build: Vec<String> = alerts
+        .iter()
+        .map(|alert| alert.replace("\"RuleVersion\":\"1.2.9\"", "\"RuleVersion\":\"1.2.2\""))
+        .collect();
+    let mut same_build = same_build;
+    same_build.sort();
+    same_alerts(&same_build, &expected, "acme, swapped");
+    assert!(instance.is_running());
 }

@@ -12,6 +12,7 @@ pub mod lease;
 pub mod publish;
 pub mod state;
 pub mod status;
+pub mod swaps;
 pub mod wire;
 
 use std::time::Duration;

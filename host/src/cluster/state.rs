@@ -167,6 +167,37 @@ impl States {
         Ok(())
     }
 
+    /// Stores a component build unless it is there; its digest.
+    pub fn store_build(&self, connection: &Connection, bytes: &[u8]) -> Result<String> {
+        let digest = crate::serve::deploy::digest(bytes);
+        let file = format!("{digest}.wasm");
+        if !self.has(connection, &build_object(&file)) {
+            self.put_build(connection, &file, bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// The build with `digest`.
+    pub fn fetch_build(&self, connection: &Connection, digest: &str) -> Result<Vec<u8>> {
+        self.read(connection, &build_object(&format!("{digest}.wasm")))
+    }
+
+    fn has(&self, connection: &Connection, object: &str) -> bool {
+        connection
+            .runtime
+            .block_on(self.objects.info(object))
+            .is_ok()
+    }
+
+    fn put_build(&self, connection: &Connection, file: &str, bytes: &[u8]) -> Result<()> {
+        let object = build_object(file);
+        connection
+            .runtime
+            .block_on(self.objects.put(object.as_str(), &mut &bytes[..]))
+            .with_context(|| format!("cannot store build {file}"))?;
+        Ok(())
+    }
+
     /// Deletes object `name` (an older checkpoint), if it is there.
     pub fn delete(&self, connection: &Connection, name: &str) {
         let _ = connection.runtime.block_on(self.objects.delete(name));

@@ -25,11 +25,13 @@ use crate::{
     cluster::{
         lease::{Held, Leases},
         state::{Pointer, States},
+        swaps::Swaps,
         Connection, Owner,
     },
     engine::RuleHost,
     limits::{LEASE_TIME, RENEW_EVERY, STORE_EVERY},
     printable::printable,
+    serve::deploy::{self, SwapAnswer, SwapRequest},
 };
 
 /// A tenant this instance runs.
@@ -52,6 +54,7 @@ struct Instance<'a> {
     host: &'a RuleHost,
     leases: Leases,
     states: States,
+    swaps: Swaps,
     /// This instance's folder of tenant state folders.
     scratch: PathBuf,
     components: Components,
@@ -82,6 +85,7 @@ pub(super) fn run(
         host,
         leases: Leases::open(connection, &id, LEASE_TIME)?,
         states: States::open(connection)?,
+        swaps: Swaps::open(connection)?,
         scratch,
         components: Components::default(),
         running: Vec::new(),
@@ -125,6 +129,7 @@ impl Instance<'_> {
     ) -> Result<bool> {
         if renewed.elapsed() >= RENEW_EVERY {
             self.renew()?;
+            self.sync_swaps()?;
             *renewed = Instant::now();
         }
         let share = self.share()?;
@@ -186,6 +191,59 @@ impl Instance<'_> {
         Ok(())
     }
 
+    /// Swap requests in the bucket for the tenants held here, handed to
+    /// them as request files (their builds fetched from the object store);
+    /// their answers written back.
+    fn sync_swaps(&mut self) -> Result<()> {
+        for running in &self.running {
+            let name = &running.tenant.name;
+            let dir = self.scratch.join(name);
+            let swaps = dir.join(deploy::SWAPS_DIR);
+            let answers = swaps.join(deploy::ANSWERS_DIR);
+            if let Ok(entries) = fs::read_dir(&answers) {
+                for entry in entries.filter_map(|entry| entry.ok()) {
+                    let path = entry.path();
+                    let Some(key) = bucket_key(&path) else {
+                        continue;
+                    };
+                    let answer: SwapAnswer = serde_json::from_slice(&fs::read(&path)?)
+                        .with_context(|| format!("{}: not an answer", path.display()))?;
+                    self.swaps.answer(self.connection, &key, answer)?;
+                    fs::remove_file(&path)
+                        .with_context(|| format!("{}: cannot remove", path.display()))?;
+                }
+            }
+            for (key, entry) in self.swaps.pending(self.connection, name)? {
+                let file = format!("{BUCKET_PREFIX}{key}.json");
+                if swaps.join(&file).exists() || answers.join(&file).exists() {
+                    continue;
+                }
+                let component = match &entry.component {
+                    Some(digest) => {
+                        let path = self
+                            .scratch
+                            .join(".incoming")
+                            .join(format!("{digest}.wasm"));
+                        if !path.exists() {
+                            let bytes = self.states.fetch_build(self.connection, digest)?;
+                            write_atomically(&path, &bytes)?;
+                        }
+                        Some(path)
+                    }
+                    None => None,
+                };
+                let request = SwapRequest {
+                    rule: entry.rule.clone(),
+                    component,
+                    parameters: entry.parameters.clone(),
+                };
+                write_atomically(&swaps.join(&file), &serde_json::to_vec_pretty(&request)?)?;
+                tracing::info!(tenant = %name, "tenant {name}: swap request {key} handed over");
+            }
+        }
+        Ok(())
+    }
+
     /// This instance's share of the tenants.
     fn share(&self) -> Result<usize> {
         let live = self.leases.live_instances(self.connection)?;
@@ -242,6 +300,13 @@ impl Instance<'_> {
             Some(object) => self.states.download(self.connection, object, &dir)?,
             None => {
                 let _ = fs::remove_dir_all(&dir);
+            }
+        }
+        // Requests handed over by the previous holder name its scratch
+        // folder: handed over again from the bucket.
+        for (request, _) in deploy::requests(&dir)? {
+            if is_from_bucket(&request) {
+                let _ = fs::remove_file(&request);
             }
         }
         let io = Io::Cluster(Arc::clone(self.connection));
@@ -368,4 +433,35 @@ fn instance_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos());
     format!("{:x}-{}", nanos, std::process::id())
+}
+
+/// How a request file handed over from the swap bucket is named.
+const BUCKET_PREFIX: &str = "kv-";
+
+/// Whether a request file came from the swap bucket.
+fn is_from_bucket(request: &std::path::Path) -> bool {
+    bucket_key(request).is_some()
+}
+
+/// The bucket key of a request or answer file handed over from it.
+fn bucket_key(path: &std::path::Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let key = name.strip_prefix(BUCKET_PREFIX)?.strip_suffix(".json")?;
+    Some(key.to_owned())
+}
+
+/// Writes `bytes` to `path` aside and renames it, so no reader sees half.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("{}: cannot create", parent.display()))?;
+    }
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or("file");
+    let temporary = path.with_file_name(format!(".{name}"));
+    fs::write(&temporary, bytes)
+        .with_context(|| format!("{}: cannot write", temporary.display()))?;
+    fs::rename(&temporary, path).with_context(|| format!("{}: cannot write", path.display()))
 }

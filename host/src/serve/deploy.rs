@@ -21,7 +21,7 @@ use crate::histogram::Histogram;
 pub const SWAPS_DIR: &str = "swaps";
 /// Where `serve` answers them, inside `SWAPS_DIR`, one file per request under
 /// the request's name.
-const ANSWERS_DIR: &str = "done";
+pub const ANSWERS_DIR: &str = "done";
 
 /// FNV-1a (64 bits) of a component's bytes, in hex: names the kept copy.
 /// Not a defence against a forged collision: the state directory and the
@@ -191,7 +191,7 @@ pub struct SwapRequest {
 }
 
 /// `serve`'s answer to a request.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SwapAnswer {
     /// Whether the rule now runs what was asked.
     pub applied: bool,
