@@ -9,7 +9,11 @@ use std::{
 };
 
 use asim_rules::{
-    cluster::{publish::all_columns, state::POINTER_BUCKET, Connection, INPUT_STREAM},
+    cluster::{
+        publish::{all_columns, publish_file},
+        state::POINTER_BUCKET,
+        Connection, Owner, INPUT_STREAM,
+    },
     feed::Table,
     inputs::{InputFile, Rejects},
     pipeline::Readers,
@@ -583,14 +587,16 @@ impl Drop for Instance {
     }
 }
 
-/// Fifteen generated days for `tenants` (both Sentinel rules each, two days
-/// of lateness so a day comes whole) published to `url` day by day with
-/// `replicas`; the config, and the alerts `replay` gives for the same data.
+/// Fifteen generated days (`per_day` sessions a weekday) for `tenants` (both
+/// Sentinel rules each, two days of lateness so a day comes whole) published
+/// to `url` day by day with `replicas`; the config, and the alerts `replay`
+/// gives for the same data.
 fn published_world(
     dir: &Path,
     url: &str,
     tenants: &[String],
     replicas: &str,
+    per_day: &str,
 ) -> (std::path::PathBuf, Vec<String>) {
     let data = dir.join("data");
     let out = data.to_str().unwrap();
@@ -601,7 +607,7 @@ fn published_world(
         "--days",
         "15",
         "--sessions-per-day",
-        "20000",
+        per_day,
     ]);
     let names: Vec<&str> = tenants.iter().map(String::as_str).collect();
     let config = cluster_config(dir, &names);
@@ -632,19 +638,33 @@ fn published_world(
     expected.sort();
     assert!(expected.len() > 5, "the planted incidents alert");
 
+    // Published in this process (as `publish` does): hundreds of files.
+    let connection = Connection::open(url, replicas.parse().unwrap()).unwrap();
+    connection.input_stream().unwrap();
+    let owners: Vec<Owner> = names
+        .iter()
+        .map(|name| Owner::tenant(name).unwrap())
+        .collect();
     for (name, text) in day_chunks(&data) {
         let path = dir.join(&name);
         std::fs::write(&path, text).unwrap();
-        let path = path.to_str().unwrap();
-        let mut targets = vec![vec!["--global", "--indicators", path]];
-        if name.contains("sessions") {
-            targets = names
-                .iter()
-                .map(|tenant| vec!["--tenant", tenant, "--sessions", path])
-                .collect();
-        }
-        for target in targets {
-            publish(url, &[&target[..], &["--replicas", replicas]].concat());
+        let input = InputFile::by_content(path.to_str().unwrap());
+        let (table, targets) = match name.contains("sessions") {
+            true => (Table::Sessions, &owners[..]),
+            false => (Table::Indicators, &[Owner::Global][..]),
+        };
+        let reader = Readers::default().of(table);
+        for owner in targets {
+            publish_file(
+                &connection,
+                owner,
+                table,
+                &input,
+                &reader,
+                4096,
+                &mut Rejects::kept(),
+            )
+            .unwrap();
         }
     }
     (config, expected)
@@ -684,7 +704,8 @@ fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
     let url = server.url.as_str();
     let dir = tempfile::tempdir().unwrap();
     let tenants: Vec<String> = (0..8).map(|tenant| format!("t{tenant}")).collect();
-    let (config, expected) = published_world(dir.path(), url, &tenants, "1");
+    // Enough rows that the kills land while tenants play (and alert).
+    let (config, expected) = published_world(dir.path(), url, &tenants, "1", "20000");
 
     let mut instances: Vec<Instance> = (0..3).map(|_| Instance::start(url, &config, "1")).collect();
     // A small xorshift: the moments and victims differ between runs of the
@@ -715,6 +736,30 @@ fn three_instances_killed_at_ten_random_moments_lose_and_double_no_alert() {
 }
 
 #[test]
+fn fifty_tenants_on_three_instances_alert_as_replay_does() {
+    let server = NatsServer::start();
+    let url = server.url.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants: Vec<String> = (0..50).map(|tenant| format!("t{tenant:02}")).collect();
+    let (config, expected) = published_world(dir.path(), url, &tenants, "1", "2000");
+    let mut instances: Vec<Instance> = (0..3).map(|_| Instance::start(url, &config, "1")).collect();
+    every_tenant_alerts_once(url, &tenants, &expected, "50 tenants");
+    // Shared out: every instance took some.
+    let status = cluster_status(url);
+    let holders: std::collections::BTreeSet<&str> = status["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tenant| tenant["holder"].as_str())
+        .collect();
+    assert_eq!(holders.len(), 3, "{status}");
+    assert!(
+        instances.iter_mut().all(Instance::is_running),
+        "an instance exited"
+    );
+}
+
+#[test]
 fn on_three_jetstream_nodes_the_stream_leader_killed_mid_run_changes_no_alert() {
     let (mut servers, urls) = NatsServer::cluster();
     let dir = tempfile::tempdir().unwrap();
@@ -733,7 +778,7 @@ fn on_three_jetstream_nodes_the_stream_leader_killed_mid_run_changes_no_alert() 
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    let (config, expected) = published_world(dir.path(), &urls, &tenants, "3");
+    let (config, expected) = published_world(dir.path(), &urls, &tenants, "3", "20000");
 
     let mut instances: Vec<Instance> = (0..2)
         .map(|_| Instance::start(&urls, &config, "3"))
@@ -816,7 +861,10 @@ fn a_swap_through_the_key_value_store_applies_from_the_watermark_it_was_asked_at
         "swap", "--nats", url, "--tenant", "acme", "--rule", "nope", "--wait", "30",
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success() && stderr.contains("not applied"), "{stderr}");
+    assert!(
+        !output.status.success() && stderr.contains("not applied"),
+        "{stderr}"
+    );
     publish_chunks(url, &["acme"], half..chunk_count());
 
     let expected = replayed();
