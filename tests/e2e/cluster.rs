@@ -20,7 +20,8 @@ use asim_rules::{
 };
 
 use crate::support::{
-    asim_rules, component, generated, late_session, root, six_hour_spool, success, versioned,
+    alert_lines_as_t, asim_rules, component, generated, late_session, replayed_sentinel, root,
+    six_hour_spool, success, versioned,
 };
 
 /// A single JetStream node on a free loopback port, stopped when dropped.
@@ -383,47 +384,15 @@ fn serve_nats_until_idle(url: &str, config: &Path) -> String {
 /// A tenant's alerts from the alert stream, without its name, each `AlertId`
 /// checked distinct and left out, sorted.
 fn alerts_of(url: &str, tenant: &str) -> Vec<String> {
-    let text = success(&["alerts", "--nats", url, "--tenant", tenant]);
-    let mut ids = std::collections::BTreeSet::new();
-    let mut lines: Vec<String> = text
-        .lines()
-        .map(|line| {
-            let (line, id) = line
-                .split_once(",\"AlertId\":")
-                .expect("an alert has an id");
-            assert!(ids.insert(id.to_owned()), "alert {id} stored twice");
-            format!("{line}}}").replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\"")
-        })
-        .collect();
-    lines.sort();
-    lines
+    alert_lines_as_t(
+        &success(&["alerts", "--nats", url, "--tenant", tenant]),
+        tenant,
+    )
 }
 
 /// `replay` of both rules over the generated data, as tenant T, sorted.
 fn replayed() -> Vec<String> {
-    let data = generated();
-    let rules = [component("ti-map-ip"), component("network-session-anomaly")];
-    let replayed = success(&[
-        "replay",
-        "--rule",
-        rules[0].to_str().unwrap(),
-        "--rule",
-        rules[1].to_str().unwrap(),
-        "--sessions",
-        data.join("sessions.jsonl").to_str().unwrap(),
-        "--indicators",
-        data.join("indicators.jsonl").to_str().unwrap(),
-        "--from",
-        "2026-03-10T18:00:00Z",
-        "--to",
-        "2026-03-12T01:00:00Z",
-        "--tenant",
-        "T",
-    ]);
-    let mut expected: Vec<String> = replayed.lines().map(str::to_owned).collect();
-    expected.sort();
-    assert!(expected.len() > 5, "the planted incidents alert");
-    expected
+    replayed_sentinel(generated(), "2026-03-12T01:00:00Z")
 }
 
 #[test]
@@ -616,27 +585,7 @@ fn published_world(
         .replace("\"7h\"", "\"2d\"");
     std::fs::write(&config, text).unwrap();
 
-    let rules = [component("ti-map-ip"), component("network-session-anomaly")];
-    let replayed = success(&[
-        "replay",
-        "--rule",
-        rules[0].to_str().unwrap(),
-        "--rule",
-        rules[1].to_str().unwrap(),
-        "--sessions",
-        data.join("sessions.jsonl").to_str().unwrap(),
-        "--indicators",
-        data.join("indicators.jsonl").to_str().unwrap(),
-        "--from",
-        "2026-03-10T18:00:00Z",
-        "--to",
-        "2026-03-13T00:00:00Z",
-        "--tenant",
-        "T",
-    ]);
-    let mut expected: Vec<String> = replayed.lines().map(str::to_owned).collect();
-    expected.sort();
-    assert!(expected.len() > 5, "the planted incidents alert");
+    let expected = replayed_sentinel(&data, "2026-03-13T00:00:00Z");
 
     // Published in this process (as `publish` does): hundreds of files.
     let connection = Connection::open(url, replicas.parse().unwrap()).unwrap();

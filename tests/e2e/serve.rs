@@ -10,8 +10,9 @@ use std::{
 use asim_rules::serve::status::{RuleState, Status};
 
 use crate::support::{
-    asim_rules, component, generated, hostile, json_lines, late_session, serve_failing,
-    serve_until_idle, six_hour_spool, status_of, success, versioned,
+    alert_lines_as_t, asim_rules, component, generated, hostile, json_lines, late_session,
+    replayed_sentinel, serve_failing, serve_until_idle, six_hour_spool, status_of, success,
+    versioned,
 };
 
 /// Generated data cut into spool files of six hours each
@@ -80,19 +81,7 @@ fn drop_files(dir: &Path, files: &[(String, String)]) {
 /// `serve` adds (each one distinct), sorted.
 fn alerts(dir: &Path, tenant: &str) -> Vec<String> {
     let text = fs::read_to_string(dir.join("alerts").join(format!("{tenant}.jsonl"))).unwrap();
-    let mut ids = std::collections::BTreeSet::new();
-    let mut lines: Vec<String> = text
-        .lines()
-        .map(|line| {
-            let (line, id) = line
-                .split_once(",\"AlertId\":")
-                .expect("serve's alerts have an id");
-            assert!(ids.insert(id.to_owned()), "alert ids are distinct: {id}");
-            format!("{line}}}").replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\"")
-        })
-        .collect();
-    lines.sort();
-    lines
+    alert_lines_as_t(&text, tenant)
 }
 
 #[test]
@@ -107,28 +96,7 @@ fn tenants_alert_as_replay_does_and_a_hostile_rule_stays_in_its_tenant() {
     );
 
     // `replay` over the same data and range, as tenant T.
-    let data = generated();
-    let (ti, anomaly) = (component("ti-map-ip"), component("network-session-anomaly"));
-    let replayed = success(&[
-        "replay",
-        "--rule",
-        ti.to_str().unwrap(),
-        "--rule",
-        anomaly.to_str().unwrap(),
-        "--sessions",
-        data.join("sessions.jsonl").to_str().unwrap(),
-        "--indicators",
-        data.join("indicators.jsonl").to_str().unwrap(),
-        "--from",
-        "2026-03-10T18:00:00Z",
-        "--to",
-        "2026-03-12T01:00:00Z",
-        "--tenant",
-        "T",
-    ]);
-    let mut expected: Vec<String> = replayed.lines().map(str::to_owned).collect();
-    expected.sort();
-    assert!(expected.len() > 5, "the planted incidents alert");
+    let expected = replayed_sentinel(generated(), "2026-03-12T01:00:00Z");
     assert_eq!(alerts(dir.path(), "acme"), expected);
     // The hostile rule's tenant gets the real rules' alerts all the same.
     assert_eq!(alerts(dir.path(), "evil"), expected);

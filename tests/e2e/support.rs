@@ -107,6 +107,52 @@ pub fn generated() -> &'static Path {
     .path()
 }
 
+/// `replay` of both Sentinel rules over `data`'s generated sessions and
+/// indicators from 2026-03-10T18:00 to `to`, as tenant T: its alert lines,
+/// sorted (the planted incidents among them).
+pub fn replayed_sentinel(data: &Path, to: &str) -> Vec<String> {
+    let (ti, anomaly) = (component("ti-map-ip"), component("network-session-anomaly"));
+    let replayed = success(&[
+        "replay",
+        "--rule",
+        ti.to_str().unwrap(),
+        "--rule",
+        anomaly.to_str().unwrap(),
+        "--sessions",
+        data.join("sessions.jsonl").to_str().unwrap(),
+        "--indicators",
+        data.join("indicators.jsonl").to_str().unwrap(),
+        "--from",
+        "2026-03-10T18:00:00Z",
+        "--to",
+        to,
+        "--tenant",
+        "T",
+    ]);
+    let mut expected: Vec<String> = replayed.lines().map(str::to_owned).collect();
+    expected.sort();
+    assert!(expected.len() > 5, "the planted incidents alert");
+    expected
+}
+
+/// `serve`'s alert lines of `tenant`, each `AlertId` checked distinct and
+/// left out, the tenant's name as T (as `replay --tenant T` writes it), sorted.
+pub fn alert_lines_as_t(text: &str, tenant: &str) -> Vec<String> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let (line, id) = line
+                .split_once(",\"AlertId\":")
+                .expect("serve's alerts have an id");
+            assert!(ids.insert(id.to_owned()), "alert {id} written twice");
+            format!("{line}}}").replace(&format!("\"Tenant\":\"{tenant}\""), "\"Tenant\":\"T\"")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 /// Parses JSON lines.
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
