@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use async_nats::jetstream::kv;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Connection;
@@ -75,19 +74,10 @@ impl Leases {
 
     /// How many instances are alive (this one included).
     pub fn live_instances(&self, connection: &Connection) -> Result<usize> {
-        connection.runtime.block_on(async {
-            let mut keys = self
-                .instances
-                .keys()
-                .await
-                .context("cannot list the live instances")?;
-            let mut count = 0;
-            while let Some(key) = keys.next().await {
-                key.context("cannot list the live instances")?;
-                count += 1;
-            }
-            Ok(count.max(1))
-        })
+        let live = connection
+            .keys(&self.instances)
+            .context("cannot list the live instances")?;
+        Ok(live.len().max(1))
     }
 
     /// Takes `tenant`'s lease with `epoch` if nobody holds it.

@@ -175,6 +175,23 @@ impl Connection {
         })
     }
 
+    /// Every key of a key-value bucket, sorted.
+    pub fn keys(&self, store: &async_nats::jetstream::kv::Store) -> Result<Vec<String>> {
+        use futures_util::StreamExt;
+        self.runtime.block_on(async {
+            let mut keys = store
+                .keys()
+                .await
+                .context("cannot list a key-value bucket")?;
+            let mut all = Vec::new();
+            while let Some(key) = keys.next().await {
+                all.push(key.context("cannot list a key-value bucket")?);
+            }
+            all.sort();
+            Ok(all)
+        })
+    }
+
     fn stream(&self, config: stream::Config) -> Result<stream::Stream> {
         let name = config.name.clone();
         self.runtime

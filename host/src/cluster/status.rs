@@ -10,7 +10,6 @@ use async_nats::jetstream::{
     consumer::{pull, DeliverPolicy},
     kv,
 };
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{
@@ -62,19 +61,8 @@ pub fn read(connection: &Connection) -> Result<ClusterStatus> {
         bucket(LEASE_BUCKET)?,
         bucket(POINTER_BUCKET)?,
     );
-    let keys = |store: &kv::Store| -> Result<Vec<String>> {
-        runtime.block_on(async {
-            let mut keys = store.keys().await.context("cannot list a bucket")?;
-            let mut all = Vec::new();
-            while let Some(key) = keys.next().await {
-                all.push(key.context("cannot list a bucket")?);
-            }
-            all.sort();
-            Ok(all)
-        })
-    };
-    let mut names = keys(&pointers)?;
-    names.extend(keys(&leases)?);
+    let mut names = connection.keys(&pointers)?;
+    names.extend(connection.keys(&leases)?);
     names.sort();
     names.dedup();
     let stream = connection.input_stream()?;
@@ -117,7 +105,7 @@ pub fn read(connection: &Connection) -> Result<ClusterStatus> {
         });
     }
     Ok(ClusterStatus {
-        instances: keys(&instances)?,
+        instances: connection.keys(&instances)?,
         tenants,
     })
 }

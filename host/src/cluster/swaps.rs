@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use async_nats::jetstream::kv;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::Connection;
@@ -58,11 +57,7 @@ impl Swaps {
         tenant: &str,
         entry: &SwapEntry,
     ) -> Result<String> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let key = format!("{tenant}.{stamp:024}-{}", std::process::id());
+        let key = format!("{tenant}.{}", crate::serve::deploy::request_stamp());
         let value = serde_json::to_vec(entry)?.into();
         connection
             .runtime
@@ -83,32 +78,24 @@ impl Swaps {
             .with_context(|| format!("swap request {key} is damaged"))
     }
 
-    /// `tenant`'s requests not answered yet, oldest first.
+    /// The requests not answered yet of the tenants `held` says, oldest
+    /// first, with the tenant of each.
     pub fn pending(
         &self,
         connection: &Connection,
-        tenant: &str,
-    ) -> Result<Vec<(String, SwapEntry)>> {
-        let prefix = format!("{tenant}.");
-        let keys: Vec<String> = connection.runtime.block_on(async {
-            let mut keys = self
-                .store
-                .keys()
-                .await
-                .context("cannot list swap requests")?;
-            let mut mine = Vec::new();
-            while let Some(key) = keys.next().await {
-                let key = key.context("cannot list swap requests")?;
-                if key.starts_with(&prefix) {
-                    mine.push(key);
-                }
-            }
-            anyhow::Ok(mine)
-        })?;
+        held: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(String, String, SwapEntry)>> {
+        let keys = connection
+            .keys(&self.store)
+            .context("cannot list swap requests")?;
         let mut pending = Vec::new();
         for key in keys {
+            let Some((tenant, _)) = key.split_once('.').filter(|(tenant, _)| held(tenant)) else {
+                continue;
+            };
+            let tenant = tenant.to_owned();
             match self.get(connection, &key) {
-                Ok(Some(entry)) if entry.answer.is_none() => pending.push((key, entry)),
+                Ok(Some(entry)) if entry.answer.is_none() => pending.push((tenant, key, entry)),
                 Ok(_) => {}
                 Err(error) => {
                     let message = format!("{error:#}; skipped");
@@ -116,7 +103,6 @@ impl Swaps {
                 }
             }
         }
-        pending.sort_by(|(left, _), (right, _)| left.cmp(right));
         Ok(pending)
     }
 

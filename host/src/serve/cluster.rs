@@ -31,7 +31,7 @@ use crate::{
     engine::RuleHost,
     limits::{LEASE_TIME, RENEW_EVERY, STORE_EVERY},
     printable::printable,
-    serve::deploy::{self, SwapAnswer, SwapRequest},
+    serve::deploy::{self, Builds, SwapAnswer, SwapRequest},
 };
 
 /// A tenant this instance runs.
@@ -59,6 +59,9 @@ struct Instance<'a> {
     scratch: PathBuf,
     components: Components,
     running: Vec<Running>,
+    /// This instance's share of the tenants (tenants / live instances,
+    /// rounded up), counted at each renewal.
+    share: usize,
 }
 
 /// Runs this instance's share of the config's tenants until stopped, or,
@@ -89,6 +92,7 @@ pub(super) fn run(
         scratch,
         components: Components::default(),
         running: Vec::new(),
+        share: config.tenants.len(),
     };
     tracing::info!("instance {id} joins the cluster");
     let result = instance.serve(until_idle, exporter);
@@ -101,8 +105,8 @@ impl Instance<'_> {
     /// long-running instance says it, lets its tenants go (their state is
     /// in the cluster, so whoever takes them replays from there) and goes on.
     fn serve(&mut self, until_idle: bool, exporter: Option<&metrics::Exporter>) -> Result<()> {
+        self.renew()?;
         let mut renewed = Instant::now();
-        self.leases.heartbeat(self.connection)?;
         loop {
             match self.round(&mut renewed, until_idle, exporter) {
                 Ok(true) => return Ok(()),
@@ -127,23 +131,17 @@ impl Instance<'_> {
         until_idle: bool,
         exporter: Option<&metrics::Exporter>,
     ) -> Result<bool> {
-        if renewed.elapsed() >= RENEW_EVERY {
-            self.renew()?;
+        if self.renew_if_due(renewed)? {
             self.sync_swaps()?;
-            *renewed = Instant::now();
         }
-        let share = self.share()?;
-        let took = self.take_up_to(share)?;
+        let took = self.take_up_to()?;
         let mut played = false;
         for index in 0..self.running.len() {
             played |= self.play(index)?;
-            if renewed.elapsed() >= RENEW_EVERY {
-                self.renew()?;
-                *renewed = Instant::now();
-            }
+            self.renew_if_due(renewed)?;
         }
         self.running.retain(|running| !running.lost);
-        while self.running.len() > share {
+        while self.running.len() > self.share {
             self.give_up_last()?;
         }
         let tenants = self.running.iter().map(|running| &running.tenant);
@@ -173,8 +171,18 @@ impl Instance<'_> {
         }
     }
 
-    /// Heartbeat, and every lease renewed; a tenant whose lease was lost is
-    /// marked, and dropped after the round.
+    /// Renews if the last renewal was [`RENEW_EVERY`] ago; whether it did.
+    fn renew_if_due(&mut self, renewed: &mut Instant) -> Result<bool> {
+        if renewed.elapsed() < RENEW_EVERY {
+            return Ok(false);
+        }
+        self.renew()?;
+        *renewed = Instant::now();
+        Ok(true)
+    }
+
+    /// Heartbeat, every lease renewed (a tenant whose lease was lost is
+    /// marked, and dropped after the round), and the share counted again.
     fn renew(&mut self) -> Result<()> {
         self.leases.heartbeat(self.connection)?;
         for running in &mut self.running {
@@ -188,6 +196,8 @@ impl Instance<'_> {
                 running.lost = true;
             }
         }
+        let live = self.leases.live_instances(self.connection)?;
+        self.share = self.config.tenants.len().div_ceil(live);
         Ok(())
     }
 
@@ -196,65 +206,66 @@ impl Instance<'_> {
     /// their answers written back.
     fn sync_swaps(&mut self) -> Result<()> {
         for running in &self.running {
-            let name = &running.tenant.name;
-            let dir = self.scratch.join(name);
-            let swaps = dir.join(deploy::SWAPS_DIR);
-            let answers = swaps.join(deploy::ANSWERS_DIR);
-            if let Ok(entries) = fs::read_dir(&answers) {
-                for entry in entries.filter_map(|entry| entry.ok()) {
-                    let path = entry.path();
-                    let Some(key) = bucket_key(&path) else {
-                        continue;
-                    };
-                    let answer: SwapAnswer = serde_json::from_slice(&fs::read(&path)?)
-                        .with_context(|| format!("{}: not an answer", path.display()))?;
-                    self.swaps.answer(self.connection, &key, answer)?;
-                    fs::remove_file(&path)
-                        .with_context(|| format!("{}: cannot remove", path.display()))?;
-                }
-            }
-            for (key, entry) in self.swaps.pending(self.connection, name)? {
-                let file = format!("{BUCKET_PREFIX}{key}.json");
-                if swaps.join(&file).exists() || answers.join(&file).exists() {
+            let answers = self
+                .scratch
+                .join(&running.tenant.name)
+                .join(deploy::SWAPS_DIR)
+                .join(deploy::ANSWERS_DIR);
+            let Ok(entries) = fs::read_dir(&answers) else {
+                continue;
+            };
+            for entry in entries.filter_map(|entry| entry.ok()) {
+                let path = entry.path();
+                let Some(key) = bucket_key(&path) else {
                     continue;
-                }
-                let component = match &entry.component {
-                    Some(digest) => {
-                        let path = self
-                            .scratch
-                            .join(".incoming")
-                            .join(format!("{digest}.wasm"));
-                        if !path.exists() {
-                            let bytes = self.states.fetch_build(self.connection, digest)?;
-                            write_atomically(&path, &bytes)?;
-                        }
-                        Some(path)
-                    }
-                    None => None,
                 };
-                let request = SwapRequest {
-                    rule: entry.rule.clone(),
-                    component,
-                    parameters: entry.parameters.clone(),
-                };
-                write_atomically(&swaps.join(&file), &serde_json::to_vec_pretty(&request)?)?;
-                tracing::info!(tenant = %name, "tenant {name}: swap request {key} handed over");
+                let answer: SwapAnswer = serde_json::from_slice(&fs::read(&path)?)
+                    .with_context(|| format!("{}: not an answer", path.display()))?;
+                self.swaps.answer(self.connection, &key, answer)?;
+                fs::remove_file(&path)
+                    .with_context(|| format!("{}: cannot remove", path.display()))?;
             }
+        }
+        let held = |tenant: &str| {
+            self.running
+                .iter()
+                .any(|running| running.tenant.name == tenant)
+        };
+        for (name, key, entry) in self.swaps.pending(self.connection, held)? {
+            let dir = self.scratch.join(&name);
+            let swaps = dir.join(deploy::SWAPS_DIR);
+            let file = format!("{BUCKET_PREFIX}{key}.json");
+            if swaps.join(&file).exists() || swaps.join(deploy::ANSWERS_DIR).join(&file).exists() {
+                continue;
+            }
+            // The build goes straight into the tenant's kept builds.
+            let component = match &entry.component {
+                Some(digest) => {
+                    let builds = Builds::of_tenant(&dir);
+                    if !builds.path(digest).exists() {
+                        let bytes = self.states.fetch_build(self.connection, digest)?;
+                        builds.keep_bytes(&bytes)?;
+                    }
+                    Some(builds.path(digest))
+                }
+                None => None,
+            };
+            let request = SwapRequest {
+                rule: entry.rule,
+                component,
+                parameters: entry.parameters,
+            };
+            deploy::queue_as(&dir, &file, &request)?;
+            tracing::info!(tenant = %name, "tenant {name}: swap request {key} handed over");
         }
         Ok(())
     }
 
-    /// This instance's share of the tenants.
-    fn share(&self) -> Result<usize> {
-        let live = self.leases.live_instances(self.connection)?;
-        Ok(self.config.tenants.len().div_ceil(live))
-    }
-
-    /// Takes free tenants until this instance runs `share`; whether it took any.
-    fn take_up_to(&mut self, share: usize) -> Result<bool> {
+    /// Takes free tenants until this instance runs its share; whether it took any.
+    fn take_up_to(&mut self) -> Result<bool> {
         let mut took = false;
         for entry in &self.config.tenants {
-            if self.running.len() >= share {
+            if self.running.len() >= self.share {
                 break;
             }
             if self
@@ -448,20 +459,4 @@ fn bucket_key(path: &std::path::Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let key = name.strip_prefix(BUCKET_PREFIX)?.strip_suffix(".json")?;
     Some(key.to_owned())
-}
-
-/// Writes `bytes` to `path` aside and renames it, so no reader sees half.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)
-            .with_context(|| format!("{}: cannot create", parent.display()))?;
-    }
-    let name = path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .unwrap_or("file");
-    let temporary = path.with_file_name(format!(".{name}"));
-    fs::write(&temporary, bytes)
-        .with_context(|| format!("{}: cannot write", temporary.display()))?;
-    fs::rename(&temporary, path).with_context(|| format!("{}: cannot write", path.display()))
 }

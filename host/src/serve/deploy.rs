@@ -53,13 +53,18 @@ impl Builds {
     pub fn keep(&self, source: &Path) -> Result<String> {
         let bytes =
             fs::read(source).with_context(|| format!("{}: cannot read", source.display()))?;
-        let digest = digest(&bytes);
+        self.keep_bytes(&bytes)
+    }
+
+    /// Keeps a component given as its bytes; its digest.
+    pub fn keep_bytes(&self, bytes: &[u8]) -> Result<String> {
+        let digest = digest(bytes);
         let copy = self.path(&digest);
         if !copy.exists() {
             fs::create_dir_all(&self.dir)
                 .with_context(|| format!("{}: cannot create", self.dir.display()))?;
             let temporary = copy.with_extension("tmp");
-            fs::write(&temporary, &bytes)
+            fs::write(&temporary, bytes)
                 .with_context(|| format!("{}: cannot write", temporary.display()))?;
             fs::rename(&temporary, &copy)
                 .with_context(|| format!("{}: cannot write", copy.display()))?;
@@ -249,18 +254,27 @@ pub fn requests(dir: &Path) -> Result<Vec<(PathBuf, Result<SwapRequest>)>> {
 /// aside and renamed, so `serve` never reads half a request. Returns the
 /// request's file, which [`answer_to`] takes.
 pub fn queue(tenant: &Path, request: &SwapRequest) -> Result<PathBuf> {
-    let dir = tenant.join(SWAPS_DIR);
-    fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    queue_as(tenant, &format!("{}.json", request_stamp()), request)
+}
+
+/// A name for a new request that sorts after those queued before it: the
+/// time in nanoseconds and the process.
+pub fn request_stamp() -> String {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    // Named so that requests sort oldest first.
-    let name = format!("{stamp:024}-{}.json", std::process::id());
+    format!("{stamp:024}-{}", std::process::id())
+}
+
+/// [`queue`] under the file name `name` (`*.json`).
+pub fn queue_as(tenant: &Path, name: &str, request: &SwapRequest) -> Result<PathBuf> {
+    let dir = tenant.join(SWAPS_DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let temporary = dir.join(format!(".{name}"));
     fs::write(&temporary, serde_json::to_vec_pretty(request)?)
         .with_context(|| format!("{}: cannot write", temporary.display()))?;
-    let path = dir.join(&name);
+    let path = dir.join(name);
     fs::rename(&temporary, &path).with_context(|| format!("{}: cannot write", dir.display()))?;
     Ok(path)
 }
