@@ -539,6 +539,54 @@ fn any_number_of_threads_reads_a_file_as_one_does() {
 }
 
 #[test]
+fn any_number_of_threads_reads_a_csv_file_as_one_does() {
+    // The generated sessions as CSV, with records too narrow, not UTF-8,
+    // blank lines and CRLF ends spread through them, and a quoted record
+    // late in the file (the record reader reads the rest from its block).
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = fs::read(generated_file("sessions.csv")).unwrap();
+    let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let count = lines.len();
+    for (at, every) in [(1, 9_973), (2, 19_997), (3, 29_989), (4, 39_989)] {
+        for line in lines.iter_mut().skip(at).step_by(every) {
+            match at {
+                1 => *line = b"too,few".to_vec(),
+                2 => line.insert(line.len() / 2, 0xff),
+                3 => line.clear(),
+                _ => line.push(b'\r'),
+            }
+        }
+    }
+    let late = count * 4 / 5;
+    lines[late] = [b"\"", &lines[late][..], b"\""].concat();
+    let sessions = dir.path().join("sessions.csv");
+    fs::write(&sessions, lines.join(&b'\n')).unwrap();
+    let (rules, indicators) = (
+        [component("ti-map-ip"), component("network-session-anomaly")],
+        generated_file("indicators.jsonl"),
+    );
+    let rules = rules.each_ref().map(|rule| rule.as_path());
+    let run = |threads: &str| {
+        let output = run_on_threads(threads, &rules, &sessions, Some(&indicators));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        let stderr: Vec<String> = stderr
+            .lines()
+            .map(|line| line.split("; load").next().unwrap_or_default().to_owned())
+            .collect();
+        (String::from_utf8(output.stdout).unwrap(), stderr)
+    };
+    let one = run("1");
+    let said = |words: &str| one.1.iter().filter(|line| line.contains(words)).count();
+    assert!(said("found record with 2 fields") > 10, "{:?}", one.1);
+    assert!(said("invalid utf-8") > 5, "{:?}", one.1);
+    assert!(count > 200_000 && !one.0.is_empty());
+    for threads in ["2", "3"] {
+        assert_eq!(run(threads), one, "--threads {threads}");
+    }
+}
+
+#[test]
 fn a_line_that_is_not_utf8_is_refused_alone_at_the_same_line_with_threads() {
     let dir = tempfile::tempdir().unwrap();
     let text = fs::read_to_string(generated_file("sessions.jsonl")).unwrap();

@@ -350,9 +350,9 @@ impl LineArgs {
 /// `--threads`: how many threads parse one session file.
 #[derive(clap::Args)]
 pub struct ThreadArgs {
-    /// Threads that parse each ASIM JSON lines session file (default: one per
-    /// core; 1 parses on the reading thread). Rows, warnings and alerts are
-    /// the same whatever the number.
+    /// Threads that parse each ASIM JSON lines or CSV session file (default:
+    /// one per core; 1 parses on the reading thread). Rows, warnings and
+    /// alerts are the same whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }

@@ -22,21 +22,21 @@ use super::{
 /// (The `csv` crate alone names the end of the record before, which in a
 /// `\r\n` file is the line before: it ends a record at its `\r`.)
 #[derive(Clone, Copy)]
-struct Place {
-    byte: u64,
-    line: u64,
-    record: u64,
+pub(super) struct Place {
+    pub byte: u64,
+    pub line: u64,
+    pub record: u64,
 }
 
 /// The header's verdict: where each wanted column is, and how many fields
 /// every record must have.
-struct Header {
+pub(super) struct Header {
     positions: Vec<Option<usize>>,
     fields: usize,
 }
 
 impl Header {
-    fn new(names: &[&str], wanted: &[&str]) -> Header {
+    pub fn new(names: &[&str], wanted: &[&str]) -> Header {
         // Sentinel's portal writes `TimeGenerated [UTC]`; the name is what counts.
         let positions = wanted
             .iter()
@@ -56,6 +56,24 @@ impl Header {
         }
     }
 
+    /// How many fields every record must have.
+    pub fn width(&self) -> usize {
+        self.fields
+    }
+
+    /// The wanted fields of a record as wide as the header, an empty one
+    /// as none.
+    pub fn wanted<'s, 'a: 's>(
+        &'s self,
+        fields: &'s [&'a str],
+    ) -> impl Iterator<Item = Option<&'a str>> + 's {
+        self.positions.iter().map(|position| {
+            position
+                .and_then(|at| fields.get(at).copied())
+                .filter(|value| !value.is_empty())
+        })
+    }
+
     /// The wanted fields of a record `width` fields wide, or why it is bad.
     fn pick<'a>(
         &self,
@@ -65,33 +83,64 @@ impl Header {
         picked: &mut Vec<Option<Cow<'a, str>>>,
     ) -> Result<(), String> {
         if width != self.fields {
-            return Err(format!(
-                "bad CSV record: CSV error: record {} (line: {}, byte: {}): found record with {} \
-                 fields, but the previous record has {} fields",
-                place.record, place.line, place.byte, width, self.fields
-            ));
+            return Err(wrong_width(place, width, self.fields));
         }
         picked.clear();
-        picked.extend(self.positions.iter().map(|position| {
-            position
-                .and_then(|at| fields.get(at).copied())
-                .filter(|value| !value.is_empty())
-                .map(Cow::Borrowed)
-        }));
+        picked.extend(self.wanted(fields).map(|field| field.map(Cow::Borrowed)));
         Ok(())
     }
 }
 
-/// The `csv` crate's words for a field that is not UTF-8.
-fn not_utf8(place: Place, field: usize, error: &std::str::Utf8Error) -> String {
+/// The `csv` crate's words for a record whose width is not the header's.
+fn wrong_width(place: Place, width: usize, expected: usize) -> String {
+    format!(
+        "bad CSV record: CSV error: record {} (line: {}, byte: {}): found record with {} fields, \
+         but the previous record has {} fields",
+        place.record, place.line, place.byte, width, expected
+    )
+}
+
+/// The `csv` crate's words for a field that is not UTF-8 (valid up to
+/// `valid_up_to` of its bytes).
+fn not_utf8(place: Place, field: usize, valid_up_to: usize) -> String {
     format!(
         "CSV parse error: record {} (line {}, field: {field}, byte: {}): invalid utf-8: invalid \
-         UTF-8 in field {field} near byte index {}",
-        place.record,
-        place.line,
-        place.byte,
-        error.valid_up_to()
+         UTF-8 in field {field} near byte index {valid_up_to}",
+        place.record, place.line, place.byte,
     )
+}
+
+/// A record that the `csv` crate refuses, found in a block read apart from
+/// the rest: said once its place in the file is known.
+pub(super) struct Misfit {
+    /// Where the record starts in its block.
+    pub byte: u64,
+    pub kind: MisfitKind,
+}
+
+pub(super) enum MisfitKind {
+    /// As wide as `width`, not as the header.
+    Width { width: usize, expected: usize },
+    /// As wide as the header, with a field that is not UTF-8.
+    NotUtf8 { field: usize, valid_up_to: usize },
+}
+
+impl Misfit {
+    /// The reason, for the record numbered `record` that starts at `line`,
+    /// in a block that starts `block_start` bytes into the input.
+    pub fn say(&self, record: u64, line: u64, block_start: u64) -> String {
+        let place = Place {
+            byte: block_start + self.byte,
+            line,
+            record,
+        };
+        match self.kind {
+            MisfitKind::Width { width, expected } => wrong_width(place, width, expected),
+            MisfitKind::NotUtf8 { field, valid_up_to } => {
+                format!("bad CSV record: {}", not_utf8(place, field, valid_up_to))
+            }
+        }
+    }
 }
 
 /// The input, a line at a time, and how far its current line is read.
@@ -114,7 +163,7 @@ enum Stop {
 }
 
 /// The error the `csv` crate's reader got for a line over the limit.
-fn too_long(max: usize) -> io::Error {
+pub(super) fn too_long(max: usize) -> io::Error {
     let message = format!("a line longer than the limit of {max} bytes (--max-line-mib)");
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
@@ -270,15 +319,29 @@ pub fn read_csv(
     wanted: &[&str],
     on_record: &mut OnRecord,
 ) -> Result<()> {
+    let start = Place {
+        byte: 0,
+        line: 1,
+        record: 0,
+    };
+    read_csv_from(input, source, wanted, None, start, on_record)
+}
+
+/// [`read_csv`] from a record boundary at `place`, with the `header` read
+/// before it (if it was).
+pub(super) fn read_csv_from(
+    input: &InputFile,
+    source: Box<dyn BufRead>,
+    wanted: &[&str],
+    header: Option<Header>,
+    place: Place,
+    on_record: &mut OnRecord,
+) -> Result<()> {
     let mut reader = Reader {
         input,
         wanted,
-        header: None,
-        place: Place {
-            byte: 0,
-            line: 1,
-            record: 0,
-        },
+        header,
+        place,
         spare_picked: Vec::new(),
     };
     let mut lines = Lines {
@@ -329,7 +392,8 @@ pub fn read_csv(
                 match std::str::from_utf8(field) {
                     Ok(text) => fields.push(text),
                     Err(error) => {
-                        width = Err((record.ends.len(), not_utf8(reader.place, index, &error)));
+                        let reason = not_utf8(reader.place, index, error.valid_up_to());
+                        width = Err((record.ends.len(), reason));
                         break;
                     }
                 }
@@ -388,7 +452,7 @@ impl Reader<'_> {
 
 /// The text of a line with no quote and no `\r` but at its end, if it is
 /// UTF-8 and not empty; `commas` holds where its commas are.
-fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<&'a str> {
+pub(super) fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<&'a str> {
     let content = match line.strip_suffix(b"\n") {
         Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
         None => line,
@@ -400,7 +464,7 @@ fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<&'a str> {
 
 /// Finds the commas of `bytes` (into `commas`), eight bytes at a time;
 /// false at the first quote or `\r`.
-fn find_commas(bytes: &[u8], commas: &mut Vec<usize>) -> bool {
+pub(super) fn find_commas(bytes: &[u8], commas: &mut Vec<usize>) -> bool {
     const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     /// The high bit of each byte of `word` that is `byte` (exact).
     fn equal(word: u64, byte: u8) -> u64 {
@@ -433,7 +497,7 @@ fn find_commas(bytes: &[u8], commas: &mut Vec<usize>) -> bool {
 }
 
 /// `text`'s fields, cut at `commas`.
-fn split_at_commas<'a>(text: &'a str, commas: &[usize], fields: &mut Vec<&'a str>) {
+pub(super) fn split_at_commas<'a>(text: &'a str, commas: &[usize], fields: &mut Vec<&'a str>) {
     let mut start = 0;
     for &at in commas {
         // A comma is one byte of ASCII: both sides are whole characters.

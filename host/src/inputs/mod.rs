@@ -2,6 +2,7 @@
 //! records, timestamps, and the conversion of raw text to typed cells for the
 //! columns the loaded rules asked for.
 
+mod csv_blocks;
 mod csv_records;
 mod file;
 pub mod indicators;
@@ -20,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, IpPrefix, Timestamp};
 pub use file::{Format, InputFile, Progress, Rejects};
 use normalize::{FieldIssues, SessionFormat};
-use records::recycle;
+use records::{recycle, OnRecord};
 
 /// Reads `input`, converting each record's `TimeGenerated` and `columns` to
 /// typed cells, and calls `on_row(time, cells)` for every row with a time
@@ -45,7 +46,10 @@ pub fn read_table_from(
 ) -> Result<u64> {
     let mut issues = FieldIssues::default();
     let format = SessionFormat::Asim;
-    read_rows(input, reader, format, columns, rejects, &mut issues, on_row)
+    let (records, unparsable) =
+        read_rows(input, reader, format, columns, rejects, &mut issues, on_row)?;
+    unparsable.report(input);
+    Ok(records)
 }
 
 /// Reads session rows as [`read_table`] does, from ASIM files or from raw
@@ -86,7 +90,9 @@ pub fn read_sessions_from(
     };
     let rejected_before = rejects.count;
     let mut issues = FieldIssues::default();
-    let records = read_rows(input, reader, format, columns, rejects, &mut issues, on_row)?;
+    let (records, unparsable) =
+        read_rows(input, reader, format, columns, rejects, &mut issues, on_row)?;
+    unparsable.report(input);
     if format != SessionFormat::Asim {
         tracing::info!(
             file = %input.name,
@@ -100,7 +106,8 @@ pub fn read_sessions_from(
     Ok(records)
 }
 
-/// Records of `input` in `format`, typed as `columns`, to `on_row`.
+/// Records of `input` in `format`, typed as `columns`, to `on_row`; returns
+/// how many, and the cells that did not parse.
 fn read_rows(
     input: &InputFile,
     reader: Box<dyn BufRead + Send>,
@@ -109,14 +116,13 @@ fn read_rows(
     rejects: &mut Rejects,
     issues: &mut FieldIssues,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
-) -> Result<u64> {
+) -> Result<(u64, Unparsable)> {
     let wanted: Vec<&str> = std::iter::once("TimeGenerated")
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
-    let mut records = 0;
     let mut unparsable = Unparsable::default();
-    if format == SessionFormat::Asim && input.format == Format::JsonLines {
-        let records = parallel::read_json_rows(
+    let records = match (format, input.format) {
+        (SessionFormat::Asim, Format::JsonLines) => parallel::read_json_rows(
             input,
             reader,
             columns,
@@ -124,39 +130,68 @@ fn read_rows(
             rejects,
             &mut unparsable,
             on_row,
-        )?;
-        unparsable.report(input);
-        return Ok(records);
-    }
+        )?,
+        (SessionFormat::Asim, Format::Csv) if input.threads > 1 => {
+            let (records, resume) = csv_blocks::read_csv_rows(
+                input,
+                reader,
+                columns,
+                input.threads,
+                rejects,
+                &mut unparsable,
+                on_row,
+            )?;
+            let rest = match resume {
+                None => 0,
+                Some(resume) => {
+                    let read = |on_record: &mut OnRecord| resume.read(input, &wanted, on_record);
+                    typed_records(input, columns, rejects, &mut unparsable, on_row, read)?
+                }
+            };
+            records + rest
+        }
+        _ => {
+            let read = |on_record: &mut OnRecord| {
+                normalize::read(input, reader, format, &wanted, issues, on_record)
+            };
+            typed_records(input, columns, rejects, &mut unparsable, on_row, read)?
+        }
+    };
+    Ok((records, unparsable))
+}
+
+/// Runs `read` with a callback that types each record's fields (the time,
+/// then `columns`) and hands the row on; returns the records read.
+fn typed_records(
+    input: &InputFile,
+    columns: &[(String, ColumnKind)],
+    rejects: &mut Rejects,
+    unparsable: &mut Unparsable,
+    on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+    read: impl FnOnce(&mut OnRecord) -> Result<()>,
+) -> Result<u64> {
+    let mut records = 0;
     let mut spare: Vec<Cell> = Vec::with_capacity(columns.len());
-    normalize::read(
-        input,
-        reader,
-        format,
-        &wanted,
-        issues,
-        &mut |line, fields| {
-            records += 1;
-            let mut cells: Vec<Cell> = recycle(std::mem::take(&mut spare));
-            let row = fields.and_then(|fields| {
-                let time = time_field("TimeGenerated", fields[0].as_deref())?;
-                cells.extend(
-                    columns
-                        .iter()
-                        .zip(&fields[1..])
-                        .map(|((name, kind), field)| {
-                            unparsable.cell(name, line, *kind, field.as_deref())
-                        }),
-                );
-                Ok(time)
-            });
-            let row = row.as_ref().map(|time| (*time, cells.as_slice()));
-            let delivered = deliver(input, line, row.map_err(String::as_str), rejects, on_row);
-            spare = recycle(cells);
-            delivered
-        },
-    )?;
-    unparsable.report(input);
+    read(&mut |line, fields| {
+        records += 1;
+        let mut cells: Vec<Cell> = recycle(std::mem::take(&mut spare));
+        let row = fields.and_then(|fields| {
+            let time = time_field("TimeGenerated", fields[0].as_deref())?;
+            cells.extend(
+                columns
+                    .iter()
+                    .zip(&fields[1..])
+                    .map(|((name, kind), field)| {
+                        unparsable.cell(name, line, *kind, field.as_deref())
+                    }),
+            );
+            Ok(time)
+        });
+        let row = row.as_ref().map(|time| (*time, cells.as_slice()));
+        let delivered = deliver(input, line, row.map_err(String::as_str), rejects, on_row);
+        spare = recycle(cells);
+        delivered
+    })?;
     Ok(records)
 }
 

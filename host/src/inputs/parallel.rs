@@ -1,9 +1,10 @@
-//! One ASIM JSON lines file read in blocks, on one core or several. The file
-//! is cut into blocks at line ends; worker threads (or the calling thread
-//! alone) turn each block's lines into typed cells; the calling thread hands
-//! the rows on in file order. Rows, rejected lines (named `file:line`, in
-//! order), counts and errors are those of the record reader (`records.rs`),
-//! whatever the number of threads.
+//! A file read in blocks, on one core or several: ASIM JSON lines here, CSV
+//! in `csv_blocks.rs`. The file is cut into blocks at line ends; worker
+//! threads (or the calling thread alone) turn each block's lines into typed
+//! cells; the calling thread hands the rows on in file order. Rows, rejected
+//! lines (named `file:line`, in order), counts and errors are those of the
+//! record readers (`records.rs`, `csv_records.rs`), whatever the number of
+//! threads.
 //!
 //! One file past 500 lines: cutting, parsing and reordering share the block
 //! and slot types, and a third of it is the tests that hold the threaded
@@ -11,14 +12,14 @@
 
 use std::{
     collections::BTreeMap,
-    io::{self, BufRead},
+    io::{self, BufRead, Read},
     sync::{mpsc, Arc, Mutex},
 };
 
 use anyhow::{Context, Result};
 use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
-use super::{json_scan, records, InputFile, Rejects, Unparsable};
+use super::{csv_records::Misfit, json_scan, records, InputFile, Rejects, Unparsable};
 
 /// Bytes a block holds before it is cut at the next line end.
 const BLOCK_BYTES: usize = 1 << 20;
@@ -26,7 +27,7 @@ const BLOCK_BYTES: usize = 1 << 20;
 /// A cell as a worker leaves it: text by position, in the block or in the
 /// block's side buffer of unescaped texts.
 #[derive(Clone, Copy)]
-enum Slot {
+pub(super) enum Slot {
     Empty,
     InBlock(usize, usize),
     Unescaped(usize, usize),
@@ -38,32 +39,114 @@ enum Slot {
 
 /// Whole lines of a file, as read: a line longer than the limit is in
 /// `bytes` as an empty line, and named in `too_long`.
-struct Block {
-    bytes: Vec<u8>,
+pub(super) struct Block {
+    pub bytes: Vec<u8>,
     /// Lines (from 1 in the block) that were too long, with the reason.
-    too_long: Vec<(u64, String)>,
+    pub too_long: Vec<(u64, String)>,
 }
 
 /// One block's lines, parsed.
-struct Parsed {
+#[derive(Default)]
+pub(super) struct Parsed {
     /// The block, with blanks where a line was not UTF-8.
-    text: String,
-    unescaped: String,
-    /// Lines in the block, for numbering the next block's.
-    lines: u64,
+    pub text: String,
+    pub unescaped: String,
+    /// Lines and bytes in the block, for placing the next block's.
+    pub lines: u64,
+    pub bytes: u64,
     /// Each record: its line in the block (from 1) and its time, or why it
     /// was refused. A record's cells are the next `columns` slots.
-    records: Vec<(u64, Result<Timestamp, String>)>,
-    slots: Vec<Slot>,
+    pub records: Vec<(u64, Result<Timestamp, Refusal>)>,
+    pub slots: Vec<Slot>,
     /// Cells that did not parse: (column, line in the block).
-    unparsable: Vec<(usize, u64)>,
+    pub unparsable: Vec<(usize, u64)>,
+    /// Whether the reading ends with this block's last record.
+    pub stops: bool,
+}
+
+impl Parsed {
+    /// The cells of the record at `number`, its `fields` typed as `kinds`:
+    /// a text is placed in `block` where it lies there, else copied aside.
+    pub fn push_cells<'t>(
+        &mut self,
+        number: u64,
+        block: &str,
+        kinds: &[ColumnKind],
+        fields: impl Iterator<Item = Option<&'t str>>,
+    ) {
+        let base = block.as_ptr() as usize;
+        for (column, (kind, field)) in kinds.iter().zip(fields).enumerate() {
+            let (cell, ok) = super::typed_cell(*kind, field);
+            if !ok {
+                self.unparsable.push((column, number));
+            }
+            let slot = match cell {
+                Cell::Empty => Slot::Empty,
+                Cell::Text(text) => {
+                    let start = (text.as_ptr() as usize).wrapping_sub(base);
+                    if start < block.len() {
+                        Slot::InBlock(start, start + text.len())
+                    } else {
+                        let start = self.unescaped.len();
+                        self.unescaped.push_str(text);
+                        Slot::Unescaped(start, self.unescaped.len())
+                    }
+                }
+                Cell::Integer(value) => Slot::Integer(value),
+                Cell::Real(value) => Slot::Real(value),
+                Cell::Boolean(value) => Slot::Boolean(value),
+                Cell::Time(value) => Slot::Time(value),
+            };
+            self.slots.push(slot);
+        }
+    }
+}
+
+/// Why a record was refused.
+pub(super) enum Refusal {
+    Said(String),
+    /// A CSV record's, said with its place in the file once that is known.
+    Misfit(Misfit),
+}
+
+/// How one format's blocks become rows.
+pub(super) trait BlockFormat: Sync {
+    /// Whether `block` can be read apart from the blocks before it. The first
+    /// that cannot ends the reading in blocks: it comes back, with the rest
+    /// of the input, as [`Rest`].
+    fn stands_alone(&self, block: &Block) -> bool;
+
+    /// Every line of `block` to records of typed cells.
+    fn parse(&self, block: Block) -> Parsed;
+}
+
+/// Lines and bytes of the input before the first block (a CSV header).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Start {
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// The input from the first block that does not stand alone on, and how
+/// much of it was read before.
+pub(super) struct Rest {
+    pub block: Block,
+    pub after: RestAfter,
+    /// Lines, bytes (from the input's start) and records handed on before.
+    pub lines: u64,
+    pub bytes: u64,
+    pub records: u64,
+}
+
+/// What follows a [`Rest`]'s block.
+pub(super) enum RestAfter {
+    More(Box<dyn BufRead + Send>),
+    /// The read error that ended the block.
+    Failed(io::Error),
 }
 
 /// Reads `reader` (JSON lines of `input`) with `threads` workers, handing
-/// each row to `on_row` in file order; returns the records read. With more
-/// than one, blocks are read (and decompressed) on a thread of their own, at
-/// most `4 × threads` ahead of the rows handed on, so memory stays bounded;
-/// with one, everything happens on the calling thread.
+/// each row to `on_row` in file order; returns the records read.
 pub fn read_json_rows(
     input: &InputFile,
     reader: Box<dyn BufRead + Send>,
@@ -76,28 +159,63 @@ pub fn read_json_rows(
     let wanted: Vec<&str> = std::iter::once("TimeGenerated")
         .chain(columns.iter().map(|(name, _)| name.as_str()))
         .collect();
-    let kinds: Vec<ColumnKind> = columns.iter().map(|(_, kind)| *kind).collect();
-    let mut blocks = Blocks {
-        reader,
-        carry: Vec::new(),
+    let format = JsonLines {
+        wanted,
+        kinds: columns.iter().map(|(_, kind)| *kind).collect(),
         max_line: input.max_line,
     };
-    let mut outlet = Outlet {
+    let outlet = Outlet::new(
         input,
         columns,
+        Start::default(),
         rejects,
         unparsable,
         on_row,
-        lines: 0,
-        records: 0,
+    );
+    let (records, _) = read_blocks(&format, reader, threads, outlet)?;
+    Ok(records)
+}
+
+/// ASIM JSON lines: the keys wanted, and their columns' kinds.
+struct JsonLines<'w> {
+    wanted: Vec<&'w str>,
+    kinds: Vec<ColumnKind>,
+    max_line: usize,
+}
+
+impl BlockFormat for JsonLines<'_> {
+    fn stands_alone(&self, _block: &Block) -> bool {
+        true
+    }
+
+    fn parse(&self, block: Block) -> Parsed {
+        parse_block(block, &self.wanted, &self.kinds, self.max_line)
+    }
+}
+
+/// Reads `reader` in blocks of `format` with `threads` workers, handing each
+/// row to `outlet` in file order; returns the records read, and the rest of
+/// the input from a block that did not stand alone. With more than one
+/// worker, blocks are read (and decompressed) on a thread of their own, at
+/// most `4 × threads` ahead of the rows handed on, so memory stays bounded;
+/// with one, everything happens on the calling thread.
+pub(super) fn read_blocks(
+    format: &dyn BlockFormat,
+    reader: Box<dyn BufRead + Send>,
+    threads: usize,
+    mut outlet: Outlet,
+) -> Result<(u64, Option<Rest>)> {
+    let blocks = Blocks {
+        reader,
+        carry: Vec::new(),
+        max_line: outlet.input.max_line,
     };
     if threads <= 1 {
-        let parse = |block| parse_block(block, &wanted, &kinds, input.max_line);
-        return read_on_this_thread(blocks, parse, &mut outlet);
+        return read_on_this_thread(blocks, format, outlet);
     }
     let (work, queue) = mpsc::channel::<(usize, Block)>();
     let queue = Arc::new(Mutex::new(queue));
-    let (done, results) = mpsc::channel::<(usize, Parsed)>();
+    let (done, results) = mpsc::channel::<(usize, Delivery)>();
     // A block may be read only with a token, a buffer; the buffer comes back
     // when its block's rows have been handed on, to hold another block.
     let in_flight = 4 * threads;
@@ -109,14 +227,12 @@ pub fn read_json_rows(
     }
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (queue, done, wanted, kinds) = (Arc::clone(&queue), done.clone(), &wanted, &kinds);
+            let (queue, done) = (Arc::clone(&queue), done.clone());
             scope.spawn(move || loop {
                 let next = queue.lock().map(|queue| queue.recv());
                 let Ok(Ok((index, block))) = next else { return };
-                if done
-                    .send((index, parse_block(block, wanted, kinds, input.max_line)))
-                    .is_err()
-                {
+                let parsed = Delivery::Parsed(format.parse(block));
+                if done.send((index, parsed)).is_err() {
                     return;
                 }
             });
@@ -124,110 +240,172 @@ pub fn read_json_rows(
         // The workers hold the queue now: when they stop, the block reader's
         // sends fail and it stops too.
         drop(queue);
-        drop(done);
-        let block_reader = scope.spawn(move || -> Option<io::Error> {
+        let block_reader = scope.spawn(move || -> (Blocks, Option<io::Error>) {
+            let mut blocks = blocks;
             let mut index = 0;
             while let Ok(buffer) = tokens.recv() {
                 let (block, error) = blocks.next(buffer);
+                if !block.bytes.is_empty() && !format.stands_alone(&block) {
+                    let _ = done.send((index, Delivery::Rest(block)));
+                    return (blocks, error);
+                }
                 if !block.bytes.is_empty() {
                     if work.send((index, block)).is_err() {
-                        return None;
+                        return (blocks, None);
                     }
                     index += 1;
                 } else if error.is_none() {
-                    return None;
+                    return (blocks, None);
                 }
                 if error.is_some() {
-                    return error;
+                    return (blocks, error);
                 }
             }
-            None
+            (blocks, None)
         });
         let delivered = deliver(&results, &give_back, &mut outlet);
         // Whatever happened, the workers and the block reader stop once
         // nobody takes their output.
         drop(results);
         drop(give_back);
-        let read_error = block_reader
+        let (blocks, read_error) = block_reader
             .join()
             .map_err(|_| anyhow::anyhow!("the block reader thread panicked"))?;
-        delivered?;
-        if let Some(error) = read_error {
-            outlet.stopped_by(&error);
+        match delivered? {
+            Ended::Stopped => Ok((outlet.records, None)),
+            Ended::Rest(block) => {
+                Ok((outlet.records, Some(outlet.rest(block, blocks, read_error))))
+            }
+            Ended::AtEnd => {
+                if let Some(error) = read_error {
+                    outlet.stopped_by(&error);
+                }
+                Ok((outlet.records, None))
+            }
         }
-        Ok(outlet.records)
     })
 }
 
-/// [`read_json_rows`] on the calling thread alone: each block read, parsed
-/// by `parse` and handed on in turn.
+/// What the block reader or a worker hands the calling thread.
+enum Delivery {
+    Parsed(Parsed),
+    /// A block that does not stand alone: the reading in blocks ends there.
+    Rest(Block),
+}
+
+/// How the handing on of blocks ended.
+enum Ended {
+    AtEnd,
+    /// A block's record ended the reading.
+    Stopped,
+    /// At a block that does not stand alone.
+    Rest(Block),
+}
+
+/// [`read_blocks`] on the calling thread alone: each block read, parsed and
+/// handed on in turn.
 fn read_on_this_thread(
     mut blocks: Blocks,
-    parse: impl Fn(Block) -> Parsed,
-    outlet: &mut Outlet,
-) -> Result<u64> {
+    format: &dyn BlockFormat,
+    mut outlet: Outlet,
+) -> Result<(u64, Option<Rest>)> {
     let mut buffer = Vec::new();
     loop {
         let (block, error) = blocks.next(buffer);
         let at_end = block.bytes.is_empty() && error.is_none();
+        if !block.bytes.is_empty() && !format.stands_alone(&block) {
+            return Ok((outlet.records, Some(outlet.rest(block, blocks, error))));
+        }
         buffer = match block.bytes.is_empty() {
             true => block.bytes,
             false => {
-                let parsed = parse(block);
+                let parsed = format.parse(block);
                 outlet.hand_on(&parsed)?;
+                if parsed.stops {
+                    return Ok((outlet.records, None));
+                }
                 parsed.text.into_bytes()
             }
         };
         if let Some(error) = error {
             outlet.stopped_by(&error);
-            return Ok(outlet.records);
+            return Ok((outlet.records, None));
         }
         if at_end {
-            return Ok(outlet.records);
+            return Ok((outlet.records, None));
         }
     }
 }
 
 /// Hands the parsed blocks on in file order, giving a token back for each,
-/// until every block read has been.
+/// until every block read has been, a block's record stops the reading, or
+/// a block does not stand alone.
 fn deliver(
-    results: &mpsc::Receiver<(usize, Parsed)>,
+    results: &mpsc::Receiver<(usize, Delivery)>,
     give_back: &mpsc::SyncSender<Vec<u8>>,
     outlet: &mut Outlet,
-) -> Result<()> {
+) -> Result<Ended> {
     let mut next = 0usize;
-    let mut waiting = BTreeMap::<usize, Parsed>::new();
+    let mut waiting = BTreeMap::<usize, Delivery>::new();
     loop {
-        let parsed = match waiting.remove(&next) {
-            Some(parsed) => parsed,
+        let delivery = match waiting.remove(&next) {
+            Some(delivery) => delivery,
             None => match results.recv() {
-                Ok((index, parsed)) => {
-                    waiting.insert(index, parsed);
+                Ok((index, delivery)) => {
+                    waiting.insert(index, delivery);
                     continue;
                 }
-                Err(_) => return Ok(()),
+                Err(_) => return Ok(Ended::AtEnd),
             },
+        };
+        let parsed = match delivery {
+            Delivery::Parsed(parsed) => parsed,
+            Delivery::Rest(block) => return Ok(Ended::Rest(block)),
         };
         next += 1;
         outlet.hand_on(&parsed)?;
+        if parsed.stops {
+            return Ok(Ended::Stopped);
+        }
         // The block reader may have stopped already.
         let _ = give_back.send(parsed.text.into_bytes());
     }
 }
 
 /// Where parsed blocks go, in file order: rows to `on_row`, refused records
-/// to `rejects`; it counts the lines and records handed on.
-struct Outlet<'o> {
+/// to `rejects`; it counts the lines, bytes and records handed on.
+pub(super) struct Outlet<'o> {
     input: &'o InputFile,
     columns: &'o [(String, ColumnKind)],
     rejects: &'o mut Rejects,
     unparsable: &'o mut Unparsable,
     on_row: &'o mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
     lines: u64,
+    bytes: u64,
     records: u64,
 }
 
-impl Outlet<'_> {
+impl<'o> Outlet<'o> {
+    pub fn new(
+        input: &'o InputFile,
+        columns: &'o [(String, ColumnKind)],
+        start: Start,
+        rejects: &'o mut Rejects,
+        unparsable: &'o mut Unparsable,
+        on_row: &'o mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
+    ) -> Outlet<'o> {
+        Outlet {
+            input,
+            columns,
+            rejects,
+            unparsable,
+            on_row,
+            lines: start.lines,
+            bytes: start.bytes,
+            records: 0,
+        }
+    }
+
     /// Hands on the rows of one parsed block, the next in the file.
     fn hand_on(&mut self, parsed: &Parsed) -> Result<()> {
         let (columns, lines_before) = (self.columns, self.lines);
@@ -237,10 +415,15 @@ impl Outlet<'_> {
         }
         let mut slots = parsed.slots.chunks_exact(columns.len().max(1));
         let mut cells: Vec<Cell> = Vec::with_capacity(columns.len());
-        for (line, outcome) in &parsed.records {
+        for (index, (line, outcome)) in parsed.records.iter().enumerate() {
             let line = lines_before + line;
             match outcome {
-                Err(reason) => self.rejects.reject(self.input, line, reason),
+                Err(Refusal::Said(reason)) => self.rejects.reject(self.input, line, reason),
+                Err(Refusal::Misfit(misfit)) => {
+                    let record = self.records + index as u64 + 1;
+                    let reason = misfit.say(record, line, self.bytes);
+                    self.rejects.reject(self.input, line, &reason);
+                }
                 Ok(time) => {
                     cells.clear();
                     if !columns.is_empty() {
@@ -252,6 +435,7 @@ impl Outlet<'_> {
             }
         }
         self.lines += parsed.lines;
+        self.bytes += parsed.bytes;
         self.records += parsed.records.len() as u64;
         Ok(())
     }
@@ -262,6 +446,21 @@ impl Outlet<'_> {
         let reason = records::stopped_by(error);
         self.rejects.reject(self.input, self.lines + 1, &reason);
         self.records += 1;
+    }
+
+    /// The input from `block` on, `blocks` being what follows it.
+    fn rest(&self, block: Block, blocks: Blocks, error: Option<io::Error>) -> Rest {
+        let after = match error {
+            Some(error) => RestAfter::Failed(error),
+            None => RestAfter::More(Box::new(io::Cursor::new(blocks.carry).chain(blocks.reader))),
+        };
+        Rest {
+            block,
+            after,
+            lines: self.lines,
+            bytes: self.bytes,
+            records: self.records,
+        }
     }
 }
 
@@ -406,7 +605,7 @@ fn bytecount_lines(bytes: &[u8]) -> u64 {
 
 /// The lines of `text`, each with its `\n`, as `split_inclusive('\n')`
 /// gives them.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
+pub(super) fn lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
         if rest.is_empty() {
@@ -437,12 +636,8 @@ fn cell(parsed: &Parsed, slot: Slot) -> Cell<'_> {
 /// `super::read_rows` types them.
 fn parse_block(block: Block, wanted: &[&str], kinds: &[ColumnKind], max_line: usize) -> Parsed {
     let mut parsed = Parsed {
-        text: String::new(),
-        unescaped: String::new(),
-        lines: 0,
-        records: Vec::new(),
-        slots: Vec::new(),
-        unparsable: Vec::new(),
+        bytes: block.bytes.len() as u64,
+        ..Parsed::default()
     };
     // Lines refused before they are read, in order: too long, not UTF-8.
     let mut refused = block.too_long;
@@ -457,21 +652,20 @@ fn parse_block(block: Block, wanted: &[&str], kinds: &[ColumnKind], max_line: us
         }
     };
     let mut refused = refused.into_iter().peekable();
-    let base = block.as_ptr() as usize;
     let mut fields = vec![None; wanted.len()];
     let mut keys = json_scan::KeyScanner::new(wanted);
     for text in lines(&block) {
         parsed.lines += 1;
         let number = parsed.lines;
         if let Some((_, reason)) = refused.next_if(|(line, _)| *line == number) {
-            parsed.records.push((number, Err(reason)));
+            parsed.records.push((number, Err(Refusal::Said(reason))));
             continue;
         }
         // A line read whole may still be longer than the limit.
         let length = text.strip_suffix('\n').unwrap_or(text).len();
         if length > max_line {
             let reason = records::too_long(length as u64, max_line);
-            parsed.records.push((number, Err(reason)));
+            parsed.records.push((number, Err(Refusal::Said(reason))));
             continue;
         }
         let text = super::without_line_end(text);
@@ -487,35 +681,13 @@ fn parse_block(block: Block, wanted: &[&str], kinds: &[ColumnKind], max_line: us
         let time = match time {
             Ok(time) => time,
             Err(reason) => {
-                parsed.records.push((number, Err(reason)));
+                parsed.records.push((number, Err(Refusal::Said(reason))));
                 continue;
             }
         };
         parsed.records.push((number, Ok(time)));
-        for (column, (kind, field)) in kinds.iter().zip(&fields[1..]).enumerate() {
-            let (cell, ok) = super::typed_cell(*kind, field.as_deref());
-            if !ok {
-                parsed.unparsable.push((column, number));
-            }
-            let slot = match cell {
-                Cell::Empty => Slot::Empty,
-                Cell::Text(text) => {
-                    let start = (text.as_ptr() as usize).wrapping_sub(base);
-                    if start < block.len() {
-                        Slot::InBlock(start, start + text.len())
-                    } else {
-                        let start = parsed.unescaped.len();
-                        parsed.unescaped.push_str(text);
-                        Slot::Unescaped(start, parsed.unescaped.len())
-                    }
-                }
-                Cell::Integer(value) => Slot::Integer(value),
-                Cell::Real(value) => Slot::Real(value),
-                Cell::Boolean(value) => Slot::Boolean(value),
-                Cell::Time(value) => Slot::Time(value),
-            };
-            parsed.slots.push(slot);
-        }
+        let fields = fields[1..].iter().map(|field| field.as_deref());
+        parsed.push_cells(number, &block, kinds, fields);
     }
     drop(fields);
     parsed.text = block;
