@@ -1,5 +1,5 @@
-//! ASIM CSV read in blocks, on several threads (`parallel.rs`): the header
-//! from the input's first buffer, then blocks of whole lines. A block with
+//! ASIM CSV read in blocks, on one thread or several (`parallel.rs`): the
+//! header from the input's first buffer, then blocks of whole lines. A block with
 //! no quote, and no `\r` but before a `\n`, holds one record per line, so a
 //! worker can read it apart from the others; from the first block that
 //! holds either, the rest of the file is read by the record reader
@@ -13,7 +13,7 @@ use asim_rule_core::{batch::Cell, schema::ColumnKind, Timestamp};
 
 use super::{
     csv_records::{self, Header, Misfit, MisfitKind, Place},
-    parallel::{self, Block, BlockFormat, Outlet, Parsed, Refusal, Rest, RestAfter, Start},
+    parallel::{self, Block, BlockFormat, Fails, Outlet, Parsed, Refusal, Rest, Start},
     records::{self, OnRecord},
     InputFile, Rejects, Unparsable,
 };
@@ -39,9 +39,9 @@ impl Resume {
     }
 }
 
-/// Reads CSV `reader` with `threads` workers, handing each row to `on_row`
-/// in file order; returns the records read, and where the record reader
-/// must take over, if it must.
+/// Reads CSV `reader` with `threads` workers (the calling thread alone for
+/// one), handing each row to `on_row` in file order; returns the records
+/// read, and where the record reader must take over, if it must.
 pub fn read_csv_rows(
     input: &InputFile,
     mut reader: Box<dyn BufRead + Send>,
@@ -141,10 +141,7 @@ fn resume(rest: Rest, header: Header, max_line: usize) -> Resume {
                 max_line,
             )))))
         }
-        None => match after {
-            RestAfter::More(reader) => reader,
-            RestAfter::Failed(error) => Box::new(io::BufReader::new(Fails(Some(error)))),
-        },
+        None => after,
     };
     Resume {
         source: Box::new(io::Cursor::new(block.bytes).chain(after)),
@@ -154,18 +151,6 @@ fn resume(rest: Rest, header: Header, max_line: usize) -> Resume {
             line: lines + 1,
             record: records + 1,
         },
-    }
-}
-
-/// A reader that fails with its error.
-struct Fails(Option<io::Error>);
-
-impl Read for Fails {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(self
-            .0
-            .take()
-            .unwrap_or_else(|| io::Error::other("read after a failed read")))
     }
 }
 
@@ -181,6 +166,10 @@ impl BlockFormat for CsvBlocks {
         let bytes = &block.bytes;
         memchr::memchr2_iter(b'"', b'\r', bytes)
             .all(|at| bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n'))
+    }
+
+    fn reads_a_cut_line(&self) -> bool {
+        true
     }
 
     fn parse(&self, block: Block) -> Parsed {
@@ -345,9 +334,16 @@ mod tests {
         Result<u64, String>,
     );
 
-    fn read(bytes: &[u8], threads: usize, max_line: usize, fail_at: Option<usize>) -> Outcome {
+    /// `bytes` read by blocks on `threads` threads, or by the record reader
+    /// alone (`None`).
+    fn read(
+        bytes: &[u8],
+        threads: Option<usize>,
+        max_line: usize,
+        fail_at: Option<usize>,
+    ) -> Outcome {
         let input = InputFile::by_content("t.csv")
-            .with_threads(threads)
+            .with_threads(threads.unwrap_or(1))
             .with_max_line(max_line);
         let columns: Vec<(String, ColumnKind)> = COLUMNS
             .iter()
@@ -365,16 +361,38 @@ mod tests {
             rows.push((time, cells.iter().map(|cell| format!("{cell:?}")).collect()));
             Ok(())
         };
-        let mut issues = super::super::normalize::FieldIssues::default();
-        let read = super::super::read_rows(
-            &input,
-            reader,
-            super::super::SessionFormat::Asim,
-            &columns,
-            &mut rejects,
-            &mut issues,
-            &mut on_row,
-        );
+        let read = match threads {
+            Some(_) => {
+                let mut issues = super::super::normalize::FieldIssues::default();
+                super::super::read_rows(
+                    &input,
+                    reader,
+                    super::super::SessionFormat::Asim,
+                    &columns,
+                    &mut rejects,
+                    &mut issues,
+                    &mut on_row,
+                )
+            }
+            None => {
+                let wanted: Vec<&str> = std::iter::once("TimeGenerated")
+                    .chain(COLUMNS.iter().map(|(name, _)| *name))
+                    .collect();
+                let mut unparsable = Unparsable::default();
+                let read = |on_record: &mut OnRecord| {
+                    csv_records::read_csv(&input, reader, &wanted, on_record)
+                };
+                super::super::typed_records(
+                    &input,
+                    &columns,
+                    &mut rejects,
+                    &mut unparsable,
+                    &mut on_row,
+                    read,
+                )
+                .map(|records| (records, unparsable))
+            }
+        };
         let (result, unparsable) = match read {
             Ok((records, unparsable)) => (Ok(records), unparsable.describe()),
             Err(error) => (Err(format!("{error:#}")), None),
@@ -387,12 +405,12 @@ mod tests {
         )
     }
 
-    /// `bytes` read in blocks on 2 and 3 threads equals the record reader's
-    /// reading (one thread); returns that.
+    /// `bytes` read in blocks on 1, 2 and 3 threads equals the record
+    /// reader's reading; returns that.
     fn blocks_agree(bytes: &[u8], max_line: usize, fail_at: Option<usize>) -> Outcome {
-        let expected = read(bytes, 1, max_line, fail_at);
-        for threads in [2, 3] {
-            let by_blocks = read(bytes, threads, max_line, fail_at);
+        let expected = read(bytes, None, max_line, fail_at);
+        for threads in [1, 2, 3] {
+            let by_blocks = read(bytes, Some(threads), max_line, fail_at);
             assert!(by_blocks.0 == expected.0, "rows, --threads {threads}");
             assert_eq!(by_blocks.1, expected.1, "--threads {threads}");
             assert_eq!(by_blocks.2, expected.2, "--threads {threads}");
@@ -531,11 +549,15 @@ mod tests {
                 let at = next_line(&bytes, MIB);
                 bytes.splice(at..at, *b"x,2026-03-11T10:00:00Z,\"q\",10.0.0.1,1,1\n");
             }
-            let expected = blocks_agree(&bytes, max, None);
-            let stopped = expected.1.last().is_some_and(|(_, reason)| {
-                reason.starts_with("reading stopped: a line longer than the limit")
-            });
-            assert_eq!(stopped, max == MIB, "{:?}", expected.1.last());
+            let long_start = bytes.windows(4).position(|four| four == b"pppp").unwrap();
+            // Read whole, and cut by a read error while it is skipped.
+            for fail_at in [None, Some(long_start + MIB + MIB / 2)] {
+                let expected = blocks_agree(&bytes, max, fail_at);
+                let stopped = expected.1.last().is_some_and(|(_, reason)| {
+                    reason.starts_with("reading stopped: a line longer than the limit")
+                });
+                assert_eq!(stopped, max == MIB, "{:?}", expected.1.last());
+            }
         }
         // A limit below the header's length: the record reader's error.
         let expected = blocks_agree(&plain, 40, None);
@@ -557,5 +579,69 @@ mod tests {
                 assert!(expected.3.is_err() || expected.0.is_empty());
             }
         }
+    }
+
+    /// Random texts of the pieces that matter to CSV (and some quotes),
+    /// with small and large line limits, some ending in a read error.
+    #[test]
+    fn any_text_reads_as_the_record_reader_reads_it() {
+        const PIECES: [&[u8]; 12] = [
+            b"2026-03-11T10:00:00Z",
+            b"10.0.0.1",
+            b"x",
+            b"443",
+            b"",
+            b"\xff",
+            b"\xc3\xa9",
+            b",",
+            b",",
+            b"\r",
+            b"\n",
+            b"\n",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        let mut seen = (0, 0, 0);
+        for round in 0..400 {
+            let mut bytes = match round % 5 {
+                0 => Vec::new(),
+                _ => b"Extra,TimeGenerated,SrcIpAddr,DstPortNumber\n".to_vec(),
+            };
+            for _ in 0..next(40) {
+                // A good record, a piece put into one, or pieces alone.
+                let good = b"x,2026-03-11T10:00:00Z,10.0.0.1,443\n";
+                let mut line = match next(3) {
+                    0 => Vec::new(),
+                    _ => good.to_vec(),
+                };
+                for _ in 0..next(4) {
+                    let at = next(line.len() + 1);
+                    match next(100) {
+                        0 => line.insert(at, b'"'),
+                        _ => drop(line.splice(at..at, PIECES[next(PIECES.len())].iter().copied())),
+                    }
+                }
+                bytes.extend_from_slice(&line);
+            }
+            let max_line = [16, 64, crate::limits::LINE_BYTES][next(3)];
+            let fail_at = (next(4) == 0).then(|| next(bytes.len() + 1));
+            let (rows, refused, _, _) = blocks_agree(&bytes, max_line, fail_at);
+            seen.0 += rows.len();
+            seen.1 += refused
+                .iter()
+                .filter(|(_, why)| why.contains("fields"))
+                .count();
+            seen.2 += refused
+                .iter()
+                .filter(|(_, why)| why.contains("utf-8"))
+                .count();
+        }
+        // Rows, records of another width, and fields that are not UTF-8.
+        assert!(seen.0 > 100 && seen.1 > 100 && seen.2 > 100, "{seen:?}");
     }
 }

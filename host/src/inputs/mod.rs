@@ -131,7 +131,7 @@ fn read_rows(
             &mut unparsable,
             on_row,
         )?,
-        (SessionFormat::Asim, Format::Csv) if input.threads > 1 => {
+        (SessionFormat::Asim, Format::Csv) => {
             let (records, resume) = csv_blocks::read_csv_rows(
                 input,
                 reader,

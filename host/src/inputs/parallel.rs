@@ -118,6 +118,10 @@ pub(super) trait BlockFormat: Sync {
 
     /// Every line of `block` to records of typed cells.
     fn parse(&self, block: Block) -> Parsed;
+
+    /// Whether a line cut short by a read error is still read (a bare `\r`
+    /// ends a CSV record): the reading then ends with a [`Rest`] of it.
+    fn reads_a_cut_line(&self) -> bool;
 }
 
 /// Lines and bytes of the input before the first block (a CSV header).
@@ -127,22 +131,29 @@ pub(super) struct Start {
     pub bytes: u64,
 }
 
-/// The input from the first block that does not stand alone on, and how
-/// much of it was read before.
+/// The input from the first block that does not stand alone (or from a
+/// line cut by a read error) on, and how much of it was read before.
 pub(super) struct Rest {
     pub block: Block,
-    pub after: RestAfter,
+    /// What follows the block: the rest of the input, or what was read of
+    /// the line a read error cut, then that error.
+    pub after: Box<dyn BufRead + Send>,
     /// Lines, bytes (from the input's start) and records handed on before.
     pub lines: u64,
     pub bytes: u64,
     pub records: u64,
 }
 
-/// What follows a [`Rest`]'s block.
-pub(super) enum RestAfter {
-    More(Box<dyn BufRead + Send>),
-    /// The read error that ended the block.
-    Failed(io::Error),
+/// A reader that fails with its error.
+pub(super) struct Fails(pub Option<io::Error>);
+
+impl Read for Fails {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| io::Error::other("read after a failed read")))
+    }
 }
 
 /// Reads `reader` (JSON lines of `input`) with `threads` workers, handing
@@ -190,6 +201,10 @@ impl BlockFormat for JsonLines<'_> {
 
     fn parse(&self, block: Block) -> Parsed {
         parse_block(block, &self.wanted, &self.kinds, self.max_line)
+    }
+
+    fn reads_a_cut_line(&self) -> bool {
+        false
     }
 }
 
@@ -276,12 +291,10 @@ pub(super) fn read_blocks(
             Ended::Rest(block) => {
                 Ok((outlet.records, Some(outlet.rest(block, blocks, read_error))))
             }
-            Ended::AtEnd => {
-                if let Some(error) = read_error {
-                    outlet.stopped_by(&error);
-                }
-                Ok((outlet.records, None))
-            }
+            Ended::AtEnd => match read_error {
+                Some(error) => Ok(outlet.cut_by(error, blocks, format)),
+                None => Ok((outlet.records, None)),
+            },
         }
     })
 }
@@ -328,8 +341,7 @@ fn read_on_this_thread(
             }
         };
         if let Some(error) = error {
-            outlet.stopped_by(&error);
-            return Ok((outlet.records, None));
+            return Ok(outlet.cut_by(error, blocks, format));
         }
         if at_end {
             return Ok((outlet.records, None));
@@ -440,19 +452,35 @@ impl<'o> Outlet<'o> {
         Ok(())
     }
 
-    /// A read error, refused as the line after the last one handed on:
-    /// the rows before it stay read, as before a bad line.
-    fn stopped_by(&mut self, error: &io::Error) {
-        let reason = records::stopped_by(error);
+    /// A read error after the blocks handed on: refused as the line after
+    /// them (the rows before it stay read, as before a bad line), or left
+    /// with the line it cut to the `format`'s record reader.
+    fn cut_by(
+        &mut self,
+        error: io::Error,
+        blocks: Blocks,
+        format: &dyn BlockFormat,
+    ) -> (u64, Option<Rest>) {
+        if format.reads_a_cut_line() {
+            let block = Block {
+                bytes: Vec::new(),
+                too_long: Vec::new(),
+            };
+            return (self.records, Some(self.rest(block, blocks, Some(error))));
+        }
+        let reason = records::stopped_by(&error);
         self.rejects.reject(self.input, self.lines + 1, &reason);
         self.records += 1;
+        (self.records, None)
     }
 
-    /// The input from `block` on, `blocks` being what follows it.
+    /// The input from `block` on, `blocks` (or the `error` that stopped
+    /// them) being what follows it.
     fn rest(&self, block: Block, blocks: Blocks, error: Option<io::Error>) -> Rest {
-        let after = match error {
-            Some(error) => RestAfter::Failed(error),
-            None => RestAfter::More(Box::new(io::Cursor::new(blocks.carry).chain(blocks.reader))),
+        let carry = io::Cursor::new(blocks.carry);
+        let after: Box<dyn BufRead + Send> = match error {
+            Some(error) => Box::new(carry.chain(io::BufReader::new(Fails(Some(error))))),
+            None => Box::new(carry.chain(blocks.reader)),
         };
         Rest {
             block,
@@ -477,7 +505,8 @@ struct Blocks {
 impl Blocks {
     /// The next block, in `bytes` (whatever it held): about [`BLOCK_BYTES`],
     /// ending at a line end or the file's end; longer when one line is. On a
-    /// read error, the whole lines read before it, and the error.
+    /// read error, the whole lines read before it, and the error; what was
+    /// read of the line it cut is left in `carry`.
     fn next(&mut self, mut bytes: Vec<u8>) -> (Block, Option<io::Error>) {
         let carried = self.carry.len();
         // Room for a whole block after the carried part: a read that large
@@ -507,7 +536,8 @@ impl Blocks {
                         line_end = memchr::memrchr(b'\n', fresh).map(|at| line_start + at + 1);
                         continue;
                     }
-                    Err(error) => break Err((line_start, error)),
+                    // What stays of it: enough to be found too long again.
+                    Err(error) => break Err((line_start, line_start + self.max_line + 1, error)),
                 }
             }
             if filled == bytes.len() {
@@ -523,8 +553,8 @@ impl Blocks {
                     filled += read;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                // The line being read when it failed is not delivered.
-                Err(error) => break Err((line_end.unwrap_or(0), error)),
+                // The line being read when it failed is not in the block.
+                Err(error) => break Err((line_end.unwrap_or(0), filled, error)),
             }
         };
         let block = |mut bytes: Vec<u8>, end| {
@@ -536,7 +566,10 @@ impl Blocks {
                 self.carry.extend_from_slice(&bytes[end..filled]);
                 (block(bytes, end), None)
             }
-            Err((end, error)) => (block(bytes, end), Some(error)),
+            Err((end, cut, error)) => {
+                self.carry.extend_from_slice(&bytes[end..cut]);
+                (block(bytes, end), Some(error))
+            }
         }
     }
 
