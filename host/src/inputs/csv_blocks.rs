@@ -189,7 +189,7 @@ impl BlockFormat for CsvBlocks {
             }
         };
         let mut misfits = misfits.into_iter().peekable();
-        let (mut commas, mut fields) = (Vec::new(), Vec::new());
+        let mut commas = Vec::new();
         let mut line_start = 0;
         for line in parallel::lines(&text) {
             parsed.lines += 1;
@@ -212,13 +212,13 @@ impl BlockFormat for CsvBlocks {
                 continue;
             }
             commas.clear();
-            // A block that stands alone has no quote and no bare `\r`.
-            csv_records::find_commas(content.as_bytes(), &mut commas);
-            fields.clear();
-            csv_records::split_at_commas(content, &commas, &mut fields);
-            if fields.len() != self.header.width() {
+            // A block that stands alone has no quote and no bare `\r`: its
+            // fields are between its commas.
+            let keep = self.header.commas_needed();
+            let width = csv_records::count_commas(content.as_bytes(), keep, &mut commas) + 1;
+            if width != self.header.width() {
                 let kind = MisfitKind::Width {
-                    width: fields.len(),
+                    width,
                     expected: self.header.width(),
                 };
                 let misfit = Misfit {
@@ -228,7 +228,7 @@ impl BlockFormat for CsvBlocks {
                 parsed.records.push((number, Err(Refusal::Misfit(misfit))));
                 continue;
             }
-            let mut wanted = self.header.wanted(&fields);
+            let mut wanted = self.header.wanted_between(content, &commas);
             let time = super::time_field("TimeGenerated", wanted.next().flatten());
             match time {
                 Ok(time) => {

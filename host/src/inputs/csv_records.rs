@@ -74,6 +74,35 @@ impl Header {
         })
     }
 
+    /// How many of a record's first commas bound its wanted fields.
+    pub fn commas_needed(&self) -> usize {
+        self.positions
+            .iter()
+            .flatten()
+            .max()
+            .map_or(0, |last| last + 1)
+    }
+
+    /// The wanted fields of `text`, a record as wide as the header whose
+    /// first [`Header::commas_needed`] commas are at `commas`; an empty one
+    /// as none.
+    pub fn wanted_between<'s, 'a: 's>(
+        &'s self,
+        text: &'a str,
+        commas: &'s [usize],
+    ) -> impl Iterator<Item = Option<&'a str>> + 's {
+        self.positions.iter().map(move |position| {
+            let at = (*position)?;
+            let start = match at {
+                0 => 0,
+                at => commas.get(at - 1)? + 1,
+            };
+            let end = commas.get(at).copied().unwrap_or(text.len());
+            // Commas are ASCII: both ends are character boundaries.
+            text.get(start..end).filter(|value| !value.is_empty())
+        })
+    }
+
     /// The wanted fields of a record `width` fields wide, or why it is bad.
     fn pick<'a>(
         &self,
@@ -462,15 +491,47 @@ pub(super) fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option
     plain.then(|| std::str::from_utf8(content).ok()).flatten()
 }
 
+/// The high bit of each byte of `word` that is `byte` (exact).
+fn equal(word: u64, byte: u8) -> u64 {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    !(((x & LOW) + LOW) | x | LOW)
+}
+
+/// Where the first `keep` commas of `bytes` are (into `commas`), and how
+/// many it has in all; eight bytes at a time.
+pub(super) fn count_commas(bytes: &[u8], keep: usize, commas: &mut Vec<usize>) -> usize {
+    let mut count = 0;
+    let mut words = bytes.chunks_exact(8);
+    for (index, word) in words.by_ref().enumerate() {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let mut found = equal(word, b',');
+        count += found.count_ones() as usize;
+        while found != 0 && commas.len() < keep {
+            commas.push(8 * index + found.trailing_zeros() as usize / 8);
+            found &= found - 1;
+        }
+    }
+    let start = bytes.len() - words.remainder().len();
+    for (at, _) in words
+        .remainder()
+        .iter()
+        .enumerate()
+        .filter(|(_, &byte)| byte == b',')
+    {
+        count += 1;
+        if commas.len() < keep {
+            commas.push(start + at);
+        }
+    }
+    count
+}
+
 /// Finds the commas of `bytes` (into `commas`), eight bytes at a time;
 /// false at the first quote or `\r`.
 pub(super) fn find_commas(bytes: &[u8], commas: &mut Vec<usize>) -> bool {
-    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    /// The high bit of each byte of `word` that is `byte` (exact).
-    fn equal(word: u64, byte: u8) -> u64 {
-        let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
-        !(((x & LOW) + LOW) | x | LOW)
-    }
     let mut words = bytes.chunks_exact(8);
     for (index, word) in words.by_ref().enumerate() {
         let word = u64::from_le_bytes([
@@ -713,6 +774,27 @@ mod tests {
         let mut commas = Vec::new();
         assert!(find_commas(&near, &mut commas));
         assert!(commas.is_empty());
+    }
+
+    #[test]
+    fn commas_are_counted_and_the_first_kept_at_every_place_of_a_word() {
+        for length in 0..40 {
+            let bytes: Vec<u8> = (0..length)
+                .map(|at| {
+                    if at % 3 == 1 || at % 7 == 0 {
+                        b','
+                    } else {
+                        0xac
+                    }
+                })
+                .collect();
+            let all: Vec<usize> = (0..length).filter(|&at| bytes[at] == b',').collect();
+            for keep in 0..all.len() + 2 {
+                let mut commas = Vec::new();
+                assert_eq!(count_commas(&bytes, keep, &mut commas), all.len());
+                assert_eq!(commas, all[..keep.min(all.len())], "{length} {keep}");
+            }
+        }
     }
 
     #[test]
