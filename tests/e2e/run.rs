@@ -41,6 +41,24 @@ fn run_on_threads(
     asim_rules(&args)
 }
 
+/// `run_on_threads`, successful: its alerts, and its stderr lines but the
+/// timings of the last.
+fn alerts_and_warnings(
+    threads: &str,
+    rules: &[&std::path::Path],
+    sessions: &std::path::Path,
+    indicators: &str,
+) -> (String, Vec<String>) {
+    let output = run_on_threads(threads, rules, sessions, Some(indicators));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stderr}");
+    let stderr: Vec<String> = stderr
+        .lines()
+        .map(|line| line.split("; load").next().unwrap_or_default().to_owned())
+        .collect();
+    (String::from_utf8(output.stdout).unwrap(), stderr)
+}
+
 #[test]
 fn json_lines_and_csv_of_the_same_data_give_identical_alerts() {
     let from_json = ti_run(
@@ -508,17 +526,7 @@ fn any_number_of_threads_reads_a_file_as_one_does() {
         generated_file("indicators.jsonl"),
     );
     let rules = rules.each_ref().map(|rule| rule.as_path());
-    let run = |threads: &str| {
-        let output = run_on_threads(threads, &rules, &sessions, Some(&indicators));
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{stderr}");
-        // Everything but the timings of the last line.
-        let stderr: Vec<String> = stderr
-            .lines()
-            .map(|line| line.split("; load").next().unwrap_or_default().to_owned())
-            .collect();
-        (String::from_utf8(output.stdout).unwrap(), stderr)
-    };
+    let run = |threads: &str| alerts_and_warnings(threads, &rules, &sessions, &indicators);
     let one = run("1");
     assert!(
         one.1.iter().any(|line| line.contains(":1: bad JSON")),
@@ -566,16 +574,7 @@ fn any_number_of_threads_reads_a_csv_file_as_one_does() {
         generated_file("indicators.jsonl"),
     );
     let rules = rules.each_ref().map(|rule| rule.as_path());
-    let run = |threads: &str| {
-        let output = run_on_threads(threads, &rules, &sessions, Some(&indicators));
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(output.status.success(), "{stderr}");
-        let stderr: Vec<String> = stderr
-            .lines()
-            .map(|line| line.split("; load").next().unwrap_or_default().to_owned())
-            .collect();
-        (String::from_utf8(output.stdout).unwrap(), stderr)
-    };
+    let run = |threads: &str| alerts_and_warnings(threads, &rules, &sessions, &indicators);
     let one = run("1");
     let said = |words: &str| one.1.iter().filter(|line| line.contains(words)).count();
     assert!(said("found record with 2 fields") > 10, "{:?}", one.1);

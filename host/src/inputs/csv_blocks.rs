@@ -248,36 +248,26 @@ impl CsvBlocks {
     /// kept), and returns each such line (from 1) with what is wrong with it
     /// as a record: its width, or the first field that is not UTF-8.
     fn blank_lines_not_utf8(&self, bytes: &mut [u8]) -> Vec<(u64, Misfit)> {
-        let mut misfits = Vec::new();
-        let (mut start, mut number) = (0, 0);
-        while start < bytes.len() {
-            number += 1;
-            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
-            let line = &mut bytes[start..end];
-            if let Err(error) = std::str::from_utf8(line) {
-                let content = line.strip_suffix(b"\r").unwrap_or(line);
-                let width = memchr::memchr_iter(b',', content).count() + 1;
-                // Commas are ASCII: the first bad byte is in the first field
-                // that is not UTF-8, as far into it as into the line.
-                let bad = error.valid_up_to();
-                let field_start = memchr::memrchr(b',', &content[..bad]).map_or(0, |at| at + 1);
-                let kind = match width == self.header.width() {
-                    false => MisfitKind::Width {
-                        width,
-                        expected: self.header.width(),
-                    },
-                    true => MisfitKind::NotUtf8 {
-                        field: memchr::memchr_iter(b',', &content[..bad]).count(),
-                        valid_up_to: bad - field_start,
-                    },
-                };
-                let byte = start as u64;
-                misfits.push((number, Misfit { byte, kind }));
-                line.fill(b' ');
-            }
-            start = end + 1;
-        }
-        misfits
+        parallel::blank_lines_not_utf8(bytes, |start, line, error| {
+            let content = line.strip_suffix(b"\r").unwrap_or(line);
+            let width = memchr::memchr_iter(b',', content).count() + 1;
+            // Commas are ASCII: the first bad byte is in the first field
+            // that is not UTF-8, as far into it as into the line.
+            let bad = error.valid_up_to();
+            let field_start = memchr::memrchr(b',', &content[..bad]).map_or(0, |at| at + 1);
+            let kind = match width == self.header.width() {
+                false => MisfitKind::Width {
+                    width,
+                    expected: self.header.width(),
+                },
+                true => MisfitKind::NotUtf8 {
+                    field: memchr::memchr_iter(b',', &content[..bad]).count(),
+                    valid_up_to: bad - field_start,
+                },
+            };
+            let byte = start as u64;
+            Misfit { byte, kind }
+        })
     }
 }
 
@@ -599,13 +589,7 @@ mod tests {
             b"\n",
             b"\n",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut next = csv_records::tests::random(0x2545_f491_4f6c_dd1d);
         let mut seen = (0, 0, 0);
         for round in 0..400 {
             let mut bytes = match round % 5 {

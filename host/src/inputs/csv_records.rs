@@ -569,7 +569,7 @@ pub(super) fn split_at_commas<'a>(text: &'a str, commas: &[usize], fields: &mut 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::io::Read;
 
@@ -656,6 +656,16 @@ mod tests {
             chunk,
             io::Cursor::new(bytes.to_vec()).chain(Failing(fails)),
         ))
+    }
+
+    /// Numbers below the one asked for, from `seed` (xorshift: repeatable).
+    pub(in crate::inputs) fn random(mut seed: u64) -> impl FnMut(usize) -> usize {
+        move |below| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        }
     }
 
     /// Where a record the `csv` crate places at `position` starts in `text`:
@@ -836,13 +846,7 @@ mod tests {
     #[test]
     fn any_text_reads_as_the_csv_crate_reads_it() {
         const BYTES: &[u8] = b"ab,,,\"\"\r\n\n\n\xff\xc3\xa9 ";
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut next = random(0x9e37_79b9_7f4a_7c15);
         for case in 0..40_000 {
             let limited = case % 2 == 1;
             let mut text = match next(3) {

@@ -609,9 +609,12 @@ impl Blocks {
 }
 
 /// Blanks out each line of `bytes` that is not UTF-8 (its line end kept),
-/// and returns each such line (from 1) with the reason: too long, when it is
-/// longer than `max_line` too (as the line reader finds it).
-fn blank_lines_not_utf8(bytes: &mut [u8], max_line: usize) -> Vec<(u64, String)> {
+/// and returns each such line (from 1) with what `refuse` makes of it,
+/// given where it starts, its bytes and the error.
+pub(super) fn blank_lines_not_utf8<R>(
+    bytes: &mut [u8],
+    mut refuse: impl FnMut(usize, &[u8], std::str::Utf8Error) -> R,
+) -> Vec<(u64, R)> {
     let mut refused = Vec::new();
     let (mut start, mut number) = (0, 0);
     while start < bytes.len() {
@@ -619,11 +622,7 @@ fn blank_lines_not_utf8(bytes: &mut [u8], max_line: usize) -> Vec<(u64, String)>
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
         let line = &mut bytes[start..end];
         if let Err(error) = std::str::from_utf8(line) {
-            let reason = match line.len() > max_line {
-                true => records::too_long(line.len() as u64, max_line),
-                false => records::not_utf8(&error),
-            };
-            refused.push((number, reason));
+            refused.push((number, refuse(start, line, error)));
             line.fill(b' ');
         }
         start = end + 1;
@@ -678,7 +677,14 @@ fn parse_block(block: Block, wanted: &[&str], kinds: &[ColumnKind], max_line: us
         Ok(text) => text,
         Err(error) => {
             let mut bytes = error.into_bytes();
-            refused.extend(blank_lines_not_utf8(&mut bytes, max_line));
+            // Too long, when it is longer than the limit too (as the line
+            // reader finds it).
+            refused.extend(blank_lines_not_utf8(&mut bytes, |_, line, error| {
+                match line.len() > max_line {
+                    true => records::too_long(line.len() as u64, max_line),
+                    false => records::not_utf8(&error),
+                }
+            }));
             refused.sort_by_key(|(line, _)| *line);
             String::from_utf8(bytes)
                 .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
