@@ -41,15 +41,14 @@ fn run_on_threads(
     asim_rules(&args)
 }
 
-/// `run_on_threads`, successful: its alerts, and its stderr lines but the
-/// timings of the last.
-fn alerts_and_warnings(
-    threads: &str,
-    rules: &[&std::path::Path],
-    sessions: &std::path::Path,
-    indicators: &str,
-) -> (String, Vec<String>) {
-    let output = run_on_threads(threads, rules, sessions, Some(indicators));
+/// Both Sentinel rules `run` on `sessions` and the generated indicators
+/// with `threads` threads, successful: the alerts, and the stderr lines
+/// but the timings of the last.
+fn both_rules_on(threads: &str, sessions: &std::path::Path) -> (String, Vec<String>) {
+    let rules = [component("ti-map-ip"), component("network-session-anomaly")];
+    let rules = rules.each_ref().map(|rule| rule.as_path());
+    let indicators = generated_file("indicators.jsonl");
+    let output = run_on_threads(threads, &rules, sessions, Some(&indicators));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stderr}");
     let stderr: Vec<String> = stderr
@@ -521,12 +520,7 @@ fn any_number_of_threads_reads_a_file_as_one_does() {
     }
     let sessions = dir.path().join("sessions.jsonl");
     fs::write(&sessions, lines.join("\n")).unwrap();
-    let (rules, indicators) = (
-        [component("ti-map-ip"), component("network-session-anomaly")],
-        generated_file("indicators.jsonl"),
-    );
-    let rules = rules.each_ref().map(|rule| rule.as_path());
-    let run = |threads: &str| alerts_and_warnings(threads, &rules, &sessions, &indicators);
+    let run = |threads: &str| both_rules_on(threads, &sessions);
     let one = run("1");
     assert!(
         one.1.iter().any(|line| line.contains(":1: bad JSON")),
@@ -569,12 +563,7 @@ fn any_number_of_threads_reads_a_csv_file_as_one_does() {
     lines[late] = [b"\"", &lines[late][..], b"\""].concat();
     let sessions = dir.path().join("sessions.csv");
     fs::write(&sessions, lines.join(&b'\n')).unwrap();
-    let (rules, indicators) = (
-        [component("ti-map-ip"), component("network-session-anomaly")],
-        generated_file("indicators.jsonl"),
-    );
-    let rules = rules.each_ref().map(|rule| rule.as_path());
-    let run = |threads: &str| alerts_and_warnings(threads, &rules, &sessions, &indicators);
+    let run = |threads: &str| both_rules_on(threads, &sessions);
     let one = run("1");
     let said = |words: &str| one.1.iter().filter(|line| line.contains(words)).count();
     assert!(said("found record with 2 fields") > 10, "{:?}", one.1);
