@@ -2,6 +2,7 @@
 //! and generated data.
 
 use std::{
+    fs,
     path::{Path, PathBuf},
     process::{Command, Output},
     sync::OnceLock,
@@ -88,12 +89,23 @@ pub fn success(args: &[&str]) -> String {
 /// The evaluation time of generated data (its default end).
 pub const GENERATED_AT: &str = "2026-03-12T00:00:00Z";
 
-/// Fifteen days of generated data with CSV copies, made once per test binary.
+/// Fifteen days of generated data with CSV copies, made once per test
+/// process. A static is never dropped, so the data (half a GiB) is not in a
+/// temporary folder that would outlive the process: it is in the target's
+/// scratch folder, named by the process id, and the copies of processes no
+/// longer running are removed before it is made.
 pub fn generated() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let out = dir.path().to_str().expect("UTF-8 path").to_owned();
+        let parent = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-generated");
+        for entry in fs::read_dir(&parent).into_iter().flatten().flatten() {
+            if !Path::new("/proc").join(entry.file_name()).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = parent.join(std::process::id().to_string());
+        fs::create_dir_all(&dir).expect("the target's scratch folder");
+        let out = dir.to_str().expect("UTF-8 path").to_owned();
         success(&[
             "generate",
             "--out",
@@ -104,7 +116,6 @@ pub fn generated() -> &'static Path {
         ]);
         dir
     })
-    .path()
 }
 
 /// `replay` of both Sentinel rules over `data`'s generated sessions and
