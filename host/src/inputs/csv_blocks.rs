@@ -51,9 +51,7 @@ pub fn read_csv_rows(
     unparsable: &mut Unparsable,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<(u64, Option<Resume>)> {
-    let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-        .chain(columns.iter().map(|(name, _)| name.as_str()))
-        .collect();
+    let wanted = super::wanted_keys(columns);
     let header = plain_header(&mut *reader, &wanted, input.max_line);
     // As the record reader says it: nothing of the header was read.
     let header = header.with_context(|| format!("{}:1: reading the CSV header", input.name))?;
@@ -190,20 +188,20 @@ impl BlockFormat for CsvBlocks {
         };
         let mut misfits = misfits.into_iter().peekable();
         let mut commas = Vec::new();
+        let keep = self.header.commas_needed();
         let mut line_start = 0;
         for line in parallel::lines(&text) {
             parsed.lines += 1;
             let (number, byte) = (parsed.lines, line_start);
             line_start += line.len();
-            let length = line.strip_suffix('\n').unwrap_or(line).len();
-            if too_long.next_if_eq(&number).is_some() || length > self.max_line {
+            let line = line.strip_suffix('\n').unwrap_or(line);
+            if too_long.next_if_eq(&number).is_some() || line.len() > self.max_line {
                 let reason = records::stopped_by(&csv_records::too_long(self.max_line));
                 parsed.records.push((number, Err(Refusal::Said(reason))));
                 parsed.stops = true;
                 break;
             }
-            let content = line.strip_suffix('\n').unwrap_or(line);
-            let content = content.strip_suffix('\r').unwrap_or(content);
+            let content = line.strip_suffix('\r').unwrap_or(line);
             if content.is_empty() {
                 continue;
             }
@@ -214,7 +212,6 @@ impl BlockFormat for CsvBlocks {
             commas.clear();
             // A block that stands alone has no quote and no bare `\r`: its
             // fields are between its commas.
-            let keep = self.header.commas_needed();
             let width = csv_records::count_commas(content.as_bytes(), keep, &mut commas) + 1;
             if width != self.header.width() {
                 let kind = MisfitKind::Width {
@@ -365,9 +362,7 @@ mod tests {
                 )
             }
             None => {
-                let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-                    .chain(COLUMNS.iter().map(|(name, _)| *name))
-                    .collect();
+                let wanted = super::super::wanted_keys(&columns);
                 let mut unparsable = Unparsable::default();
                 let read = |on_record: &mut OnRecord| {
                     csv_records::read_csv(&input, reader, &wanted, on_record)

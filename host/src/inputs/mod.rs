@@ -117,9 +117,7 @@ fn read_rows(
     issues: &mut FieldIssues,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<(u64, Unparsable)> {
-    let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-        .chain(columns.iter().map(|(name, _)| name.as_str()))
-        .collect();
+    let wanted = wanted_keys(columns);
     let mut unparsable = Unparsable::default();
     let records = match (format, input.format) {
         (SessionFormat::Asim, Format::JsonLines) => parallel::read_json_rows(
@@ -193,6 +191,13 @@ fn typed_records(
         delivered
     })?;
     Ok(records)
+}
+
+/// The keys a record is read for: its time, then `columns`.
+fn wanted_keys(columns: &[(String, ColumnKind)]) -> Vec<&str> {
+    std::iter::once("TimeGenerated")
+        .chain(columns.iter().map(|(name, _)| name.as_str()))
+        .collect()
 }
 
 /// Cells of one file whose text does not parse for their column's type. Such

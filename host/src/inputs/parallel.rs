@@ -167,9 +167,7 @@ pub fn read_json_rows(
     unparsable: &mut Unparsable,
     on_row: &mut dyn FnMut(Timestamp, &[Cell]) -> Result<()>,
 ) -> Result<u64> {
-    let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-        .chain(columns.iter().map(|(name, _)| name.as_str()))
-        .collect();
+    let wanted = super::wanted_keys(columns);
     let format = JsonLines {
         wanted,
         kinds: columns.iter().map(|(_, kind)| *kind).collect(),
@@ -829,9 +827,7 @@ mod tests {
             fail_at,
             |input, reader, rejects, unparsable, on_row| {
                 let columns = columns();
-                let wanted: Vec<&str> = std::iter::once("TimeGenerated")
-                    .chain(COLUMNS.iter().map(|(name, _)| *name))
-                    .collect();
+                let wanted = super::super::wanted_keys(&columns);
                 let mut records = 0;
                 records::read_from(input, reader, &wanted, &mut |line: u64,
                                                                  fields: Result<
