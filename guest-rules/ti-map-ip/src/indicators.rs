@@ -1,11 +1,14 @@
 //! Threat-intel indicators: every version seen, and which are live at `T`
 //! (spec §1).
 
-use std::{collections::BTreeMap, hash::BuildHasher, rc::Rc};
+use std::{fmt, hash::BuildHasher, rc::Rc};
 
 use asim_rule_core::{Batch, IpColumn, IpPrefix, Timestamp};
 use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
-use serde::{Deserialize, Serialize};
+use serde::{
+    de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor},
+    Deserialize, Serialize,
+};
 
 /// The indicator columns the rule reads.
 pub const COLUMNS: [&str; 11] = [
@@ -23,7 +26,7 @@ pub const COLUMNS: [&str; 11] = [
 ];
 
 /// One row of the indicator table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IndicatorVersion {
     pub time_generated: Timestamp,
     /// Arrival order: of two versions with one `TimeGenerated`, the later
@@ -298,22 +301,101 @@ impl Serialize for IndicatorStore {
 
 impl<'de> Deserialize<'de> for IndicatorStore {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = Stored::<BTreeMap<String, Vec<IndicatorVersion>>>::deserialize(deserializer)?;
-        let mut store = IndicatorStore {
-            next_sequence: stored.next_sequence,
-            ..IndicatorStore::default()
-        };
-        for (id, mut versions) in stored.versions {
-            for version in &mut versions {
-                let strings = &mut store.strings;
-                version.threat_type = strings.get(&version.threat_type);
-                version.description = strings.get(&version.description);
-                version.activity_group_names = strings.get(&version.activity_group_names);
-            }
-            store.add(id, versions);
-        }
+        let stored = Stored::<InSlots>::deserialize(deserializer)?;
+        let mut store = stored.versions.0;
+        store.next_sequence = stored.next_sequence;
         Ok(store)
     }
+}
+
+/// The store read from a snapshot's map, each indicator straight into its
+/// slot and each text borrowed from the snapshot until [`Strings`] holds it:
+/// a restore happens inside a swap's pause, and allocations are what cost
+/// there (an intermediate map, three texts per version).
+struct InSlots(IndicatorStore);
+
+impl<'de> Deserialize<'de> for InSlots {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(InSlots(IndicatorStore::default()))
+    }
+}
+
+impl<'de> Visitor<'de> for InSlots {
+    type Value = InSlots;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("indicator versions by id")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<InSlots, A::Error> {
+        let store = &mut self.0;
+        let mut previous: Option<&str> = None;
+        while let Some(id) = map.next_key::<&str>()? {
+            // Snapshots are written in id order: anything else is not one.
+            if previous.is_some_and(|previous| previous >= id) {
+                return Err(A::Error::custom("indicator ids out of order"));
+            }
+            previous = Some(id);
+            let versions = map.next_value_seed(Versions(&mut store.strings))?;
+            store.add(id.to_owned(), versions);
+        }
+        Ok(self)
+    }
+}
+
+/// An indicator's versions from a snapshot, their texts held by `Strings`.
+struct Versions<'s>(&'s mut Strings);
+
+impl<'de> DeserializeSeed<'de> for Versions<'_> {
+    type Value = Vec<IndicatorVersion>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Versions<'_> {
+    type Value = Vec<IndicatorVersion>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("indicator versions")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut versions = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(16));
+        while let Some(stored) = seq.next_element::<StoredVersion>()? {
+            versions.push(IndicatorVersion {
+                time_generated: stored.time_generated,
+                sequence: stored.sequence,
+                expiration: stored.expiration,
+                active: stored.active,
+                network: stored.network,
+                threat_type: self.0.get(stored.threat_type),
+                description: self.0.get(stored.description),
+                activity_group_names: self.0.get(stored.activity_group_names),
+                confidence: stored.confidence,
+            });
+        }
+        Ok(versions)
+    }
+}
+
+/// [`IndicatorVersion`] as a snapshot holds it (the same fields in the same
+/// order), its texts borrowed.
+#[derive(Deserialize)]
+struct StoredVersion<'a> {
+    time_generated: Timestamp,
+    sequence: u64,
+    expiration: Option<Timestamp>,
+    active: bool,
+    network: Option<IpPrefix>,
+    threat_type: &'a str,
+    description: &'a str,
+    activity_group_names: &'a str,
+    confidence: Option<f64>,
 }
 
 /// Serialises as a map, the form snapshots have always had.
