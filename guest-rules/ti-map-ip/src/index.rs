@@ -51,7 +51,12 @@ impl<T> PrefixIndex<T> {
         }
         let mut by_length: Vec<_> = tables.into_iter().collect();
         by_length.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
-        let mut v4_blocks = vec![0u64; 1 << 18];
+        // No network, no bitmap: an instance without indicators (a swap's
+        // smoke evaluation, a new tenant) does not clear 2 MiB.
+        let mut v4_blocks = match by_length.is_empty() {
+            true => Vec::new(),
+            false => vec![0u64; 1 << 18],
+        };
         for (len, table) in &by_length {
             for &addr in table.keys() {
                 mark_blocks(&mut v4_blocks, addr, *len);
@@ -77,7 +82,8 @@ impl<T> PrefixIndex<T> {
     pub fn lookup(&self, addr: u128) -> Option<&T> {
         if is_ipv4(addr) {
             let block = block(addr);
-            if self.v4_blocks[block / 64] & (1 << (block % 64)) == 0 {
+            let word = self.v4_blocks.get(block / 64).copied().unwrap_or(0);
+            if word & (1 << (block % 64)) == 0 {
                 return None;
             }
         }
@@ -162,6 +168,14 @@ mod tests {
         assert_eq!(mapped.lookup(addr("2001:db8::1")), None);
         let other_v6 = PrefixIndex::build([(net("2001:db8::/32"), 4)], |_, _| false);
         assert_eq!(other_v6.lookup(addr("198.51.100.1")), None);
+    }
+
+    #[test]
+    fn an_empty_index_holds_no_bitmap_and_matches_nothing() {
+        let index = PrefixIndex::<u32>::build([], |_, _| false);
+        assert_eq!(index.heap_bytes(), 0);
+        assert_eq!(index.lookup(addr("10.0.0.1")), None);
+        assert_eq!(index.lookup(addr("2001:db8::1")), None);
     }
 
     #[test]
