@@ -197,13 +197,11 @@ impl FieldIssues {
     /// colons, dashes or none; else none, counted against `column`.
     fn mac(&mut self, text: Option<&str>, column: &'static str) -> Value {
         let text = text?;
-        let digits: Vec<char> = text.chars().filter(|c| !matches!(c, ':' | '-')).collect();
-        if digits.len() != 12 || !digits.iter().all(char::is_ascii_hexdigit) {
+        if !is_mac(text) {
             self.count(column);
             return None;
         }
-        let pairs: Vec<String> = digits.chunks(2).map(|pair| pair.iter().collect()).collect();
-        Some(Cow::Owned(pairs.join(":")))
+        Some(Cow::Owned(mac_text(text)))
     }
 
     /// `text` as a whole number; else none, counted against `column`.
@@ -263,6 +261,22 @@ fn is_hostname(name: &str) -> bool {
         })
 }
 
+/// Whether `text` is six bytes in hex, with colons, dashes or none.
+fn is_mac(text: &str) -> bool {
+    let mut digits = text.chars().filter(|c| !matches!(c, ':' | '-'));
+    digits.clone().count() == 12 && digits.all(|c| c.is_ascii_hexdigit())
+}
+
+/// A MAC address that [`is_mac`] as ASIM writes it: `00:0D:3A:1B:2C:3D`.
+fn mac_text(text: &str) -> String {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+    let pairs: Vec<&str> = digits
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).unwrap_or_default())
+        .collect();
+    pairs.join(":")
+}
+
 /// The non-empty value of source field `name` in a record read as `names`.
 fn raw_field<'r>(names: &[&str], raw: &'r [Option<Cow<str>>], name: &str) -> Option<&'r str> {
     let at = names.iter().position(|known| *known == name)?;
@@ -271,17 +285,51 @@ fn raw_field<'r>(names: &[&str], raw: &'r [Option<Cow<str>>], name: &str) -> Opt
 
 /// A record's ASIM values as a normalizer fills them, in its `columns`
 /// order, each column named by the normalizer's `indexed_names!` enum; what
-/// cannot be mapped is left empty and counted in `issues`.
-struct Session<'i> {
-    values: Vec<Value>,
+/// cannot be mapped is left empty and counted in `issues`. Values borrow
+/// the record's text, and numbers and times become text only when they are
+/// wanted: most columns a normalizer fills, the rules never read.
+struct Session<'i, 'r> {
+    values: Vec<Slot<'r>>,
     columns: &'static [&'static str],
     issues: &'i mut FieldIssues,
 }
 
-impl Session<'_> {
-    fn new<'i>(columns: &'static [&'static str], issues: &'i mut FieldIssues) -> Session<'i> {
+/// One ASIM value, kept as it was found until it is wanted as text.
+#[derive(Clone, Debug, Default)]
+enum Slot<'r> {
+    #[default]
+    Empty,
+    Text(Cow<'r, str>),
+    Number(u64),
+    Time(asim_rule_core::Timestamp),
+    /// A text that [`is_mac`], written as [`mac_text`].
+    Mac(&'r str),
+}
+
+impl<'r> Slot<'r> {
+    /// The value as ASIM text.
+    fn into_text(self) -> Option<Cow<'r, str>> {
+        match self {
+            Slot::Empty => None,
+            Slot::Text(text) => Some(text),
+            Slot::Number(number) => Some(Cow::Owned(number.to_string())),
+            Slot::Time(time) => Some(Cow::Owned(time::format(time))),
+            Slot::Mac(text) => Some(Cow::Owned(mac_text(text))),
+        }
+    }
+}
+
+impl<'i, 'r> Session<'i, 'r> {
+    /// A session of `columns`, all empty, in `spare`'s allocation.
+    fn new(
+        columns: &'static [&'static str],
+        issues: &'i mut FieldIssues,
+        spare: Vec<Slot<'static>>,
+    ) -> Session<'i, 'r> {
+        let mut values = super::records::recycle(spare);
+        values.resize(columns.len(), Slot::Empty);
         Session {
-            values: vec![None; columns.len()],
+            values,
             columns,
             issues,
         }
@@ -291,25 +339,33 @@ impl Session<'_> {
         self.columns[column.into()]
     }
 
-    fn set(&mut self, column: impl Into<usize> + Copy, value: Value) {
+    fn set(&mut self, column: impl Into<usize> + Copy, value: Slot<'r>) {
         self.values[column.into()] = value;
     }
 
-    fn get(&self, column: impl Into<usize> + Copy) -> Option<&str> {
-        self.values[column.into()].as_deref()
+    /// Whether `column` has no value yet.
+    fn is_empty(&self, column: impl Into<usize> + Copy) -> bool {
+        matches!(self.values[column.into()], Slot::Empty)
     }
 
-    /// A text copied as it is.
-    fn text(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
-        let value = text
-            .filter(|text| !text.is_empty())
-            .map(|text| Cow::Owned(text.to_owned()));
-        self.set(column, value);
+    /// `to` takes `from`'s value.
+    fn copy(&mut self, from: impl Into<usize> + Copy, to: impl Into<usize> + Copy) {
+        self.values[to.into()] = self.values[from.into()].clone();
+    }
+
+    /// A text as it is.
+    fn text(&mut self, column: impl Into<usize> + Copy, text: Option<&'r str>) {
+        self.set(column, slot(text.map(Cow::Borrowed)));
+    }
+
+    /// A text made from the record's.
+    fn owned_text(&mut self, column: impl Into<usize> + Copy, text: Option<String>) {
+        self.set(column, slot(text.map(Cow::Owned)));
     }
 
     /// A constant.
     fn fixed(&mut self, column: impl Into<usize> + Copy, value: &'static str) {
-        self.set(column, fixed(value));
+        self.set(column, Slot::Text(Cow::Borrowed(value)));
     }
 
     /// A user name and, in `type_column`, its ASIM type from its form:
@@ -319,7 +375,7 @@ impl Session<'_> {
         &mut self,
         column: impl Into<usize> + Copy,
         type_column: impl Into<usize> + Copy,
-        text: Option<&str>,
+        text: Option<&'r str>,
     ) {
         let Some(name) = text.filter(|name| !name.is_empty()) else {
             return;
@@ -339,29 +395,41 @@ impl Session<'_> {
 
     /// A MAC address as ASIM writes it (`00:0D:3A:1B:2C:3D`) from colons,
     /// dashes or none; left empty (and counted) when it is not six bytes.
-    fn mac(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
-        let value = self.issues.mac(text, self.name(column));
-        self.set(column, value);
+    fn mac(&mut self, column: impl Into<usize> + Copy, text: Option<&'r str>) {
+        let Some(text) = text else {
+            return self.set(column, Slot::Empty);
+        };
+        if is_mac(text) {
+            self.set(column, Slot::Mac(text));
+        } else {
+            self.issues.count(self.name(column));
+            self.set(column, Slot::Empty);
+        }
     }
 
     /// An IP address, left empty (and counted) when it is none.
-    fn address(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
-        let value = self.issues.address(text, self.name(column));
-        self.set(column, value);
+    fn address(&mut self, column: impl Into<usize> + Copy, text: Option<&'r str>) {
+        let address = self.issues.checked_address(text, self.name(column));
+        self.set(column, slot(address.map(Cow::Borrowed)));
     }
 
     /// A port number, left empty (and counted) when it is none.
     fn port(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) -> Option<u64> {
         let port = self.issues.port(text, self.name(column));
-        self.set(column, number(port));
+        self.number(column, port);
         port
     }
 
     /// A whole number, left empty (and counted) when it is none.
     fn whole(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) -> Option<u64> {
         let value = self.issues.whole(text, self.name(column));
-        self.set(column, number(value));
+        self.number(column, value);
         value
+    }
+
+    /// A number, or nothing.
+    fn number(&mut self, column: impl Into<usize> + Copy, value: Option<u64>) {
+        self.set(column, value.map_or(Slot::Empty, Slot::Number));
     }
 
     /// A duration in seconds as ASIM's milliseconds, left empty (and
@@ -376,28 +444,51 @@ impl Session<'_> {
         if milliseconds == Some(None) {
             self.issues.count(self.name(column));
         }
-        self.set(column, number(milliseconds.flatten()));
+        self.number(column, milliseconds.flatten());
     }
 
     /// A time, written as RFC 3339, left empty (and counted) when unreadable.
     fn time(&mut self, column: impl Into<usize> + Copy, text: Option<&str>) {
         let Some(text) = text else { return };
         match time::parse(text) {
-            Ok(time) => self.set(column, Some(Cow::Owned(time::format(time)))),
+            Ok(time) => self.set(column, Slot::Time(time)),
             Err(_) => self.issues.count(self.name(column)),
         }
     }
 
     /// The sum of two counts, as Kusto's `a + b` (none when either is).
     fn sum(&mut self, column: impl Into<usize> + Copy, a: Option<u64>, b: Option<u64>) {
-        self.set(column, number(sum(a, b)));
+        self.number(column, sum(a, b));
     }
 
     /// `NetworkProtocolVersion` from `DstIpAddr`, as the parsers decide it.
     fn protocol_version(&mut self, column: impl Into<usize> + Copy, dst: impl Into<usize> + Copy) {
-        let version = protocol_version(self.get(dst));
+        let address = match &self.values[dst.into()] {
+            Slot::Text(text) => Some(text.as_ref()),
+            _ => None,
+        };
+        let version = protocol_version(address).map_or(Slot::Empty, Slot::Text);
         self.set(column, version);
     }
+
+    /// The wanted values as text, into `picked`, and the values'
+    /// allocation for the next session.
+    fn pick(
+        mut self,
+        mapped: &Mapped,
+        mut picked: Vec<Option<Cow<'r, str>>>,
+    ) -> (Vec<Option<Cow<'r, str>>>, Vec<Slot<'static>>) {
+        mapped.pick_into(&mut picked, |at| {
+            std::mem::take(&mut self.values[at]).into_text()
+        });
+        (picked, super::records::recycle(self.values))
+    }
+}
+
+/// A text value, empty when it is.
+fn slot(text: Option<Cow<'_, str>>) -> Slot<'_> {
+    text.filter(|text| !text.is_empty())
+        .map_or(Slot::Empty, Slot::Text)
 }
 
 /// One ASIM value as a normalizer writes it.
@@ -532,22 +623,37 @@ fn read_table(
     wanted: &[&str],
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
-    map: impl Fn(&Fields, &mut Session) -> Mapping,
+    map: impl for<'r> Fn(&'r Fields, &mut Session<'_, 'r>) -> Mapping,
 ) -> Result<()> {
     let mapped = Mapped::new(columns, wanted);
+    // The allocations of the record before, reused: most records map to
+    // the same shapes.
+    let mut spare_values = Vec::new();
+    let mut spare_picked: Vec<Option<Cow<'static, str>>> = Vec::new();
     let on_raw = &mut |number: u64, fields: Result<&Fields, String>| {
         let fields = match fields {
             Ok(fields) => fields,
             Err(reason) => return on_record(number, Err(reason)),
         };
-        let mut session = Session::new(columns, issues);
+        let mut session = Session::new(columns, issues, std::mem::take(&mut spare_values));
         match map(fields, &mut session) {
-            Mapping::Session => on_record(number, Ok(&mapped.pick(&mut session.values))),
+            Mapping::Session => {
+                let picked = super::records::recycle(std::mem::take(&mut spare_picked));
+                let (picked, values) = session.pick(&mapped, picked);
+                spare_values = values;
+                let handed = on_record(number, Ok(&picked));
+                spare_picked = super::records::recycle(picked);
+                handed
+            }
             Mapping::Skip(reason) => {
+                spare_values = super::records::recycle(session.values);
                 issues.skip(reason);
                 Ok(())
             }
-            Mapping::Reject(reason) => on_record(number, Err(reason)),
+            Mapping::Reject(reason) => {
+                spare_values = super::records::recycle(session.values);
+                on_record(number, Err(reason))
+            }
         }
     };
     super::records::read_from(input, reader, raw, on_raw)
@@ -561,7 +667,7 @@ fn time_generated(
 ) -> Result<(), String> {
     let text = text.ok_or("TimeGenerated: missing")?;
     let time = time::parse(text).map_err(|why| format!("TimeGenerated: {why}"))?;
-    session.set(column, Some(Cow::Owned(time::format(time))));
+    session.set(column, Slot::Time(time));
     Ok(())
 }
 
@@ -601,14 +707,24 @@ impl Mapped {
     }
 
     /// The wanted values out of a record's `values` (in `columns` order).
-    pub fn pick<'a>(
+    pub fn pick<'a>(&self, values: &mut [Option<Cow<'a, str>>]) -> Vec<Option<Cow<'a, str>>> {
+        let mut picked = Vec::with_capacity(self.wanted());
+        self.pick_into(&mut picked, |at| values[at].take());
+        picked
+    }
+
+    /// The wanted values into `picked`, `take(at)` giving the value of
+    /// column `at` (in `columns` order).
+    fn pick_into<'a>(
         &self,
-        values: &mut [Option<std::borrow::Cow<'a, str>>],
-    ) -> Vec<Option<std::borrow::Cow<'a, str>>> {
-        self.positions
-            .iter()
-            .map(|position| position.and_then(|at| values[at].take()))
-            .collect()
+        picked: &mut Vec<Option<Cow<'a, str>>>,
+        mut take: impl FnMut(usize) -> Option<Cow<'a, str>>,
+    ) {
+        picked.extend(
+            self.positions
+                .iter()
+                .map(|position| position.and_then(&mut take)),
+        );
     }
 }
 

@@ -51,24 +51,6 @@ pub fn read(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let map = |raw: &Fields, session: &mut Session| {
-        // Exports write `-` for an empty value.
-        let field = |column: Raw| {
-            raw[column as usize]
-                .as_deref()
-                .filter(|value| !value.is_empty() && *value != "-")
-        };
-        if field(Raw::SubType) != Some("FlowLog") {
-            return Mapping::Skip("records other than FlowLog");
-        }
-        if let Err(reason) =
-            time_generated(field(Raw::TimeGenerated), session, Column::TimeGenerated)
-        {
-            return Mapping::Reject(reason);
-        }
-        map(&field, session);
-        Mapping::Session
-    };
     read_table(
         input,
         reader,
@@ -76,12 +58,30 @@ pub fn read(
         wanted,
         issues,
         on_record,
-        map,
+        map_record,
     )
 }
 
+/// A flow record into `session`; records of other kinds are skipped.
+fn map_record<'r>(raw: &'r Fields, session: &mut Session<'_, 'r>) -> Mapping {
+    // Exports write `-` for an empty value.
+    let field = |column: Raw| {
+        raw[column as usize]
+            .as_deref()
+            .filter(|value| !value.is_empty() && *value != "-")
+    };
+    if field(Raw::SubType) != Some("FlowLog") {
+        return Mapping::Skip("records other than FlowLog");
+    }
+    if let Err(reason) = time_generated(field(Raw::TimeGenerated), session, Column::TimeGenerated) {
+        return Mapping::Reject(reason);
+    }
+    map(&field, session);
+    Mapping::Session
+}
+
 /// Fills `session` from a flow record.
-fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
+fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session<'_, 'r>) {
     use Column::*;
     let (action, result, severity) = match field(Raw::FlowStatus) {
         Some("Allowed") => (Some("Allow"), Some("Success"), Some("Informational")),
@@ -99,7 +99,7 @@ fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
     };
     session.text(NetworkProtocol, protocol);
     let application = field(Raw::L7Protocol).map(str::to_uppercase);
-    session.text(NetworkApplicationProtocol, application.as_deref());
+    session.owned_text(NetworkApplicationProtocol, application);
 
     // A flow to or from the internet names the far end only among the public
     // addresses, `address|flows…` tuples separated by spaces: the first one.
@@ -133,10 +133,10 @@ fn map<'r>(field: &dyn Fn(Raw) -> Option<&'r str>, session: &mut Session) {
             }
             usable
         });
-        let host = name
-            .map(str::to_owned)
-            .or_else(|| session.get(address).map(str::to_owned));
-        session.text(hostname, host.as_deref());
+        match name {
+            Some(name) => session.text(hostname, Some(name)),
+            None => session.copy(address, hostname),
+        }
     }
 
     let direction = field(Raw::FlowDirection);

@@ -7,8 +7,6 @@
 //! message family read together, as Microsoft's parser does; the tests are
 //! ASA messages of each kind (built, teardown, access list).
 
-use std::borrow::Cow;
-
 use super::{has_term, resolve_protocol, Column, Raw, Record, Session};
 
 /// The message ids the parser keeps, with the DvcAction and EventResult
@@ -148,7 +146,7 @@ struct Parsed<'m> {
 }
 
 /// Fills `session` from an ASA event.
-pub(super) fn map(record: &Record, session: &mut Session) {
+pub(super) fn map<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) {
     use Column::*;
     let id = record.get(Raw::DeviceEventClassID).unwrap_or("");
     let message = record.get(Raw::Message).unwrap_or("");
@@ -211,8 +209,8 @@ pub(super) fn map(record: &Record, session: &mut Session) {
         session.text(NetworkRuleName, parsed.rule);
     }
     let lower = |text: Option<&str>| text.map(str::to_lowercase);
-    session.text(SrcInterfaceName, lower(parsed.src_interface).as_deref());
-    session.text(DstInterfaceName, lower(parsed.dst_interface).as_deref());
+    session.owned_text(SrcInterfaceName, lower(parsed.src_interface));
+    session.owned_text(DstInterfaceName, lower(parsed.dst_interface));
     session.address(SrcNatIpAddr, parsed.src_nat);
     session.port(SrcNatPortNumber, parsed.src_nat_port);
     session.address(DstNatIpAddr, parsed.dst_nat);
@@ -222,7 +220,7 @@ pub(super) fn map(record: &Record, session: &mut Session) {
     session.text(NetworkSessionId, parsed.session_id);
     if let Some(duration) = parsed.duration {
         match milliseconds(duration) {
-            Some(ms) => session.set(NetworkDuration, Some(Cow::Owned(ms.to_string()))),
+            Some(ms) => session.number(NetworkDuration, Some(ms)),
             None => session.issues.count("NetworkDuration"),
         }
     }
@@ -249,9 +247,8 @@ pub(super) fn map(record: &Record, session: &mut Session) {
     session.text(NetworkDirection, direction);
     let original_action = parsed.action.or_else(|| record.get(Raw::DeviceAction));
     session.text(DvcOriginalAction, original_action);
-    let generated = session.get(TimeGenerated).map(str::to_owned);
-    session.text(EventStartTime, generated.as_deref());
-    session.text(EventEndTime, generated.as_deref());
+    session.copy(TimeGenerated, EventStartTime);
+    session.copy(TimeGenerated, EventEndTime);
     session.text(EventProductVersion, record.get(Raw::DeviceVersion));
     session.text(EventOriginalType, Some(id));
     session.text(EventOriginalSeverity, record.get(Raw::OriginalLogSeverity));

@@ -31,7 +31,7 @@ const SEVERITIES: [(&str, &str); 8] = [
 ];
 
 /// Fills `session` from a FortiGate traffic record.
-pub(super) fn map(record: &Record, session: &mut Session) {
+pub(super) fn map<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) {
     use Column::*;
     // `traffic:forward deny` says the action when `DeviceAction` does not.
     let action = record.get(Raw::DeviceAction).or_else(|| {
@@ -91,12 +91,10 @@ pub(super) fn map(record: &Record, session: &mut Session) {
 
     // The session's start when the log has it; the log's time otherwise.
     session.time(EventStartTime, extension("FTNTFGTstart", "start"));
-    if session.get(EventStartTime).is_none() {
-        let generated = session.get(TimeGenerated).map(str::to_owned);
-        session.text(EventStartTime, generated.as_deref());
+    if session.is_empty(EventStartTime) {
+        session.copy(TimeGenerated, EventStartTime);
     }
-    let generated = session.get(TimeGenerated).map(str::to_owned);
-    session.text(EventEndTime, generated.as_deref());
+    session.copy(TimeGenerated, EventEndTime);
     session.text(SrcZone, extension("FTNTFGTsrcintfrole", "srcintfrole"));
     session.text(DstZone, extension("FTNTFGTdstintfrole", "dstintfrole"));
     session.text(

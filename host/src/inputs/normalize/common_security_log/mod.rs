@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use anyhow::Result;
 
-use super::{read_table, time_generated, FieldIssues, Mapping, Session, Value};
+use super::{read_table, time_generated, FieldIssues, Mapping, Session, Slot};
 use crate::inputs::{
     records::{Fields, OnRecord},
     InputFile,
@@ -74,27 +74,6 @@ pub fn read(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
-    let map = |fields: &Fields, session: &mut Session| {
-        let record = Record::new(fields);
-        let parser = match Parser::of(&record) {
-            Ok(parser) => parser,
-            Err(reason) => return Mapping::Skip(reason),
-        };
-        if let Err(reason) = time_generated(
-            record.get(Raw::TimeGenerated),
-            session,
-            Column::TimeGenerated,
-        ) {
-            return Mapping::Reject(reason);
-        }
-        match parser {
-            Parser::FortiGate => fortigate::map(&record, session),
-            Parser::CiscoAsa => cisco_asa::map(&record, session),
-            Parser::PaloAltoCef => palo_alto::map_cef(&record, session),
-            Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, session),
-        }
-        Mapping::Session
-    };
     read_table(
         input,
         reader,
@@ -104,6 +83,29 @@ pub fn read(
         on_record,
         map,
     )
+}
+
+/// A record to its parser, which fills `session`; or why it is no session.
+fn map<'r>(fields: &'r Fields, session: &mut Session<'_, 'r>) -> Mapping {
+    let record = Record::new(fields);
+    let parser = match Parser::of(&record) {
+        Ok(parser) => parser,
+        Err(reason) => return Mapping::Skip(reason),
+    };
+    if let Err(reason) = time_generated(
+        record.get(Raw::TimeGenerated),
+        session,
+        Column::TimeGenerated,
+    ) {
+        return Mapping::Reject(reason);
+    }
+    match parser {
+        Parser::FortiGate => fortigate::map(&record, session),
+        Parser::CiscoAsa => cisco_asa::map(&record, session),
+        Parser::PaloAltoCef => palo_alto::map_cef(&record, session),
+        Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, session),
+    }
+    Mapping::Session
 }
 
 /// Which Sentinel parser takes a record.
@@ -184,13 +186,17 @@ impl<'r, 'a> Record<'r, 'a> {
 }
 
 /// `_ASIM_ResolveNetworkProtocol`: an IANA number named, a name upper-cased.
-fn resolve_protocol(protocol: Option<&str>) -> Value {
-    let protocol = protocol?;
-    let name = match super::protocol_name(protocol) {
-        Some(name) => name.to_owned(),
-        None => protocol.to_ascii_uppercase(),
+fn resolve_protocol(protocol: Option<&str>) -> Slot<'_> {
+    let Some(protocol) = protocol else {
+        return Slot::Empty;
     };
-    Some(Cow::Owned(name))
+    Slot::Text(match super::protocol_name(protocol) {
+        Some(name) => Cow::Borrowed(name),
+        None if protocol.bytes().any(|b| b.is_ascii_lowercase()) => {
+            Cow::Owned(protocol.to_ascii_uppercase())
+        }
+        None => Cow::Borrowed(protocol),
+    })
 }
 
 /// Kusto's `has`: `term` as a whole word of `text`, ignoring case.

@@ -47,7 +47,7 @@ fn dvc_action(action: Option<&str>) -> Option<&'static str> {
 }
 
 /// What both Palo Alto parsers map alike.
-fn map_common(record: &Record, session: &mut Session) {
+fn map_common<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) {
     use Column::*;
     session.port(SrcPortNumber, record.get(Raw::SourcePort));
     session.port(DstPortNumber, record.get(Raw::DestinationPort));
@@ -79,7 +79,7 @@ fn map_common(record: &Record, session: &mut Session) {
     session.text(EventProductVersion, record.get(Raw::DeviceVersion));
     session.text(EventUid, record.get(Raw::_ItemId));
     let protocol = record.get(Raw::Protocol).map(str::to_ascii_uppercase);
-    session.text(NetworkProtocol, protocol.as_deref());
+    session.owned_text(NetworkProtocol, protocol);
     session.fixed(EventType, "NetworkSession");
     session.fixed(EventSchema, "NetworkSession");
     session.fixed(EventVendor, "Palo Alto");
@@ -87,12 +87,12 @@ fn map_common(record: &Record, session: &mut Session) {
 
 /// The first of two columns that holds a number (the parsers' `coalesce` of
 /// the old `DeviceCustomNumberN` and the new `FieldDeviceCustomNumberN`).
-fn either<'r>(record: &'r Record, new: Raw, old: Raw) -> Option<&'r str> {
+fn either<'r>(record: &Record<'r, '_>, new: Raw, old: Raw) -> Option<&'r str> {
     record.get(new).or_else(|| record.get(old))
 }
 
 /// Fills `session` from a PAN-OS CEF `TRAFFIC` record.
-pub(super) fn map_cef(record: &Record, session: &mut Session) {
+pub(super) fn map_cef<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) {
     use Column::*;
     map_common(record, session);
     session.address(SrcIpAddr, record.get(Raw::SourceIP));
@@ -121,8 +121,7 @@ pub(super) fn map_cef(record: &Record, session: &mut Session) {
         .get(Raw::StartTime)
         .or_else(|| record.extension("start"));
     session.time(EventStartTime, start);
-    let start = session.get(EventStartTime).map(str::to_owned);
-    session.text(EventEndTime, start.as_deref());
+    session.copy(EventStartTime, EventEndTime);
     let reason = record
         .get(Raw::Reason)
         .or_else(|| record.extension("reason"));
@@ -153,7 +152,7 @@ pub(super) fn map_cef(record: &Record, session: &mut Session) {
 }
 
 /// Fills `session` from a Cortex Data Lake `TRAFFIC` record.
-pub(super) fn map_cdl(record: &Record, session: &mut Session) {
+pub(super) fn map_cdl<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) {
     use Column::*;
     map_common(record, session);
     // IPv6 sessions leave SourceIP/DestinationIP empty.
@@ -215,8 +214,7 @@ pub(super) fn map_cdl(record: &Record, session: &mut Session) {
 
     let start = record.extension("PanOSSessionStartTime");
     session.time(EventStartTime, start);
-    let start = session.get(EventStartTime).map(str::to_owned);
-    session.text(EventEndTime, start.as_deref());
+    session.copy(EventStartTime, EventEndTime);
     let direction = match record.extension("PanOSIsClienttoServer") {
         Some("true") => "Outbound",
         _ => "Inbound",
