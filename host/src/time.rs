@@ -311,30 +311,38 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_fast_path_agrees_with_chrono() {
-        // Dates across leap years, centuries and before 1970; fractions of
-        // every length; offsets either way; and shapes it must leave alone.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = |below: u64| {
+    /// Xorshift numbers below the bound each call names, from `state`.
+    fn numbers_below(mut state: u64) -> impl FnMut(u64) -> u64 {
+        move |below| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state % below
-        };
+        }
+    }
+
+    /// `.` and one to ten random digits, or nothing.
+    fn random_fraction(next: &mut impl FnMut(u64) -> u64) -> String {
+        let digits = next(11) as usize;
+        if digits == 0 {
+            return String::new();
+        }
+        let fraction: String = (0..digits)
+            .map(|_| char::from(b'0' + next(10) as u8))
+            .collect();
+        format!(".{fraction}")
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        // Dates across leap years, centuries and before 1970; fractions of
+        // every length; offsets either way; and shapes it must leave alone.
+        let mut next = numbers_below(0x9e37_79b9_7f4a_7c15);
         for _ in 0..20_000 {
             let year = 1890 + next(250);
             let (month, day) = (1 + next(12), 1 + next(31));
             let (hour, minute, second) = (next(25), next(61), next(61));
-            let digits = next(11) as usize;
-            let fraction: String = (0..digits)
-                .map(|_| char::from(b'0' + next(10) as u8))
-                .collect();
-            let fraction = if digits == 0 {
-                String::new()
-            } else {
-                format!(".{fraction}")
-            };
+            let fraction = random_fraction(&mut next);
             let zone = match next(4) {
                 0 => "Z".to_owned(),
                 1 => format!("+{:02}:{:02}", next(25), next(61)),
@@ -363,26 +371,12 @@ mod tests {
         // NTANetAnalytics' shape with dates and times in and out of range,
         // fractions of every length, one or more spaces (or a tab, which
         // only chrono's path takes) and stray text after it.
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = numbers_below(0x2545_f491_4f6c_dd1d);
         let mut fast_taken = 0;
         for _ in 0..20_000 {
             let (month, day, year) = (next(14), next(33), 1890 + next(250));
             let (hour, minute, second) = (next(25), next(61), next(61));
-            let digits = next(11) as usize;
-            let fraction: String = (0..digits)
-                .map(|_| char::from(b'0' + next(10) as u8))
-                .collect();
-            let fraction = if digits == 0 {
-                String::new()
-            } else {
-                format!(".{fraction}")
-            };
+            let fraction = random_fraction(&mut next);
             let gap = ["  ", " ", "   ", "\t"][next(4) as usize];
             let tail = ["", "", "", "Z", " PM"][next(5) as usize];
             let text = format!(
