@@ -282,6 +282,40 @@ impl CoreRecord {
             .zip(&self.ends)
             .map(|(start, end)| self.bytes.get(start..*end).unwrap_or_default())
     }
+
+    /// The fields as text (into `fields`) and how many there are; or the
+    /// width and the reason, for the first field that is not UTF-8.
+    fn texts<'r>(
+        &'r self,
+        place: Place,
+        fields: &mut Vec<&'r str>,
+    ) -> Result<usize, (usize, String)> {
+        let width = self.ends.len();
+        // One check of the whole record rather than one per field (a wide
+        // table has hundreds); a field end inside a character means fields
+        // that are not UTF-8 each alone, found by the check per field.
+        let used = self.ends.last().map_or(0, |&end| end);
+        if let Some(Ok(text)) = self.bytes.get(..used).map(std::str::from_utf8) {
+            let starts = std::iter::once(0).chain(self.ends.iter().copied());
+            for (start, &end) in starts.zip(&self.ends) {
+                match text.get(start..end) {
+                    Some(field) => fields.push(field),
+                    None => break,
+                }
+            }
+            if fields.len() == width {
+                return Ok(width);
+            }
+            fields.clear();
+        }
+        for (index, field) in self.fields().enumerate() {
+            match std::str::from_utf8(field) {
+                Ok(text) => fields.push(text),
+                Err(error) => return Err((width, not_utf8(place, index, error.valid_up_to()))),
+            }
+        }
+        Ok(width)
+    }
 }
 
 /// Bytes and line ends consumed.
@@ -416,17 +450,7 @@ pub(super) fn read_csv_from(
                 Err(error) => return on_record(reader.place.line, Err(stopped_by(&error))),
             }
             let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
-            let mut width = Ok(record.ends.len());
-            for (index, field) in record.fields().enumerate() {
-                match std::str::from_utf8(field) {
-                    Ok(text) => fields.push(text),
-                    Err(error) => {
-                        let reason = not_utf8(reader.place, index, error.valid_up_to());
-                        width = Err((record.ends.len(), reason));
-                        break;
-                    }
-                }
-            }
+            let width = record.texts(reader.place, &mut fields);
             let taken = reader.take(width, &fields, on_record);
             spare_fields = recycle(fields);
             taken?;
