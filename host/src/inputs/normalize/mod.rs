@@ -623,7 +623,7 @@ fn read_table(
     wanted: &[&str],
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
-    map: impl for<'r> Fn(&'r Fields, &mut Session<'_, 'r>) -> Mapping,
+    mut map: impl for<'r> FnMut(&'r Fields, &mut Session<'_, 'r>) -> Mapping,
 ) -> Result<()> {
     let mapped = Mapped::new(columns, wanted);
     // The allocations of the record before, reused: most records map to

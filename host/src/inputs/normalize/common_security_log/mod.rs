@@ -16,7 +16,7 @@ use anyhow::Result;
 
 use super::{read_table, time_generated, FieldIssues, Mapping, Session, Slot};
 use crate::inputs::{
-    records::{Fields, OnRecord},
+    records::{recycle, OnRecord},
     InputFile,
 };
 
@@ -74,6 +74,8 @@ pub fn read(
     issues: &mut FieldIssues,
     on_record: &mut OnRecord,
 ) -> Result<()> {
+    // The record before's extension pairs' allocation, reused.
+    let mut spare_extensions: Vec<(&str, &str)> = Vec::new();
     read_table(
         input,
         reader,
@@ -81,14 +83,18 @@ pub fn read(
         wanted,
         issues,
         on_record,
-        map,
+        |fields, session| {
+            let record = Record::new(fields, recycle(std::mem::take(&mut spare_extensions)));
+            let mapping = map(&record, session);
+            spare_extensions = recycle(record.extensions);
+            mapping
+        },
     )
 }
 
 /// A record to its parser, which fills `session`; or why it is no session.
-fn map<'r>(fields: &'r Fields, session: &mut Session<'_, 'r>) -> Mapping {
-    let record = Record::new(fields);
-    let parser = match Parser::of(&record) {
+fn map<'r>(record: &Record<'r, '_>, session: &mut Session<'_, 'r>) -> Mapping {
+    let parser = match Parser::of(record) {
         Ok(parser) => parser,
         Err(reason) => return Mapping::Skip(reason),
     };
@@ -100,10 +106,10 @@ fn map<'r>(fields: &'r Fields, session: &mut Session<'_, 'r>) -> Mapping {
         return Mapping::Reject(reason);
     }
     match parser {
-        Parser::FortiGate => fortigate::map(&record, session),
-        Parser::CiscoAsa => cisco_asa::map(&record, session),
-        Parser::PaloAltoCef => palo_alto::map_cef(&record, session),
-        Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(&record, session),
+        Parser::FortiGate => fortigate::map(record, session),
+        Parser::CiscoAsa => cisco_asa::map(record, session),
+        Parser::PaloAltoCef => palo_alto::map_cef(record, session),
+        Parser::PaloAltoCortexDataLake => palo_alto::map_cdl(record, session),
     }
     Mapping::Session
 }
@@ -158,13 +164,18 @@ struct Record<'r, 'a> {
 }
 
 impl<'r, 'a> Record<'r, 'a> {
-    fn new(fields: &'r [Option<Cow<'a, str>>]) -> Record<'r, 'a> {
-        let extensions = fields[Raw::AdditionalExtensions as usize]
+    /// The record of `fields`, its extensions split into `extensions`
+    /// (empty, kept for its allocation).
+    fn new(
+        fields: &'r [Option<Cow<'a, str>>],
+        mut extensions: Vec<(&'r str, &'r str)>,
+    ) -> Record<'r, 'a> {
+        let pairs = fields[Raw::AdditionalExtensions as usize]
             .as_deref()
             .unwrap_or("")
             .split(';')
-            .filter_map(|pair| pair.split_once('='))
-            .collect();
+            .filter_map(|pair| pair.split_once('='));
+        extensions.extend(pairs);
         Record { fields, extensions }
     }
 
@@ -246,7 +257,7 @@ mod tests {
                 })
             })
             .collect();
-        let record = Record::new(&raw);
+        let record = Record::new(&raw, Vec::new());
         assert_eq!(record.extension("start"), Some("x"));
         assert_eq!(
             record.extension("FTNTFGTstart"),
