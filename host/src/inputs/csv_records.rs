@@ -1,6 +1,7 @@
 //! CSV with a header: the wanted columns of each record. A line without a
 //! quote or a stray `\r` (nearly every line of an export) is split at its
-//! commas here; any other record is read by `csv_core`, the `csv` crate's
+//! commas here, and so is one whose quoted fields close on it (a vendor
+//! table's); any other record is read by `csv_core`, the `csv` crate's
 //! parser. The rows and the reasons are the `csv` crate's, in its words, but
 //! placed at the line where each record starts (a test holds this reader to
 //! the `csv` crate alone, its places moved so).
@@ -8,6 +9,7 @@
 use std::{
     borrow::Cow,
     io::{self, BufRead},
+    ops::ControlFlow,
 };
 
 use anyhow::{anyhow, Context, Result};
@@ -198,6 +200,13 @@ pub(super) fn too_long(max: usize) -> io::Error {
 }
 
 impl Lines {
+    /// Counts the current line, read whole, into `consumed`.
+    fn finish_line(&mut self, consumed: &mut Consumed) {
+        consumed.bytes = self.line.len() as u64;
+        consumed.lines = u64::from(self.line.last() == Some(&b'\n'));
+        self.at = self.line.len();
+    }
+
     /// Whether the current line is read to its end.
     fn exhausted(&self) -> bool {
         self.at == self.line.len()
@@ -423,31 +432,35 @@ pub(super) fn read_csv_from(
             return Ok(());
         }
         let mut consumed = Consumed::default();
-        // A whole line of plain fields, read here; anything else by `csv_core`.
-        let simple = (lines.at == 0 && lines.stop.is_none())
+        // A whole line of plain fields, or of quoted ones that close on the
+        // line, read here; anything else by `csv_core`.
+        let whole_line = lines.at == 0 && lines.stop.is_none();
+        let simple = whole_line
             .then(|| simple_line(&lines.line, &mut commas))
             .flatten();
         if let Some(text) = simple {
             let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
             split_at_commas(text, &commas, &mut fields);
-            consumed.bytes = lines.line.len() as u64;
-            consumed.lines = u64::from(lines.line.last() == Some(&b'\n'));
-            lines.at = lines.line.len();
             let taken = reader.take(Ok(fields.len()), &fields, on_record);
             spare_fields = recycle(fields);
+            lines.finish_line(&mut consumed);
             taken?;
         } else {
-            let read = read_with_core(&mut core, &mut lines, &mut record, &mut consumed);
-            match read {
-                Ok(false) => return Ok(()),
-                Ok(true) => {}
-                Err(error) if reader.header.is_none() => {
-                    return Err(anyhow!(error))
-                        .with_context(|| format!("{}:1: reading the CSV header", input.name));
+            if whole_line && quoted_line(&lines.line, &mut record) {
+                lines.finish_line(&mut consumed);
+            } else {
+                let read = read_with_core(&mut core, &mut lines, &mut record, &mut consumed);
+                match read {
+                    Ok(false) => return Ok(()),
+                    Ok(true) => {}
+                    Err(error) if reader.header.is_none() => {
+                        return Err(anyhow!(error))
+                            .with_context(|| format!("{}:1: reading the CSV header", input.name));
+                    }
+                    // A CSV record may span lines: after a line too long, or a
+                    // read error, nothing tells where the next one starts.
+                    Err(error) => return on_record(reader.place.line, Err(stopped_by(&error))),
                 }
-                // A CSV record may span lines: after a line too long, or a
-                // read error, nothing tells where the next one starts.
-                Err(error) => return on_record(reader.place.line, Err(stopped_by(&error))),
             }
             let mut fields: Vec<&str> = recycle(std::mem::take(&mut spare_fields));
             let width = record.texts(reader.place, &mut fields);
@@ -513,6 +526,87 @@ pub(super) fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option
     commas.clear();
     let plain = !content.is_empty() && find_commas(content, commas);
     plain.then(|| std::str::from_utf8(content).ok()).flatten()
+}
+
+/// Reads a whole line whose quoted fields each close on it into `record`,
+/// as `csv_core` would; false, leaving it for `csv_core`, at anything else:
+/// a quote that does not close, a closing quote not before a comma or the
+/// end, a quote inside an unquoted field, a `\r` but before the `\n`.
+fn quoted_line(line: &[u8], record: &mut CoreRecord) -> bool {
+    let content = match line.strip_suffix(b"\n") {
+        Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
+        None => line,
+    };
+    if content.is_empty() {
+        return false;
+    }
+    record.bytes.clear();
+    record.ends.clear();
+    // Where the field's bytes not yet copied start, whether that is inside
+    // quotes, and the marks before `skip` (already read) to pass.
+    let (mut start, mut quoted, mut skip) = (0, false, 0);
+    let read = each_mark(content, |at| {
+        match (content[at], quoted) {
+            _ if at < skip => {}
+            (b',', false) => {
+                record.bytes.extend_from_slice(&content[start..at]);
+                record.ends.push(record.bytes.len());
+                start = at + 1;
+            }
+            (b',', true) => {}
+            (b'"', false) if at == start => (start, quoted) = (at + 1, true),
+            (b'"', true) => {
+                record.bytes.extend_from_slice(&content[start..at]);
+                match content.get(at + 1) {
+                    // `""` is one quote.
+                    Some(b'"') => {
+                        record.bytes.push(b'"');
+                        (start, skip) = (at + 2, at + 2);
+                    }
+                    // The last field: ended below.
+                    None => (start, quoted) = (at + 1, false),
+                    Some(b',') => {
+                        record.ends.push(record.bytes.len());
+                        (start, quoted, skip) = (at + 2, false, at + 2);
+                    }
+                    Some(_) => return ControlFlow::Break(()),
+                }
+            }
+            // A quote inside an unquoted field, or a `\r`.
+            _ => return ControlFlow::Break(()),
+        }
+        ControlFlow::Continue(())
+    });
+    if read.is_break() || quoted {
+        return false;
+    }
+    record.bytes.extend_from_slice(&content[start..]);
+    record.ends.push(record.bytes.len());
+    true
+}
+
+/// Calls `on_mark` with where each comma, quote and `\r` of `bytes` is, in
+/// order, until it breaks; found eight bytes at a time (a library search
+/// per mark costs more than it saves on fields a few bytes long).
+fn each_mark(bytes: &[u8], mut on_mark: impl FnMut(usize) -> ControlFlow<()>) -> ControlFlow<()> {
+    let mut words = bytes.chunks_exact(8);
+    for (index, word) in words.by_ref().enumerate() {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        let mut found = equal(word, b',') | equal(word, b'"') | equal(word, b'\r');
+        while found != 0 {
+            on_mark(8 * index + found.trailing_zeros() as usize / 8)?;
+            found &= found - 1;
+        }
+    }
+    let start = bytes.len() - words.remainder().len();
+    for (at, byte) in words.remainder().iter().enumerate() {
+        if matches!(byte, b',' | b'"' | b'\r') {
+            on_mark(start + at)?;
+        }
+    }
+    ControlFlow::Continue(())
 }
 
 /// The high bit of each byte of `word` that is `byte` (exact).
@@ -841,6 +935,41 @@ pub(super) mod tests {
             (2, Ok(vec![Some("2".into()), Some("1".into()), None]))
         );
         assert_eq!(new.0.len(), 5);
+    }
+
+    #[test]
+    fn quoted_lines_read_as_the_csv_crate_reads_them() {
+        let mut record = CoreRecord::default();
+        for (line, fields) in [
+            (
+                &b"a,\"b,c\",\"d\"\"e\",,\"\"\r\n"[..],
+                &["a", "b,c", "d\"e", "", ""][..],
+            ),
+            (b"\"\"\"\"\n", &["\""]),
+            (b"\"x\xc3\xa9\",", &["x\u{e9}", ""]),
+        ] {
+            assert!(quoted_line(line, &mut record));
+            let texts: Vec<&[u8]> = record.fields().collect();
+            let expected: Vec<&[u8]> = fields.iter().map(|field| field.as_bytes()).collect();
+            assert_eq!(texts, expected);
+        }
+        // Left to `csv_core`: lines it must judge.
+        for line in [
+            &b"\"x\"y,z\n"[..],
+            b"a\"b,c\n",
+            b"\"open,\n",
+            b"\"\"\"\n",
+            b"\"a\"\rb\n",
+            b"\n",
+        ] {
+            assert!(!quoted_line(line, &mut record), "{line:?}");
+        }
+        let text = b"a,b,c\n\"1\",\"2\"\"\",3\n\"x\"y,z,w\n4,\"5\n6\",7\n\"\xff\",8,9\n\"a\",b\n";
+        for chunk in [4, 7, 64] {
+            let (new, old) = both(text, chunk, false, 100);
+            assert_eq!(new, old);
+            assert_eq!(new.0.len(), 5);
+        }
     }
 
     #[test]
