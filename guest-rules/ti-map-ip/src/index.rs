@@ -78,14 +78,21 @@ impl<T> PrefixIndex<T> {
             + self.v4_blocks.len() * 8
     }
 
+    /// Whether no network contains `addr`, known from one bit: an IPv4
+    /// address whose /24 block no network touches.
+    pub fn surely_misses(&self, addr: u128) -> bool {
+        if !is_ipv4(addr) {
+            return false;
+        }
+        let block = block(addr);
+        let word = self.v4_blocks.get(block / 64).copied().unwrap_or(0);
+        word & (1 << (block % 64)) == 0
+    }
+
     /// The value of the longest network that contains `addr`.
     pub fn lookup(&self, addr: u128) -> Option<&T> {
-        if is_ipv4(addr) {
-            let block = block(addr);
-            let word = self.v4_blocks.get(block / 64).copied().unwrap_or(0);
-            if word & (1 << (block % 64)) == 0 {
-                return None;
-            }
+        if self.surely_misses(addr) {
+            return None;
         }
         self.by_length
             .iter()
@@ -176,6 +183,20 @@ mod tests {
         assert_eq!(index.heap_bytes(), 0);
         assert_eq!(index.lookup(addr("10.0.0.1")), None);
         assert_eq!(index.lookup(addr("2001:db8::1")), None);
+    }
+
+    #[test]
+    fn only_ipv4_addresses_outside_every_network_block_surely_miss() {
+        let index = PrefixIndex::build(
+            [(net("10.1.2.0/28"), 1), (net("2001:db8::/32"), 2)],
+            |_, _| false,
+        );
+        // The same /24 as the network, outside it: the bit cannot tell.
+        assert!(!index.surely_misses(addr("10.1.2.200")));
+        assert!(!index.surely_misses(addr("10.1.2.3")));
+        assert!(index.surely_misses(addr("10.1.3.3")));
+        assert!(!index.surely_misses(addr("2001:db9::1")));
+        assert_eq!(index.lookup(addr("10.1.2.200")), None);
     }
 
     #[test]

@@ -133,13 +133,9 @@ impl Rule for TiMapIp {
             return Ok(Vec::new());
         };
         let store = &*indicators;
-        let lookup = |addr: u128| {
-            live.index
-                .lookup(addr)
-                .map(|&position| store.live(live.set.members[position as usize]))
-        };
+        let resolve = |position: u32| store.live(live.set.members[position as usize]);
         let alerts = sessions
-            .matches(at - SESSION_LOOKBACK, at, &lookup)
+            .matches(at - SESSION_LOOKBACK, at, &live.index, &resolve)
             .into_iter()
             // Spec §3: the chosen indicator must not have expired before the
             // summary started.

@@ -4,6 +4,7 @@ use asim_rule_core::{Batch, IpColumn, TextColumn, Timestamp};
 use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::index::PrefixIndex;
 use crate::indicators::Live;
 
 /// The session columns the rule reads.
@@ -105,13 +106,14 @@ impl SessionWindow {
         &'a self,
         from: Timestamp,
         to: Timestamp,
-        lookup: &impl Fn(u128) -> Option<Live<'a>>,
+        index: &PrefixIndex<u32>,
+        resolve: &impl Fn(u32) -> Live<'a>,
     ) -> Vec<Match<'a>> {
         type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
         let mut groups: HashMap<Key<'a>, (Timestamp, Timestamp, Side, Live<'a>)> = HashMap::new();
         for chunk in self.chunks.iter().filter(|chunk| chunk.latest >= from) {
-            let src_hits = Hits::of(&chunk.src, lookup);
-            let dst_hits = Hits::of(&chunk.dst, lookup);
+            let src_hits = Hits::of(&chunk.src, index, resolve);
+            let dst_hits = Hits::of(&chunk.dst, index, resolve);
             if src_hits.is_empty() && dst_hits.is_empty() {
                 continue;
             }
@@ -180,15 +182,32 @@ struct Hits<'a> {
 }
 
 impl<'a> Hits<'a> {
-    fn of(column: &IpColumn, lookup: &impl Fn(u128) -> Option<Live<'a>>) -> Hits<'a> {
+    fn of(
+        column: &IpColumn,
+        index: &PrefixIndex<u32>,
+        resolve: &impl Fn(u32) -> Live<'a>,
+    ) -> Hits<'a> {
+        // First only the index's bitmap, for every entry: these loads do not
+        // depend on each other, so the CPU overlaps their cache misses (in a
+        // component, a loop with the whole lookup in it ran 2.5x slower than
+        // natively). The full lookup is for the few entries left.
+        let mut candidates = Vec::new();
+        for (code, parsed) in column.parsed_all().enumerate() {
+            if parsed.is_some_and(|prefix| !index.surely_misses(prefix.addr)) {
+                candidates.push(code);
+            }
+        }
         let mut hits = Hits {
             matched: vec![0; column.dictionary.len().div_ceil(64)],
             found: Vec::new(),
         };
-        for (code, parsed) in column.parsed_all().enumerate() {
-            if let Some(live) = parsed.and_then(|prefix| lookup(prefix.addr)) {
+        for code in candidates {
+            let position = column
+                .parsed(code)
+                .and_then(|prefix| index.lookup(prefix.addr));
+            if let Some(&position) = position {
                 hits.matched[code / 64] |= 1 << (code % 64);
-                hits.found.push((code as u32, live));
+                hits.found.push((code as u32, resolve(position)));
             }
         }
         hits
