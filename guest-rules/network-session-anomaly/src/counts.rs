@@ -79,7 +79,16 @@ impl Pending {
         };
         let bin = bins.entry(start).or_default();
         bin.total += std::mem::take(&mut self.total);
-        self.touched.sort_unstable();
+        // The ids in order: when a run touched many of them (hundreds of
+        // values per field), reading the flags in id order is cheaper than
+        // sorting the list.
+        if self.touched.len() * 16 >= self.seen.len() {
+            self.touched.clear();
+            let seen = self.seen.iter().enumerate().filter(|(_, &seen)| seen);
+            self.touched.extend(seen.map(|(id, _)| id as u32));
+        } else {
+            self.touched.sort_unstable();
+        }
         let (counts, seen) = (&mut self.counts, &mut self.seen);
         let take = |id: u32| {
             seen[id as usize] = false;
