@@ -7,7 +7,7 @@
 //! (2 MiB): a miss costs one bit test.
 
 use asim_rule_core::{ip::mask, IpPrefix};
-use hashbrown::HashMap;
+use hashbrown::{hash_map::Entry, HashMap};
 
 /// Networks mapped to values; when two values share a network the one the
 /// `better` order ranks first is kept.
@@ -38,28 +38,39 @@ impl<T> PrefixIndex<T> {
         entries: impl IntoIterator<Item = (IpPrefix, T)>,
         better: impl Fn(&T, &T) -> bool,
     ) -> PrefixIndex<T> {
-        let mut tables: HashMap<u8, HashMap<u128, T>> = HashMap::new();
-        for (prefix, value) in entries {
-            let table = tables.entry(prefix.len).or_default();
-            match table.get_mut(&prefix.addr) {
-                Some(current) if better(&value, current) => *current = value,
-                Some(_) => {}
-                None => {
-                    table.insert(prefix.addr, value);
-                }
+        // Each length's table sized once from a count: no table grows (a
+        // rehash in a component is fresh linear memory, hashed again).
+        let entries: Vec<(IpPrefix, T)> = entries.into_iter().collect();
+        let mut per_length = [0usize; 256];
+        for (prefix, _) in &entries {
+            per_length[usize::from(prefix.len)] += 1;
+        }
+        let mut slot_of_length = [0usize; 256];
+        let mut by_length = Vec::new();
+        for (len, &count) in per_length.iter().enumerate().rev() {
+            if count > 0 {
+                slot_of_length[len] = by_length.len();
+                by_length.push((len as u8, HashMap::with_capacity(count)));
             }
         }
-        let mut by_length: Vec<_> = tables.into_iter().collect();
-        by_length.sort_unstable_by_key(|(len, _)| std::cmp::Reverse(*len));
         // No network, no bitmap: an instance without indicators (a swap's
         // smoke evaluation, a new tenant) does not clear 2 MiB.
-        let mut v4_blocks = match by_length.is_empty() {
+        let mut v4_blocks = match entries.is_empty() {
             true => Vec::new(),
             false => vec![0u64; 1 << 18],
         };
-        for (len, table) in &by_length {
-            for &addr in table.keys() {
-                mark_blocks(&mut v4_blocks, addr, *len);
+        for (prefix, value) in entries {
+            mark_blocks(&mut v4_blocks, prefix.addr, prefix.len);
+            let table = &mut by_length[slot_of_length[usize::from(prefix.len)]].1;
+            match table.entry(prefix.addr) {
+                Entry::Occupied(mut current) => {
+                    if better(&value, current.get()) {
+                        current.insert(value);
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
             }
         }
         PrefixIndex {
