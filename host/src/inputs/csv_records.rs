@@ -519,13 +519,18 @@ impl Reader<'_> {
 /// The text of a line with no quote and no `\r` but at its end, if it is
 /// UTF-8 and not empty; `commas` holds where its commas are.
 pub(super) fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option<&'a str> {
-    let content = match line.strip_suffix(b"\n") {
-        Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
-        None => line,
-    };
+    let content = line_content(line);
     commas.clear();
     let plain = !content.is_empty() && find_commas(content, commas);
     plain.then(|| std::str::from_utf8(content).ok()).flatten()
+}
+
+/// A line without its `\n` and a `\r` just before it.
+fn line_content(line: &[u8]) -> &[u8] {
+    match line.strip_suffix(b"\n") {
+        Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
+        None => line,
+    }
 }
 
 /// Reads a whole line whose quoted fields each close on it into `record`,
@@ -533,10 +538,7 @@ pub(super) fn simple_line<'a>(line: &'a [u8], commas: &mut Vec<usize>) -> Option
 /// a quote that does not close, a closing quote not before a comma or the
 /// end, a quote inside an unquoted field, a `\r` but before the `\n`.
 fn quoted_line(line: &[u8], record: &mut CoreRecord) -> bool {
-    let content = match line.strip_suffix(b"\n") {
-        Some(content) => content.strip_suffix(b"\r").unwrap_or(content),
-        None => line,
-    };
+    let content = line_content(line);
     if content.is_empty() {
         return false;
     }
