@@ -2,6 +2,7 @@
 //! `Z` or an offset, no offset meaning UTC, `T` or a space between date and
 //! time; also the forms vendor tables hold (see `OTHER_FORMS`).
 
+use asim_rule_core::time::{DAY, SECOND};
 use asim_rule_core::Timestamp;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
@@ -241,13 +242,12 @@ fn normalise_separator(text: &str) -> Option<String> {
 /// Written by hand for years 0 to 9999 (normalizers format a few times per
 /// record; chrono's formatter was 4 % of reading Zeek), by chrono otherwise.
 pub fn format(time: Timestamp) -> String {
-    const DAY: i64 = 86_400_000_000;
     let (year, month, day) = civil_from_days(time.div_euclid(DAY));
     if !(0..=9999).contains(&year) {
         return format_by_chrono(time);
     }
     let of_day = time.rem_euclid(DAY);
-    let (second, micros) = (of_day / 1_000_000, of_day % 1_000_000);
+    let (second, micros) = (of_day / SECOND, of_day % SECOND);
     fn put(slot: &mut [u8], mut value: i64) {
         for digit in slot.iter_mut().rev() {
             *digit = b'0' + (value % 10) as u8;
@@ -475,9 +475,8 @@ mod tests {
         // Times from year -300 to 10 300: whole seconds, milliseconds and
         // microseconds, before 1970 too, and years chrono writes with a sign.
         let mut next = numbers_below(0x1656_67b1_9e37_79f9);
-        let day = 86_400_000_000;
-        let first = days_from_civil(-300, 1, 1) * day;
-        let span = (days_from_civil(10_300, 1, 1) * day - first) as u64;
+        let first = days_from_civil(-300, 1, 1) * DAY;
+        let span = (days_from_civil(10_300, 1, 1) * DAY - first) as u64;
         for _ in 0..50_000 {
             let time = first + next(span) as i64;
             let time = match next(3) {
